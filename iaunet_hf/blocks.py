@@ -1,0 +1,205 @@
+"""The IAU block of IAUnet (CIAU then STIAU, each residual), in plain torch.
+
+This is the only definition of the block: the timm and transformers classes wrap the network that uses it.
+Every tensor that crosses a clip boundary is laid out as (B*T, C, H, W) with the T frames of a clip
+contiguous, so images are simply clips of one frame.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IAU_MODULE_NAMES = ("ciau", "stiau")
+IAU_ARRANGEMENTS = ("sequential", "parallel")
+RELATION_KINDS = ("both", "spatial", "temporal")
+PART_DIVISIONS = ("attention", "patches")
+
+# Masked relation logits are filled with this before the row softmax (the authors' choice, spec §1b.6).
+_MASKED_LOGIT = -1e8
+
+
+def mark_zero_init(norm: nn.Module) -> nn.Module:
+    """Flag a residual-branch norm whose gamma and beta start at zero, so the block starts as the identity."""
+    norm.zero_init_residual = True
+    return norm
+
+
+def relation_mask(num_frames: int, num_parts: int, relations: str = "both", device=None) -> torch.Tensor:
+    """Boolean (T*N, T*N) mask of the node pairs STIAU may relate (spec §1b.6).
+
+    Node i is part ``i % N`` of frame ``i // N``. Spatial pairs share the frame and differ in part; temporal pairs
+    share the part and differ in frame. A clip shorter than configured simply gets the mask of its own length,
+    which is the top-left block of the longer one.
+    """
+    node = torch.arange(num_frames * num_parts, device=device)
+    frame, part = node // num_parts, node % num_parts
+    same_frame = frame[:, None] == frame[None, :]
+    same_part = part[:, None] == part[None, :]
+    spatial = same_frame & ~same_part
+    temporal = ~same_frame & same_part
+    if relations == "spatial":
+        return spatial
+    if relations == "temporal":
+        return temporal
+    return spatial | temporal
+
+
+class ChannelInteraction(nn.Module):
+    """CIAU: channels (one row per channel per frame) attend to each other through their Gram matrix (spec §1a)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.update = nn.Conv2d(channels, channels, kernel_size=1, bias=True)
+        self.norm = mark_zero_init(nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor, num_frames: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the residual update for ``x`` (B*T, C, H, W) and the (B, T*C, T*C) channel relation."""
+        frames_times_batch, channels, height, width = x.shape
+        batch = frames_times_batch // num_frames
+        # (B*T, C, H, W) -> (B, T*C, H*W): one row per channel per frame.
+        rows = x.reshape(batch, num_frames * channels, height * width)
+        # The raw Gram entries are far outside fp16/bf16 range, so affinity and softmax stay in float32.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            rows32 = rows.float()
+            relation = torch.bmm(rows32, rows32.transpose(1, 2)).softmax(dim=-1)  # (B, TC, TC)
+            aggregated = torch.bmm(relation, rows32)  # (B, TC, HW)
+        aggregated = aggregated.to(x.dtype).reshape(frames_times_batch, channels, height, width)
+        return self.norm(self.update(aggregated)), relation
+
+
+class SpatialTemporalInteraction(nn.Module):
+    """STIAU (SIAU for T=1): part nodes of all frames exchange context under the spatial/temporal mask (spec §1b)."""
+
+    def __init__(
+        self,
+        channels: int,
+        num_parts: int = 4,
+        relations: str = "both",
+        part_division: str = "attention",
+    ) -> None:
+        super().__init__()
+        if relations not in RELATION_KINDS:
+            raise ValueError(f"relations must be one of {RELATION_KINDS}, got {relations!r}")
+        if part_division not in PART_DIVISIONS:
+            raise ValueError(f"part_division must be one of {PART_DIVISIONS}, got {part_division!r}")
+        if num_parts < 1:
+            raise ValueError(f"num_parts must be >= 1, got {num_parts}")
+        if part_division == "patches" and num_parts != 4:
+            raise ValueError(f"part_division='patches' splits the map into a 2x2 grid, so num_parts must be 4, got {num_parts}")
+        if channels % 2:
+            raise ValueError(f"STIAU halves the channels, so channels must be even, got {channels}")
+        reduced = channels // 2
+        self.channels = channels
+        self.num_parts = num_parts
+        self.relations = relations
+        self.part_division = part_division
+        if part_division == "attention":
+            self.part_conv = nn.Conv2d(channels, num_parts, kernel_size=1, bias=True)
+            self.part_norm = nn.BatchNorm2d(num_parts)
+        self.embed = nn.Linear(channels, reduced)  # g, shared by part nodes and the global node
+        self.relation = nn.Linear(2 * reduced, 1)  # w_r and b over [|p'_i - p'_j| ; u']
+        self.relation_norm = nn.BatchNorm1d(1)  # one-channel BN over all logits: a learned temperature
+        self.part_update = nn.Linear(2 * reduced, reduced)
+        self.part_update_norm = nn.BatchNorm1d(reduced)
+        self.frame_update = nn.Linear(channels, channels)
+        self.frame_update_norm = mark_zero_init(nn.BatchNorm1d(channels))
+
+    def divide_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Part features (B*T, N, C) and the part attention maps (B*T, N, H, W) (None for fixed patches)."""
+        if self.part_division == "patches":
+            # CIFAR-100 has no body parts: four equal patches, each average-pooled (paper §IV-B).
+            pooled = F.adaptive_avg_pool2d(x, (2, 2))  # (B*T, C, 2, 2)
+            return pooled.flatten(2).transpose(1, 2), None
+        part_attention = torch.sigmoid(self.part_norm(self.part_conv(x)))  # (B*T, N, H, W)
+        # A plain sum over H*W, not a mean (spec §1b.3, code).
+        parts = torch.bmm(part_attention.flatten(2), x.flatten(2).transpose(1, 2))  # (B*T, N, C)
+        return parts, part_attention
+
+    def forward(
+        self, x: torch.Tensor, num_frames: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Return the residual update (broadcastable to ``x``), the part attention and the (B, TN, TN) relation."""
+        frames_times_batch, channels, height, width = x.shape
+        batch = frames_times_batch // num_frames
+        num_nodes = num_frames * self.num_parts
+        reduced = channels // 2
+
+        global_node = x.reshape(batch, num_frames, channels, height * width).mean(dim=(1, 3))  # (B, C)
+        parts, part_attention = self.divide_parts(x)
+        part_nodes = self.embed(parts.reshape(batch, num_nodes, channels))  # (B, TN, C')
+        global_embedded = self.embed(global_node)  # (B, C')
+
+        # r_ij = w_r . [|p'_i - p'_j| ; u'] + b, split so the (B, TN, TN, 2C') concatenation is never built.
+        weight_diff, weight_global = self.relation.weight[0, :reduced], self.relation.weight[0, reduced:]
+        pair_diff = (part_nodes[:, :, None, :] - part_nodes[:, None, :, :]).abs()  # (B, TN, TN, C')
+        logits = pair_diff @ weight_diff + (global_embedded @ weight_global)[:, None, None] + self.relation.bias
+        logits = self.relation_norm(logits.reshape(-1, 1)).reshape(batch, num_nodes, num_nodes)
+
+        allowed = relation_mask(num_frames, self.num_parts, self.relations, device=x.device)
+        logits = logits.float().masked_fill(~allowed, _MASKED_LOGIT)
+        # A node with no allowed partner (temporal-only relations on one frame) receives no context.
+        relation = logits.softmax(dim=-1) * allowed.any(dim=-1, keepdim=True)  # (B, TN, TN)
+        context = torch.bmm(relation.to(part_nodes.dtype), part_nodes)  # (B, TN, C')
+
+        updated = self.part_update(torch.cat([part_nodes, context], dim=-1)).reshape(-1, reduced)
+        updated = F.relu(self.part_update_norm(updated)).reshape(batch, num_frames, self.num_parts, reduced)
+
+        frame_context = torch.cat(
+            [updated.mean(dim=2), global_embedded[:, None, :].expand(batch, num_frames, reduced)], dim=-1
+        )  # (B, T, C)
+        frame_delta = self.frame_update_norm(self.frame_update(frame_context).reshape(frames_times_batch, channels))
+        return frame_delta[:, :, None, None], part_attention, relation
+
+
+class IAUBlock(nn.Module):
+    """CIAU and/or STIAU on one stage's output, sequential (either order) or in parallel (paper Table X)."""
+
+    def __init__(
+        self,
+        channels: int,
+        modules: tuple[str, ...] | list[str] = IAU_MODULE_NAMES,
+        arrangement: str = "sequential",
+        relations: str = "both",
+        num_parts: int = 4,
+        part_division: str = "attention",
+    ) -> None:
+        super().__init__()
+        modules = tuple(modules)
+        unknown = [name for name in modules if name not in IAU_MODULE_NAMES]
+        if not modules or unknown or len(set(modules)) != len(modules):
+            raise ValueError(
+                f"iau_modules must be a non-empty ordered subset of {IAU_MODULE_NAMES} without repeats, got {modules!r}"
+            )
+        if arrangement not in IAU_ARRANGEMENTS:
+            raise ValueError(f"iau_arrangement must be one of {IAU_ARRANGEMENTS}, got {arrangement!r}")
+        self.channels = channels
+        self.order = modules
+        self.arrangement = arrangement
+        self.num_parts = num_parts
+        if "ciau" in modules:
+            self.ciau = ChannelInteraction(channels)
+        if "stiau" in modules:
+            self.stiau = SpatialTemporalInteraction(channels, num_parts, relations, part_division)
+
+    def forward(
+        self, x: torch.Tensor, num_frames: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        """Return the updated map (B*T, C, H, W), the part attention (B*T, N, H, W) or None, and the relations."""
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"IAUBlock expects a (B*T, {self.channels}, H, W) tensor, got shape {tuple(x.shape)}")
+        if x.shape[0] % num_frames:
+            raise ValueError(f"IAUBlock got {x.shape[0]} frames, not a multiple of num_frames={num_frames}")
+        part_attention = None
+        relations: dict[str, torch.Tensor] = {}
+        block_input = x
+        for name in self.order:
+            source = block_input if self.arrangement == "parallel" else x
+            if name == "ciau":
+                delta, relations["channel"] = self.ciau(source, num_frames)
+            else:
+                delta, part_attention, relations["part"] = self.stiau(source, num_frames)
+            x = x + delta
+        return x, part_attention, relations

@@ -1,0 +1,139 @@
+"""transformers face of IAUnet: the configuration (data only) that also carries timm's view of the checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PreTrainedConfig
+
+from .blocks import IAU_ARRANGEMENTS, IAU_MODULE_NAMES, PART_DIVISIONS, RELATION_KINDS
+from .network import RESNET_LAYOUTS
+from .timm_models import reid_pretrained_cfg
+
+# Derived keys config.json carries (timm reads most of them); recomputed from the fields, never stored.
+_TIMM_KEYS = ("hidden_size", "architecture", "num_features", "pretrained_cfg", "model_args", "num_classes", "label_names")
+
+
+class IAUnetConfig(PreTrainedConfig):
+    r"""Configuration of an IAUnet model. ``IAUnetConfig()`` is the paper's image model.
+
+    Args:
+        depth (`int`, defaults to 50): ResNet depth of the backbone, 18, 34 or 50.
+        iau_stages (`list[int]`, defaults to `[2, 3]`): stages (1-4) followed by an IAU block; `[]` is the
+            paper's baseline, `[2]` its video model.
+        iau_modules (`list[str]`, defaults to `["ciau", "stiau"]`): the IAU sub-modules, in order.
+        iau_arrangement (`str`, defaults to `"sequential"`): `"sequential"` or `"parallel"` (paper Table X).
+        relations (`str`, defaults to `"both"`): STIAU relations, `"both"`, `"spatial"` or `"temporal"`.
+        num_parts (`int`, defaults to 4): body parts N (head, upper body, lower body, shoes).
+        part_division (`str`, defaults to `"attention"`): learned part attention, or `"patches"` (a fixed 2x2
+            grid, for CIFAR-100).
+        num_frames (`int`, defaults to 1): clip length T the model is trained with (4 for video); any shorter
+            clip works too.
+        last_stride (`int`, defaults to 1): stride of ResNet stage 4.
+        num_channels (`int`, defaults to 3): input channels.
+        image_size (`list[int]`, defaults to `[256, 128]`): training input height and width.
+        label_smoothing (`float`, defaults to 0.1), triplet_margin (`float`, defaults to 0.3),
+        triplet_distance (`str`, defaults to `"cosine"`), triplet_weight (`float`, defaults to 1.0),
+        part_loss_weight (`float`, defaults to 0.5): the loss of `IAUnetForReID` (spec §3).
+
+    The embedding size ``hidden_size`` follows from ``depth`` (512 for ResNet-18/34, 2048 for ResNet-50).
+    """
+
+    model_type = "iaunet"
+
+    def __init__(
+        self,
+        depth: int = 50,
+        iau_stages: list[int] | tuple[int, ...] = (2, 3),
+        iau_modules: list[str] | tuple[str, ...] = IAU_MODULE_NAMES,
+        iau_arrangement: str = "sequential",
+        relations: str = "both",
+        num_parts: int = 4,
+        part_division: str = "attention",
+        num_frames: int = 1,
+        last_stride: int = 1,
+        num_channels: int = 3,
+        image_size: list[int] | tuple[int, int] = (256, 128),
+        label_smoothing: float = 0.1,
+        triplet_margin: float = 0.3,
+        triplet_distance: str = "cosine",
+        triplet_weight: float = 1.0,
+        part_loss_weight: float = 0.5,
+        **kwargs: Any,
+    ) -> None:
+        for key in _TIMM_KEYS:
+            kwargs.pop(key, None)
+        if depth not in RESNET_LAYOUTS:
+            raise ValueError(f"IAUnetConfig.depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
+        unknown = [name for name in iau_modules if name not in IAU_MODULE_NAMES]
+        if unknown or not iau_modules:
+            raise ValueError(f"IAUnetConfig.iau_modules must name modules among {IAU_MODULE_NAMES}, got {list(iau_modules)}")
+        if iau_arrangement not in IAU_ARRANGEMENTS:
+            raise ValueError(f"IAUnetConfig.iau_arrangement must be one of {IAU_ARRANGEMENTS}, got {iau_arrangement!r}")
+        if relations not in RELATION_KINDS:
+            raise ValueError(f"IAUnetConfig.relations must be one of {RELATION_KINDS}, got {relations!r}")
+        if part_division not in PART_DIVISIONS:
+            raise ValueError(f"IAUnetConfig.part_division must be one of {PART_DIVISIONS}, got {part_division!r}")
+        if len(image_size) != 2 or any(int(side) % 16 for side in image_size):
+            raise ValueError(f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}")
+        self.depth = depth
+        self.iau_stages = [int(stage) for stage in iau_stages]
+        self.iau_modules = list(iau_modules)
+        self.iau_arrangement = iau_arrangement
+        self.relations = relations
+        self.num_parts = num_parts
+        self.part_division = part_division
+        self.num_frames = num_frames
+        self.last_stride = last_stride
+        self.num_channels = num_channels
+        self.image_size = [int(side) for side in image_size]
+        self.label_smoothing = label_smoothing
+        self.triplet_margin = triplet_margin
+        self.triplet_distance = triplet_distance
+        self.triplet_weight = triplet_weight
+        self.part_loss_weight = part_loss_weight
+        block, _ = RESNET_LAYOUTS[depth]
+        self.hidden_size = 512 * block.expansion
+        super().__init__(**kwargs)
+
+    def network_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``IAUnet`` (and of the timm model functions) that this config describes."""
+        return dict(
+            depth=self.depth,
+            in_chans=self.num_channels,
+            iau_stages=tuple(self.iau_stages),
+            iau_modules=tuple(self.iau_modules),
+            iau_arrangement=self.iau_arrangement,
+            relations=self.relations,
+            num_parts=self.num_parts,
+            part_division=self.part_division,
+            num_frames=self.num_frames,
+            last_stride=self.last_stride,
+        )
+
+    @property
+    def timm_architecture(self) -> str:
+        return f"iaunet_resnet{self.depth}"
+
+    def timm_num_classes(self) -> int:
+        """Classes of the saved classifier: only ``IAUnetForReID`` checkpoints carry one."""
+        return self.num_labels if "IAUnetForReID" in (self.architectures or []) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise, adding the keys timm's ``local-dir:``/``hf-hub:`` loader reads from the same config.json."""
+        output = super().to_dict()
+        model_args = {k: list(v) if isinstance(v, tuple) else v for k, v in self.network_kwargs().items()}
+        model_args.pop("depth")  # implied by the architecture name
+        num_classes = self.timm_num_classes()
+        pretrained_cfg = reid_pretrained_cfg((self.num_channels, *self.image_size), num_classes=num_classes)
+        pretrained_cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in pretrained_cfg.items()}
+        output.update(
+            architecture=self.timm_architecture,
+            num_features=self.hidden_size,
+            num_classes=num_classes,
+            model_args=model_args,
+            pretrained_cfg=pretrained_cfg,
+        )
+        if num_classes:
+            output["label_names"] = [self.id2label[i] for i in range(num_classes)]
+        return output
