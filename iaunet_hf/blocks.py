@@ -26,6 +26,35 @@ def mark_zero_init(norm: nn.Module) -> nn.Module:
     return norm
 
 
+def init_module_weights(module: nn.Module, init=nn.init) -> None:
+    """Initialise one module as the spec says (§1c); ``init`` is torch.nn.init or transformers.initialization.
+
+    transformers re-initialises every module through ``_init_weights`` and needs its own init functions (they
+    skip tensors already loaded), so the rule is written once here and parameterised by the init namespace.
+    """
+    if isinstance(module, nn.Conv2d):
+        init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, nn.Linear):
+        if getattr(module, "is_classifier", False):
+            init.normal_(module.weight, std=0.001)
+        else:
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        if getattr(module, "zero_init_residual", False):
+            init.zeros_(module.weight)
+        else:
+            init.ones_(module.weight)
+        init.zeros_(module.bias)
+        init.zeros_(module.running_mean)
+        init.ones_(module.running_var)
+        if module.num_batches_tracked is not None:
+            init.zeros_(module.num_batches_tracked)
+
+
 def relation_mask(num_frames: int, num_parts: int, relations: str = "both", device=None) -> torch.Tensor:
     """Boolean (T*N, T*N) mask of the node pairs STIAU may relate (spec §1b.6).
 
@@ -54,6 +83,7 @@ class ChannelInteraction(nn.Module):
         self.channels = channels
         self.update = nn.Conv2d(channels, channels, kernel_size=1, bias=True)
         self.norm = mark_zero_init(nn.BatchNorm2d(channels))
+        self.apply(init_module_weights)
 
     def forward(self, x: torch.Tensor, num_frames: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the residual update for ``x`` (B*T, C, H, W) and the (B, T*C, T*C) channel relation."""
@@ -88,7 +118,9 @@ class SpatialTemporalInteraction(nn.Module):
         if num_parts < 1:
             raise ValueError(f"num_parts must be >= 1, got {num_parts}")
         if part_division == "patches" and num_parts != 4:
-            raise ValueError(f"part_division='patches' splits the map into a 2x2 grid, so num_parts must be 4, got {num_parts}")
+            raise ValueError(
+                f"part_division='patches' splits the map into a 2x2 grid, so num_parts must be 4, got {num_parts}"
+            )
         if channels % 2:
             raise ValueError(f"STIAU halves the channels, so channels must be even, got {channels}")
         reduced = channels // 2
@@ -106,6 +138,7 @@ class SpatialTemporalInteraction(nn.Module):
         self.part_update_norm = nn.BatchNorm1d(reduced)
         self.frame_update = nn.Linear(channels, channels)
         self.frame_update_norm = mark_zero_init(nn.BatchNorm1d(channels))
+        self.apply(init_module_weights)
 
     def divide_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Part features (B*T, N, C) and the part attention maps (B*T, N, H, W) (None for fixed patches)."""
@@ -135,7 +168,9 @@ class SpatialTemporalInteraction(nn.Module):
         # r_ij = w_r . [|p'_i - p'_j| ; u'] + b, split so the (B, TN, TN, 2C') concatenation is never built.
         weight_diff, weight_global = self.relation.weight[0, :reduced], self.relation.weight[0, reduced:]
         pair_diff = (part_nodes[:, :, None, :] - part_nodes[:, None, :, :]).abs()  # (B, TN, TN, C')
-        logits = pair_diff @ weight_diff + (global_embedded @ weight_global)[:, None, None] + self.relation.bias
+        logits = (
+            pair_diff @ weight_diff + (global_embedded @ weight_global)[:, None, None] + self.relation.bias
+        )
         logits = self.relation_norm(logits.reshape(-1, 1)).reshape(batch, num_nodes, num_nodes)
 
         allowed = relation_mask(num_frames, self.num_parts, self.relations, device=x.device)
@@ -150,7 +185,9 @@ class SpatialTemporalInteraction(nn.Module):
         frame_context = torch.cat(
             [updated.mean(dim=2), global_embedded[:, None, :].expand(batch, num_frames, reduced)], dim=-1
         )  # (B, T, C)
-        frame_delta = self.frame_update_norm(self.frame_update(frame_context).reshape(frames_times_batch, channels))
+        frame_delta = self.frame_update_norm(
+            self.frame_update(frame_context).reshape(frames_times_batch, channels)
+        )
         return frame_delta[:, :, None, None], part_attention, relation
 
 
@@ -189,7 +226,9 @@ class IAUBlock(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         """Return the updated map (B*T, C, H, W), the part attention (B*T, N, H, W) or None, and the relations."""
         if x.dim() != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"IAUBlock expects a (B*T, {self.channels}, H, W) tensor, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"IAUBlock expects a (B*T, {self.channels}, H, W) tensor, got shape {tuple(x.shape)}"
+            )
         if x.shape[0] % num_frames:
             raise ValueError(f"IAUBlock got {x.shape[0]} frames, not a multiple of num_frames={num_frames}")
         part_attention = None

@@ -11,7 +11,15 @@ from .network import RESNET_LAYOUTS
 from .timm_models import reid_pretrained_cfg
 
 # Derived keys config.json carries (timm reads most of them); recomputed from the fields, never stored.
-_TIMM_KEYS = ("hidden_size", "architecture", "num_features", "pretrained_cfg", "model_args", "num_classes", "label_names")
+_TIMM_KEYS = (
+    "hidden_size",
+    "architecture",
+    "num_features",
+    "pretrained_cfg",
+    "model_args",
+    "num_classes",
+    "label_names",
+)
 
 
 class IAUnetConfig(PreTrainedConfig):
@@ -67,15 +75,23 @@ class IAUnetConfig(PreTrainedConfig):
             raise ValueError(f"IAUnetConfig.depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
         unknown = [name for name in iau_modules if name not in IAU_MODULE_NAMES]
         if unknown or not iau_modules:
-            raise ValueError(f"IAUnetConfig.iau_modules must name modules among {IAU_MODULE_NAMES}, got {list(iau_modules)}")
+            raise ValueError(
+                f"IAUnetConfig.iau_modules must name modules among {IAU_MODULE_NAMES}, got {list(iau_modules)}"
+            )
         if iau_arrangement not in IAU_ARRANGEMENTS:
-            raise ValueError(f"IAUnetConfig.iau_arrangement must be one of {IAU_ARRANGEMENTS}, got {iau_arrangement!r}")
+            raise ValueError(
+                f"IAUnetConfig.iau_arrangement must be one of {IAU_ARRANGEMENTS}, got {iau_arrangement!r}"
+            )
         if relations not in RELATION_KINDS:
             raise ValueError(f"IAUnetConfig.relations must be one of {RELATION_KINDS}, got {relations!r}")
         if part_division not in PART_DIVISIONS:
-            raise ValueError(f"IAUnetConfig.part_division must be one of {PART_DIVISIONS}, got {part_division!r}")
+            raise ValueError(
+                f"IAUnetConfig.part_division must be one of {PART_DIVISIONS}, got {part_division!r}"
+            )
         if len(image_size) != 2 or any(int(side) % 16 for side in image_size):
-            raise ValueError(f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}")
+            raise ValueError(
+                f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}"
+            )
         self.depth = depth
         self.iau_stages = [int(stage) for stage in iau_stages]
         self.iau_modules = list(iau_modules)

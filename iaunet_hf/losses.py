@@ -15,7 +15,9 @@ from torch import nn
 TRIPLET_DISTANCES = ("cosine", "euclidean")
 
 
-def label_smoothing_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.1) -> torch.Tensor:
+def label_smoothing_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.1
+) -> torch.Tensor:
     """Cross-entropy against (1 - eps) * one-hot + eps / K, which is torch's built-in label smoothing."""
     return F.cross_entropy(logits.float(), labels, label_smoothing=epsilon)
 
@@ -56,7 +58,9 @@ def batch_hard_triplet_loss(
 
 
 def part_mask_loss(
-    part_attention: Sequence[torch.Tensor], part_masks: torch.Tensor | None, mask_valid: torch.Tensor | None = None
+    part_attention: Sequence[torch.Tensor],
+    part_masks: torch.Tensor | None,
+    mask_valid: torch.Tensor | None = None,
 ) -> torch.Tensor | None:
     """BCE between each stage's part attention and the part masks resized (bilinear) to that stage (spec §3).
 

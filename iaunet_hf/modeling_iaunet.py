@@ -12,9 +12,10 @@ from transformers import PreTrainedModel
 from transformers import initialization as hf_init
 from transformers.utils import ModelOutput
 
+from .blocks import init_module_weights
 from .configuration_iaunet import IAUnetConfig
 from .losses import ReIDLoss
-from .network import IAUnet, init_module_weights
+from .network import IAUnet
 
 
 @dataclass
@@ -77,6 +78,9 @@ class IAUnetPreTrainedModel(PreTrainedModel):
 
 class IAUnetModel(IAUnetPreTrainedModel):
     """IAUnet without a classifier: embeddings for retrieval (``pooler_output``) and part attention maps."""
+
+    # A checkpoint of IAUnetForReID loads here for embeddings; its identity classifier is simply not needed.
+    _keys_to_ignore_on_load_unexpected = [r"^classifier\."]
 
     def __init__(self, config: IAUnetConfig) -> None:
         super().__init__(config)
@@ -156,7 +160,9 @@ class IAUnetForReID(IAUnetPreTrainedModel):
         logits = self.classifier(base.pooler_output)
         loss = components = None
         if labels is not None:
-            losses = self.loss_fn(logits, base.pooler_output, labels, base.part_attentions, part_masks, mask_valid)
+            losses = self.loss_fn(
+                logits, base.pooler_output, labels, base.part_attentions, part_masks, mask_valid
+            )
             loss = losses.loss
             components = {"cross_entropy": losses.cross_entropy, "triplet": losses.triplet}
             if losses.part is not None:
@@ -174,12 +180,16 @@ class IAUnetForReID(IAUnetPreTrainedModel):
     def from_timm(cls, timm_model: IAUnet, config: IAUnetConfig | None = None) -> IAUnetForReID:
         """Wrap a timm-built IAUnet that has a classifier (``num_classes > 0``)."""
         if not isinstance(timm_model.classifier, nn.Linear):
-            raise ValueError("IAUnetForReID.from_timm needs a timm IAUnet with a classifier (num_classes > 0)")
+            raise ValueError(
+                "IAUnetForReID.from_timm needs a timm IAUnet with a classifier (num_classes > 0)"
+            )
         config = config or config_from_network(timm_model)
         config.num_labels = timm_model.num_classes
         model = cls(config)
         state = timm_model.state_dict()
-        model.classifier.load_state_dict({"weight": state.pop("classifier.weight"), "bias": state.pop("classifier.bias")})
+        model.classifier.load_state_dict(
+            {"weight": state.pop("classifier.weight"), "bias": state.pop("classifier.bias")}
+        )
         model.iaunet.network.load_state_dict(state)
         return model
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from .blocks import IAUBlock
+from .blocks import IAUBlock, init_module_weights
 
 RESNET_LAYOUTS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
     18: (BasicBlock, (2, 2, 2, 2)),
@@ -35,36 +35,9 @@ class IAUnetOutput:
     relations: tuple[dict[str, torch.Tensor], ...] = field(default_factory=tuple)  # per IAU stage, if asked
 
 
-def init_module_weights(module: nn.Module, init=nn.init) -> None:
-    """Initialise one module as the spec says (§1c); ``init`` is torch.nn.init or transformers.initialization.
-
-    transformers re-initialises every module through ``_init_weights`` and needs its own init functions (they
-    skip tensors already loaded), so the rule is written once here and parameterised by the init namespace.
-    """
-    if isinstance(module, nn.Conv2d):
-        init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        if module.bias is not None:
-            init.zeros_(module.bias)
-    elif isinstance(module, nn.Linear):
-        if getattr(module, "is_classifier", False):
-            init.normal_(module.weight, std=0.001)
-        else:
-            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        if module.bias is not None:
-            init.zeros_(module.bias)
-    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-        if getattr(module, "zero_init_residual", False):
-            init.zeros_(module.weight)
-        else:
-            init.ones_(module.weight)
-        init.zeros_(module.bias)
-        init.zeros_(module.running_mean)
-        init.ones_(module.running_var)
-        if module.num_batches_tracked is not None:
-            init.zeros_(module.num_batches_tracked)
-
-
-def _make_stage(block: type[nn.Module], in_channels: int, channels: int, num_blocks: int, stride: int) -> nn.Sequential:
+def _make_stage(
+    block: type[nn.Module], in_channels: int, channels: int, num_blocks: int, stride: int
+) -> nn.Sequential:
     """A torchvision-style ResNet stage (stride on the first block's 3x3 conv, 1x1 projection shortcut)."""
     downsample = None
     out_channels = channels * block.expansion
@@ -190,7 +163,9 @@ class IAUnet(nn.Module):
             )
         channels, height, width = x.shape[-3:]
         if channels != self.in_chans:
-            raise ValueError(f"IAUnet expects {self.in_chans} input channels, got {channels} (shape {tuple(x.shape)})")
+            raise ValueError(
+                f"IAUnet expects {self.in_chans} input channels, got {channels} (shape {tuple(x.shape)})"
+            )
         if height % 16 or width % 16:
             raise ValueError(f"IAUnet needs H and W divisible by 16, got {height}x{width}")
         if x.dim() == 5:

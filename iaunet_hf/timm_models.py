@@ -21,7 +21,9 @@ _TRANSFORMERS_PREFIXES = ("iaunet.network.", "network.")
 DEFAULT_INPUT_SIZE = (3, 256, 128)
 
 
-def reid_pretrained_cfg(input_size: tuple[int, int, int] = DEFAULT_INPUT_SIZE, **kwargs: Any) -> dict[str, Any]:
+def reid_pretrained_cfg(
+    input_size: tuple[int, int, int] = DEFAULT_INPUT_SIZE, **kwargs: Any
+) -> dict[str, Any]:
     """timm pretrained cfg of a reID model: pedestrian-shaped input, bicubic resize, no crop, ImageNet statistics."""
     return {
         "url": "",
