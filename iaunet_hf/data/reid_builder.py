@@ -1,0 +1,299 @@
+"""Shared machinery of every reID builder: root discovery, junk dropping, labels, image checks, masks.
+
+Concrete builders (one file per dataset under ``builders/``) only parse their folder layout into
+``ImageRecord``/``TrackletRecord`` lists; this module turns those into Arrow rows the same way for
+all of them, so the protocol rules (junk pid -1 dropped, distractors pid 0 kept, contiguous
+``label`` in sorted pid order) cannot drift between datasets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import datasets
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .part_masks import PART_NAMES, encode_masks_png, find_mask_source, read_masks
+from .records import ImageRecord, TrackletRecord
+
+REID_SPLITS: tuple[str, ...] = ("train", "query", "gallery")
+JUNK_PID = -1
+
+
+def package_version() -> str:
+    """The installed iaunet-hf version, part of every cache hash so a new release re-prepares."""
+    try:
+        return importlib.metadata.version("iaunet-hf")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclasses.dataclass
+class ReIDConfig(datasets.BuilderConfig):
+    """Options shared by all reID builders.
+
+    Attributes:
+        embed_images: store image bytes in the Arrow cache (self-contained, pushable); False keeps
+            absolute path references, for sets too large to copy.
+        mask_dir: folder of part masks (``official`` or ``compact`` layout, see ``part_masks``)
+            attached to the train split as a ``part_masks`` column.
+        allow_missing_masks: train images without masks get ``part_masks=None`` instead of an error.
+        verify_images: decode every image once while preparing, so corrupt files fail early.
+        skip_corrupt: with ``verify_images``, skip corrupt files with one warning listing them all
+            instead of raising.
+    """
+
+    embed_images: bool = True
+    mask_dir: str | None = None
+    allow_missing_masks: bool = False
+    verify_images: bool = True
+    skip_corrupt: bool = False
+
+
+def default_cache_hash(builder_cls: type, config_kwargs: dict) -> str:
+    """Hash of (package version, builder, options): the prepared cache changes when any of them does."""
+    field_names = {field.name for field in dataclasses.fields(builder_cls.BUILDER_CONFIG_CLASS)}
+    options = sorted((key, str(value)) for key, value in config_kwargs.items() if key in field_names)
+    return datasets.fingerprint.Hasher.hash([package_version(), builder_cls.__name__, options])
+
+
+def image_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be decoded as an image, or None. Uses JPEG draft mode to keep the check cheap."""
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
+    """Base of the image and video reID builders; subclasses set the class attributes and ``_collect``."""
+
+    BUILDER_CONFIG_CLASS = ReIDConfig
+    VERSION = datasets.Version("1.0.0")
+    #: human-readable dataset name used in every error message
+    DATASET_TITLE = "reID dataset"
+    #: sub-folders (or files) that identify the dataset's top-level folder
+    ROOT_MARKERS: tuple[str, ...] = ()
+    SPLITS: tuple[str, ...] = REID_SPLITS
+
+    def __init__(self, *args, hash: str | None = None, **kwargs):
+        config_kwargs = {key: value for key, value in kwargs.items() if key not in {"cache_dir", "info"}}
+        super().__init__(*args, hash=hash or default_cache_hash(type(self), config_kwargs), **kwargs)
+
+    # -- to implement ---------------------------------------------------------------------------
+    def _collect(self, root: Path) -> dict[str, list]:
+        """Parse the layout under ``root`` into {split: [ImageRecord | TrackletRecord]} (junk included)."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------------
+    def locate_root(self) -> Path:
+        """The dataset's top-level folder: ``data_dir`` itself or, as a kindness, one child of it."""
+        if not self.config.data_dir:
+            raise ValueError(f"{self.DATASET_TITLE}: data_dir is required, got {self.config.data_dir!r}")
+        data_dir = Path(self.config.data_dir).expanduser().resolve()
+        if not data_dir.is_dir():
+            raise FileNotFoundError(
+                f"{self.DATASET_TITLE}: data_dir {data_dir} does not exist or is not a folder"
+            )
+        if all((data_dir / marker).exists() for marker in self.ROOT_MARKERS):
+            return data_dir
+        for child in sorted(data_dir.iterdir()):
+            if child.is_dir() and all((child / marker).exists() for marker in self.ROOT_MARKERS):
+                return child
+        missing = [marker for marker in self.ROOT_MARKERS if not (data_dir / marker).exists()]
+        raise FileNotFoundError(
+            f"{self.DATASET_TITLE}: {data_dir} is missing {missing}; expected the dataset folder holding "
+            f"{list(self.ROOT_MARKERS)} (or its parent)"
+        )
+
+    def collect_records(self) -> tuple[Path, dict[str, list]]:
+        """The dataset root and its records by split, junk (pid -1) dropped, images not yet checked."""
+        root = self.locate_root()
+        records_by_split = {
+            split: [record for record in records if record.pid != JUNK_PID]
+            for split, records in self._collect(root).items()
+        }
+        return root, records_by_split
+
+    def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
+        root, records_by_split = self.collect_records()
+        if self.config.verify_images:
+            records_by_split = self._drop_or_reject_corrupt(root, records_by_split)
+        for split, records in records_by_split.items():
+            if not records:
+                raise ValueError(
+                    f"{self.DATASET_TITLE}: split {split!r} under {root} is empty after dropping junk; "
+                    "expected at least one image with a valid name"
+                )
+        train_pids = sorted({record.pid for record in records_by_split.get("train", [])})
+        label_of_pid = {pid: label for label, pid in enumerate(train_pids)}
+        mask_sources = self._find_masks(root, records_by_split.get("train", []))
+        return [
+            datasets.SplitGenerator(
+                name=split,
+                gen_kwargs={
+                    "root": root,
+                    "records": records,
+                    "label_of_pid": label_of_pid if split == "train" else {},
+                    "mask_sources": mask_sources if split == "train" else {},
+                },
+            )
+            for split, records in records_by_split.items()
+        ]
+
+    def _record_paths(self, record) -> Sequence[Path]:
+        return record.frame_paths if isinstance(record, TrackletRecord) else (record.path,)
+
+    def _drop_or_reject_corrupt(self, root: Path, records_by_split: dict[str, list]) -> dict[str, list]:
+        total = sum(len(self._record_paths(r)) for records in records_by_split.values() for r in records)
+        problems: dict[Path, str] = {}
+        with tqdm(total=total, desc=f"{self.DATASET_TITLE}: checking images", unit="img") as progress:
+            for records in records_by_split.values():
+                for record in records:
+                    for path in self._record_paths(record):
+                        problem = image_problem(path)
+                        if problem is not None:
+                            problems[path] = problem
+                        progress.update(1)
+        if not problems:
+            return records_by_split
+        listing = "\n".join(f"  {path.relative_to(root)}: {problem}" for path, problem in problems.items())
+        if not self.config.skip_corrupt:
+            raise ValueError(
+                f"{self.DATASET_TITLE}: {len(problems)} corrupt image(s) under {root}, expected decodable "
+                f"images (pass skip_corrupt=True to skip them):\n{listing}"
+            )
+        warnings.warn(
+            f"{self.DATASET_TITLE}: skipped {len(problems)} corrupt image(s) under {root}:\n{listing}",
+            stacklevel=2,
+        )
+        return {
+            split: [r for r in records if not any(p in problems for p in self._record_paths(r))]
+            for split, records in records_by_split.items()
+        }
+
+    def _find_masks(self, root: Path, train_records: list) -> dict[Path, Path | None]:
+        if not self.config.mask_dir:
+            return {}
+        mask_dir = Path(self.config.mask_dir).expanduser().resolve()
+        if not mask_dir.is_dir():
+            raise FileNotFoundError(
+                f"{self.DATASET_TITLE}: mask_dir {mask_dir} does not exist or is not a folder"
+            )
+        sources = {
+            path: find_mask_source(mask_dir, path.relative_to(root).as_posix())
+            for record in train_records
+            for path in self._record_paths(record)
+        }
+        incomplete = [
+            source / f"{name}.png"
+            for source in sources.values()
+            if source is not None and source.is_dir()
+            for name in PART_NAMES
+            if not (source / f"{name}.png").is_file()
+        ]
+        if incomplete:
+            raise FileNotFoundError(
+                f"{self.DATASET_TITLE}: {len(incomplete)} part mask file(s) missing in {mask_dir}; expected all of "
+                f"{list(PART_NAMES)} in each mask folder: " + ", ".join(str(p) for p in incomplete[:20])
+            )
+        missing = [path for path, source in sources.items() if source is None]
+        if missing and not self.config.allow_missing_masks:
+            shown = "\n".join(f"  {path.relative_to(root)}" for path in missing[:20])
+            more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+            raise FileNotFoundError(
+                f"{self.DATASET_TITLE}: {len(missing)} train image(s) have no part masks in {mask_dir}; expected "
+                f"'<stem>/{{head,upper_clothes,lower_clothes,shoes}}.png' or '<stem>.png' for each "
+                f"(pass allow_missing_masks=True to train them without masks):\n{shown}{more}"
+            )
+        return sources
+
+    def _image_value(self, root: Path, path: Path) -> dict | str:
+        # Yielding {"bytes", "path"} embeds the file; yielding a path string keeps a reference.
+        if self.config.embed_images:
+            return {"bytes": path.read_bytes(), "path": path.relative_to(root).as_posix()}
+        return str(path)
+
+    def _mask_value(self, mask_sources: dict[Path, Path | None], path: Path) -> dict | None:
+        source = mask_sources.get(path)
+        if source is None:
+            return None
+        return {"bytes": encode_masks_png(read_masks(source)), "path": None}
+
+    def _base_features(self) -> dict:
+        return {
+            "pid": datasets.Value("int32"),
+            "camid": datasets.Value("int32"),
+            "path": datasets.Value("string"),
+            "label": datasets.Value("int32"),
+        }
+
+
+class ReIDImageBuilder(ReIDBuilderBase):
+    """Image reID builder: rows of ``image``, ``pid``, ``camid``, ``path``, ``label`` (-1 outside train)."""
+
+    def _info(self) -> datasets.DatasetInfo:
+        features = {"image": datasets.Image(), **self._base_features()}
+        if self.config.mask_dir:
+            features["part_masks"] = datasets.Image()
+        return datasets.DatasetInfo(description=self.__doc__, features=datasets.Features(features))
+
+    def _generate_examples(
+        self, root: Path, records: list[ImageRecord], label_of_pid: dict, mask_sources: dict
+    ) -> Iterator[tuple[int, dict]]:
+        for index, record in enumerate(records):
+            example = {
+                "image": self._image_value(root, record.path),
+                "pid": record.pid,
+                "camid": record.camid,
+                "path": record.path.relative_to(root).as_posix(),
+                "label": label_of_pid.get(record.pid, -1),
+            }
+            if self.config.mask_dir:
+                example["part_masks"] = self._mask_value(mask_sources, record.path)
+            yield index, example
+
+
+class ReIDVideoBuilder(ReIDBuilderBase):
+    """Video reID builder: rows of ``frames`` (list of Image, temporal order), ``frame_paths`` and the ids."""
+
+    DEFAULT_WRITER_BATCH_SIZE = 64  # a row holds a whole tracklet
+
+    def _info(self) -> datasets.DatasetInfo:
+        features = {
+            "frames": datasets.List(datasets.Image()),
+            "frame_paths": datasets.List(datasets.Value("string")),
+            **self._base_features(),
+        }
+        if self.config.mask_dir:
+            features["part_masks"] = datasets.List(datasets.Image())
+        return datasets.DatasetInfo(description=self.__doc__, features=datasets.Features(features))
+
+    def _tracklet_path(self, root: Path, record: TrackletRecord) -> str:
+        """A name for the tracklet relative to ``root``: its folder by default."""
+        return record.frame_paths[0].parent.relative_to(root).as_posix()
+
+    def _generate_examples(
+        self, root: Path, records: list[TrackletRecord], label_of_pid: dict, mask_sources: dict
+    ) -> Iterator[tuple[int, dict]]:
+        for index, record in enumerate(records):
+            example = {
+                "frames": [self._image_value(root, path) for path in record.frame_paths],
+                "frame_paths": [path.relative_to(root).as_posix() for path in record.frame_paths],
+                "pid": record.pid,
+                "camid": record.camid,
+                "path": self._tracklet_path(root, record),
+                "label": label_of_pid.get(record.pid, -1),
+            }
+            if self.config.mask_dir:
+                masks = [self._mask_value(mask_sources, path) for path in record.frame_paths]
+                example["part_masks"] = masks if all(m is not None for m in masks) else None
+            yield index, example

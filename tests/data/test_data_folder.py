@@ -1,0 +1,61 @@
+"""``folder``: a user's own set as a Market-style tree or as CSV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iaunet_hf.data import load_reid_dataset
+
+
+def test_tree_with_custom_pattern(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    for split, names in {
+        "train": ["id12-cam2-a.jpg", "id12-cam3-b.jpg", "id40-cam1-a.jpg"],
+        "query": ["id50-cam1-a.jpg"],
+        "gallery": ["id50-cam2-a.png", "id-1-cam2-x.jpg"],
+    }.items():
+        for name in names:
+            jpeg_writer(tmp_path / split / name)
+    dataset = load_reid_dataset("folder", tmp_path, cache_dir=cache_dir, name_pattern=r"id([-\d]+)-cam(\d)")
+    assert dataset["train"]["pid"] == [12, 12, 40] and dataset["train"]["camid"] == [1, 2, 0]
+    assert dataset["train"]["label"] == [0, 0, 1]
+    assert dataset["gallery"]["pid"] == [50]  # junk -1 dropped
+
+
+def test_csv_files(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    rows = {
+        "train": [("images/a.jpg", 7, 0), ("images/b.jpg", 3, 1), ("images/c.jpg", 7, 2)],
+        "query": [("images/d.jpg", 9, 0)],
+        "gallery": [("images/e.jpg", 9, 1), ("images/f.jpg", 0, 1), ("images/g.jpg", -1, 0)],
+    }
+    for split, entries in rows.items():
+        lines = ["path,pid,camid"] + [f"{path},{pid},{camid}" for path, pid, camid in entries]
+        (tmp_path / f"{split}.csv").write_text("\n".join(lines) + "\n")
+        for path, _, _ in entries:
+            jpeg_writer(tmp_path / path)
+    dataset = load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+    assert dataset["train"]["label"] == [1, 0, 1]  # sorted pid order: 3 -> 0, 7 -> 1
+    assert dataset["train"]["camid"] == [0, 1, 2]
+    assert dataset["gallery"]["pid"] == [9, 0]
+    assert dataset["train"]["path"] == ["images/a.jpg", "images/b.jpg", "images/c.jpg"]
+
+
+def test_csv_errors(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    jpeg_writer(tmp_path / "a.jpg")
+    (tmp_path / "train.csv").write_text("file,person\na.jpg,1\n")
+    (tmp_path / "query.csv").write_text("path,pid,camid\na.jpg,1,0\n")
+    (tmp_path / "gallery.csv").write_text("path,pid,camid\nmissing.jpg,1,0\n")
+    with pytest.raises(ValueError, match=r"folder: .*train\.csv has columns \['file', 'person'\]; expected"):
+        load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+    (tmp_path / "train.csv").write_text("path,pid,camid\na.jpg,1,0\n")
+    with pytest.raises(
+        FileNotFoundError, match=r"gallery\.csv line 2 names 'missing\.jpg', which does not exist"
+    ):
+        load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+
+
+def test_tree_without_split(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    jpeg_writer(tmp_path / "train" / "0001_c1_a.jpg")
+    with pytest.raises(FileNotFoundError, match=r"folder: .* has no query split"):
+        load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
