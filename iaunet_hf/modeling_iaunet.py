@@ -70,6 +70,21 @@ class IAUnetPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         init_module_weights(module, init=hf_init)
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """Load as transformers does, then move memory-mapped tensors into ordinary (aligned) memory.
+
+        transformers leaves safetensors weights mapped at 8-byte-aligned addresses, where the CPU GEMM takes a
+        different code path and rounds differently; CIAU's peaked Gram softmax amplifies that to ~1e-5. With
+        the copy, the transformers and timm faces of one checkpoint give bit-identical embeddings.
+        """
+        model = super().from_pretrained(*args, **kwargs)
+        with torch.no_grad():
+            for tensor in (*model.parameters(), *model.buffers()):
+                if tensor.device.type == "cpu" and tensor.data_ptr() % 64:
+                    tensor.data = tensor.data.clone()
+        return model
+
     def _set_gradient_checkpointing(self, enable: bool = True, gradient_checkpointing_func=None) -> None:
         for module in self.modules():
             if isinstance(module, IAUnet):

@@ -1,0 +1,1 @@
+"""Sharing IAUnet on the Hugging Face Hub: model cards, push, dataset upload, ONNX export, checkpoint conversion."""

@@ -1,0 +1,101 @@
+"""Console entry points `iaunet-push` and `iaunet-export`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+
+def _log_our_progress() -> None:
+    """Show this package's INFO messages only; the exporters' and HTTP clients' stay at WARNING."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("iaunet_hf").setLevel(logging.INFO)
+
+
+def push_main(argv: Sequence[str] | None = None) -> int:
+    """`iaunet-push --model DIR --repo-id ORG/NAME [--private] [--dataset-results results.json]`."""
+    parser = argparse.ArgumentParser(
+        prog="iaunet-push",
+        description="Check a saved IAUnet folder, render its model card and push both to the Hub in one commit. "
+        "HF_TOKEN and HF_ENDPOINT are honoured.",
+    )
+    parser.add_argument(
+        "--model", required=True, help="folder written by save_pretrained (+ the image processor)"
+    )
+    parser.add_argument("--repo-id", required=True, help="target repository, org/name")
+    parser.add_argument("--private", action="store_true", help="create the repository as private")
+    parser.add_argument("--dataset-results", help="evaluation JSON whose results fill the card's model-index")
+    parser.add_argument("--recipe", help="model card recipe (default: from the results' dataset)")
+    parser.add_argument("--license", default="apache-2.0", help="license of the weights (card metadata)")
+    parser.add_argument("--commit-message", help="commit message (default: describes the checkpoint)")
+    parser.add_argument("--cards-dir", help="folder with template.md and the recipe YAML files")
+    args = parser.parse_args(argv)
+    _log_our_progress()
+
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from .push import push_model_folder
+
+    try:
+        info = push_model_folder(
+            args.model,
+            args.repo_id,
+            results_path=args.dataset_results,
+            recipe=args.recipe,
+            private=args.private or None,
+            license=args.license,
+            commit_message=args.commit_message,
+            cards_dir=args.cards_dir,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"iaunet-push: refused: {error}", file=sys.stderr)
+        return 2
+    except HfHubHTTPError as error:  # the checks passed; the Hub said no (token, permissions, ...)
+        print(f"iaunet-push: the Hub refused the upload: {error}", file=sys.stderr)
+        return 1
+    print(info.commit_url)
+    return 0
+
+
+def export_main(argv: Sequence[str] | None = None) -> int:
+    """`iaunet-export --model DIR --format onnx [--output FILE] [--input image|clip]`."""
+    parser = argparse.ArgumentParser(
+        prog="iaunet-export",
+        description="Export a saved IAUnet folder's embedding model for deployment and check it against PyTorch.",
+    )
+    parser.add_argument("--model", required=True, help="folder written by save_pretrained")
+    parser.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
+    parser.add_argument("--output", help="output file (default: <model>/model.onnx)")
+    parser.add_argument(
+        "--input",
+        choices=["image", "clip"],
+        help="input layout: (B,3,H,W) images or (B,T,3,H,W) clips (default: clip for video models)",
+    )
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset")
+    parser.add_argument(
+        "--atol", type=float, default=1e-4, help="largest allowed |ONNX - PyTorch| difference"
+    )
+    parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime parity check")
+    args = parser.parse_args(argv)
+    _log_our_progress()
+
+    from .export import export_onnx
+
+    try:
+        result = export_onnx(
+            args.model,
+            args.output,
+            input_kind=args.input,
+            opset=args.opset,
+            check=not args.no_check,
+            atol=args.atol,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"iaunet-export: failed: {error}", file=sys.stderr)
+        return 2
+    print(result.path)
+    if result.max_abs_diff is not None:
+        print(f"onnxruntime vs PyTorch max abs diff: {result.max_abs_diff:.3g}")
+    return 0

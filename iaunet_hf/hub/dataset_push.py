@@ -1,0 +1,148 @@
+"""Prepared reID `DatasetDict`s (with part masks) as Parquet shards with embedded images, plus a dataset card.
+
+`export_parquet` writes the same layout `DatasetDict.push_to_hub` produces (`data/<split>-XXXXX-of-YYYYY.parquet`
+with the image and mask bytes inside, and a README.md whose `configs` point at the shards), so a folder
+exported here and a Hub repository pushed by `push_dataset` load the same way:
+`load_dataset("parquet", data_files=...)` or `load_dataset(<folder or repo>)`. The card states the source
+dataset's license terms and the evaluation protocol, taken from the recipe files in `model_cards/`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import datasets
+from huggingface_hub import CommitInfo, DatasetCard, DatasetCardData, HfApi
+from tqdm.auto import tqdm
+
+from .model_card import load_recipe, resolve_cards_dir
+
+DATASET_TAGS = ("person-reid", "part-masks", "iaunet")
+
+
+def _size_category(num_rows: int) -> str:
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if num_rows < limit:
+            return label
+    return "1M<n<10M"
+
+
+def build_dataset_card(
+    dataset_dict: datasets.DatasetDict,
+    recipe: str,
+    *,
+    repo_id: str | None = None,
+    cards_dir: str | Path | None = None,
+) -> DatasetCard:
+    """The dataset card: source license terms, protocol, columns, with `configs` pointing at `data/` shards."""
+    facts = load_recipe(recipe, cards_dir)
+    columns = next(iter(dataset_dict.values())).features
+    num_rows = sum(split.num_rows for split in dataset_dict.values())
+    has_masks = "part_masks" in columns
+    card_data = DatasetCardData(
+        pretty_name=f"{facts['dataset_name']} for IAUnet" + (" (with part masks)" if has_masks else ""),
+        license="other",
+        license_name=f"{facts['dataset_id']}-terms",
+        task_categories=[
+            "image-feature-extraction" if facts["task"] == "person-reid" else "image-classification"
+        ],
+        tags=list(DATASET_TAGS),
+        size_categories=[_size_category(num_rows)],
+        source_datasets=[facts["dataset_id"]],
+        configs=[
+            {
+                "config_name": "default",
+                "data_files": [{"split": split, "path": f"data/{split}-*"} for split in dataset_dict],
+            }
+        ],
+    )
+    template = resolve_cards_dir(cards_dir) / "dataset_template.md"
+    return DatasetCard.from_template(
+        card_data,
+        template_path=str(template),
+        repo_id=repo_id or f"<org>/{facts['name']}-iaunet",
+        dataset_name=facts["dataset_name"],
+        dataset_terms=facts["dataset_terms"],
+        protocol=facts["protocol"],
+        splits={split: ds.num_rows for split, ds in dataset_dict.items()},
+        columns={name: str(feature) for name, feature in columns.items()},
+        has_masks=has_masks,
+    )
+
+
+def _embedded(dataset: datasets.Dataset) -> datasets.Dataset:
+    """Images given by path become bytes inside the table, as push_to_hub does before writing Parquet.
+
+    `Dataset.to_parquet` has no option for this, so the same `datasets.table.embed_table_storage` step that
+    `push_to_hub` applies is used here.
+    """
+    from datasets.table import embed_table_storage
+
+    return dataset.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
+
+
+def export_parquet(
+    dataset_dict: datasets.DatasetDict,
+    output_dir: str | Path,
+    recipe: str,
+    *,
+    max_shard_rows: int = 10_000,
+    repo_id: str | None = None,
+    cards_dir: str | Path | None = None,
+) -> dict[str, list[Path]]:
+    """Write `dataset_dict` as `output_dir/data/<split>-XXXXX-of-YYYYY.parquet` plus `output_dir/README.md`."""
+    if not isinstance(dataset_dict, datasets.DatasetDict) or not dataset_dict:
+        raise ValueError(f"export_parquet needs a non-empty DatasetDict, got {type(dataset_dict).__name__}")
+    output = Path(output_dir)
+    (output / "data").mkdir(parents=True, exist_ok=True)
+    shards: dict[str, list[Path]] = {}
+    for split, dataset in dataset_dict.items():
+        num_shards = max(1, math.ceil(dataset.num_rows / max_shard_rows))
+        shards[split] = []
+        for index in tqdm(range(num_shards), desc=f"parquet {split}", unit="shard"):
+            shard = _embedded(dataset.shard(num_shards, index, contiguous=True))
+            path = output / "data" / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
+            shard.to_parquet(str(path))
+            shards[split].append(path)
+    build_dataset_card(dataset_dict, recipe, repo_id=repo_id, cards_dir=cards_dir).save(output / "README.md")
+    return shards
+
+
+def push_dataset(
+    dataset_dict: datasets.DatasetDict,
+    repo_id: str,
+    recipe: str,
+    *,
+    private: bool | None = None,
+    token: str | None = None,
+    cards_dir: str | Path | None = None,
+    commit_message: str | None = None,
+) -> CommitInfo:
+    """Create the dataset repo with its card, then upload the shards with `DatasetDict.push_to_hub`.
+
+    The card goes first so that `push_to_hub`, which merges its `dataset_info` into the existing README.md,
+    keeps the license terms and protocol text.
+    """
+    card = build_dataset_card(dataset_dict, recipe, repo_id=repo_id, cards_dir=cards_dir)
+    api = HfApi(endpoint=datasets.config.HF_ENDPOINT, token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    api.upload_file(
+        path_or_fileobj=str(card).encode("utf-8"),
+        path_in_repo="README.md",
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Add dataset card",
+    )
+    return dataset_dict.push_to_hub(
+        repo_id,
+        private=private,
+        token=token,
+        commit_message=commit_message or f"Upload {recipe} with part masks",
+        embed_external_files=True,
+    )
