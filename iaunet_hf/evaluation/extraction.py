@@ -1,0 +1,221 @@
+"""Retrieval embeddings of a whole dataset split, for images and tracklets, on one or many processes.
+
+Tracklets follow spec section 5: every frame, in consecutive clips of ``clip_length`` (the last
+padded by cycling), clip embeddings averaged. Several processes go through ``accelerate``: the
+DataLoader is prepared (sharded) and ``gather_for_metrics`` restores the dataset order and drops
+the samples repeated to even out the last batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import datasets
+import timm.data
+import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel
+
+from ..data.collate import tracklet_to_clips
+from ..data.transforms import build_eval_transform
+from .distances import DistanceMetric, evaluate_reid_features
+from .metrics import APMode, evaluate_reid
+from .rerank import k_reciprocal_rerank
+
+
+def model_input_config(model: nn.Module) -> dict[str, Any]:
+    """Input height/width and normalisation of a model: transformers config or timm pretrained cfg."""
+    config = getattr(model, "config", None)
+    if isinstance(model, PreTrainedModel) and getattr(config, "image_size", None) is not None:
+        height, width = config.image_size
+        return {
+            "image_size": (int(height), int(width)),
+            "mean": IMAGENET_DEFAULT_MEAN,
+            "std": IMAGENET_DEFAULT_STD,
+        }
+    data_config = timm.data.resolve_model_data_config(model)
+    _, height, width = data_config["input_size"]
+    return {"image_size": (height, width), "mean": data_config["mean"], "std": data_config["std"]}
+
+
+def embed(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+    """Retrieval embedding (B, D) of any of the package's models (transformers or timm/torch face)."""
+    if isinstance(model, PreTrainedModel):
+        # the base model (IAUnetModel inside IAUnetForReID) gives the embedding as pooler_output
+        return model.base_model(pixel_values=pixel_values).pooler_output
+    if hasattr(model, "forward_features") and hasattr(model, "forward_head"):
+        return model.forward_head(model.forward_features(pixel_values), pre_logits=True)
+    return model(pixel_values)
+
+
+class _ClipCollate:
+    """Picklable collate (DataLoader workers) carrying the clip length.
+
+    The data layer's ``collate_reid`` needs one shape per batch, but whole test tracklets differ
+    in length: here each is cut into clips and the clips of a batch are concatenated.
+    """
+
+    def __init__(self, clip_length: int):
+        self.clip_length = clip_length
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        pixels = [item["pixel_values"] for item in items]
+        if pixels[0].dim() == 3:  # images (3, H, W)
+            return {"pixel_values": torch.stack(pixels)}
+        # tracklets (num_frames, 3, H, W) -> clips (num_clips, T, 3, H, W), concatenated over the batch
+        clips = [tracklet_to_clips(frames, self.clip_length) for frames in pixels]
+        return {"pixel_values": torch.cat(clips), "clips_per_item": torch.tensor([len(c) for c in clips])}
+
+
+def _embed_batch(
+    model: nn.Module,
+    pixel_values: torch.Tensor,
+    flip: bool,
+    micro_batch: int,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+) -> torch.Tensor:
+    """Embeddings (B, D) in float32, averaged with the horizontally flipped input when ``flip``."""
+    outputs = []
+    for start in range(0, pixel_values.shape[0], micro_batch):
+        chunk = pixel_values[start : start + micro_batch]
+        with autocast():
+            embedding = embed(model, chunk).float()
+            if flip:
+                embedding = (embedding + embed(model, chunk.flip(-1)).float()) / 2
+        outputs.append(embedding)
+    return torch.cat(outputs)
+
+
+def extract_features(
+    model: nn.Module,
+    dataset: datasets.Dataset,
+    batch_size: int = 64,
+    flip: bool = False,
+    accelerator: Any | None = None,
+    *,
+    clip_length: int = 4,
+    num_workers: int = 0,
+    autocast_dtype: torch.dtype | None = None,
+    image_size: tuple[int, int] | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Embeddings (N, D) float32 on CPU, in dataset order, of an image or tracklet split.
+
+    ``dataset`` has an ``image`` or ``frames`` column (the model's evaluation transform is applied)
+    or already yields ``pixel_values`` through ``set_transform``. ``batch_size`` counts images, or
+    tracklets for loading and clips for the forward pass. ``flip`` averages with the horizontally
+    flipped input. ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the forward under autocast;
+    with an ``accelerate.Accelerator`` its device, mixed precision and process sharding are used.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, found {batch_size}")
+    if dataset.format.get("type") != "custom":
+        if "image" not in dataset.column_names and "frames" not in dataset.column_names:
+            raise ValueError(
+                f"dataset: expected an 'image' or 'frames' column or a transform giving 'pixel_values', "
+                f"found columns {dataset.column_names}"
+            )
+        input_config = model_input_config(model)
+        height, width = image_size or input_config["image_size"]
+        keep = [c for c in ("image", "frames") if c in dataset.column_names]
+        dataset = dataset.select_columns(keep).with_transform(
+            build_eval_transform(height, width, mean=input_config["mean"], std=input_config["std"])
+        )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_ClipCollate(clip_length),
+    )
+    if accelerator is not None:
+        device = accelerator.device
+        # only the loader is prepared (sharded); inference needs no DDP wrapper around the model
+        loader = accelerator.prepare(loader)
+        autocast = accelerator.autocast  # a fresh context per use (it is a generator context manager)
+        show = progress and accelerator.is_local_main_process
+    else:
+        device = next(model.parameters()).device
+        enabled = autocast_dtype is not None
+        autocast = functools.partial(torch.autocast, device.type, dtype=autocast_dtype, enabled=enabled)
+        show = progress
+    was_training = model.training
+    model.eval().to(device)
+    features = []
+    with torch.inference_mode():
+        for batch in tqdm(loader, desc="extracting features", disable=not show):
+            pixel_values = batch["pixel_values"].to(device)
+            embedding = _embed_batch(model, pixel_values, flip, batch_size, autocast)  # (clips or B, D)
+            if "clips_per_item" in batch:
+                counts = batch["clips_per_item"].to(device)
+                owner = torch.repeat_interleave(torch.arange(len(counts), device=device), counts)
+                summed = torch.zeros(len(counts), embedding.shape[1], device=device).index_add_(
+                    0, owner, embedding
+                )
+                embedding = summed / counts[:, None]  # mean over each tracklet's clips
+            if accelerator is not None:
+                embedding = accelerator.gather_for_metrics(embedding)
+            features.append(embedding.cpu())
+    model.train(was_training)
+    if not features:
+        raise ValueError("dataset: expected at least one item, found an empty split")
+    return torch.cat(features)
+
+
+def evaluate_model(
+    model: nn.Module,
+    dataset_dict: datasets.DatasetDict,
+    batch_size: int = 64,
+    flip: bool = False,
+    rerank: bool = False,
+    metric: DistanceMetric = "cosine",
+    accelerator: Any | None = None,
+    max_rank: int = 50,
+    ap: APMode = "standard",
+    rerank_options: dict[str, Any] | None = None,
+    **extraction_options: Any,
+) -> dict:
+    """Metrics of ``model`` on a ``DatasetDict`` with ``query`` and ``gallery`` splits (pid/camid columns).
+
+    ``rerank`` applies k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3, or ``rerank_options``
+    passed to ``k_reciprocal_rerank``) to the embeddings, which are L2-normalised first when
+    ``metric="cosine"``. Other keywords go to ``extract_features``. Returns ``evaluate_reid``'s dict.
+    """
+    for split in ("query", "gallery"):
+        if split not in dataset_dict:
+            raise ValueError(f"dataset_dict: expected a '{split}' split, found {list(dataset_dict)}")
+        missing = [c for c in ("pid", "camid") if c not in dataset_dict[split].column_names]
+        if missing:
+            raise ValueError(f"dataset_dict['{split}']: expected columns pid and camid, missing {missing}")
+    query_features = extract_features(
+        model, dataset_dict["query"], batch_size, flip, accelerator, **extraction_options
+    )
+    gallery_features = extract_features(
+        model, dataset_dict["gallery"], batch_size, flip, accelerator, **extraction_options
+    )
+    labels = {
+        f"{prefix}_{column}s": torch.as_tensor(dataset_dict[split].with_format(None)[column])
+        for prefix, split in (("q", "query"), ("g", "gallery"))
+        for column in ("pid", "camid")
+    }
+    if rerank:
+        if metric == "cosine":
+            query_features = nn.functional.normalize(query_features, dim=1)
+            gallery_features = nn.functional.normalize(gallery_features, dim=1)
+        options = {"progress": extraction_options.get("progress", True), **(rerank_options or {})}
+        distances = k_reciprocal_rerank(query_features, gallery_features, **options)
+        return evaluate_reid(distances, max_rank=max_rank, ap=ap, **labels)
+    return evaluate_reid_features(
+        query_features,
+        gallery_features,
+        metric=metric,
+        max_rank=max_rank,
+        ap=ap,
+        progress=extraction_options.get("progress", True),
+        **labels,
+    )

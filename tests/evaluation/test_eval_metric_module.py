@@ -1,0 +1,77 @@
+"""The ``evaluate`` module, loaded with ``evaluate.load`` from the installed package."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import evaluate
+import numpy as np
+import pytest
+
+from iaunet_hf.evaluation import METRIC_PATH, evaluate_reid_features
+
+
+@pytest.fixture
+def items():
+    rng = np.random.default_rng(0)
+    pids = rng.integers(0, 8, 90)
+    embeddings = rng.normal(size=(8, 10))[pids] + 0.7 * rng.normal(size=(90, 10))
+    camids = rng.integers(0, 3, 90)
+    is_query = np.zeros(90, dtype=bool)
+    is_query[rng.choice(90, 20, replace=False)] = True
+    return embeddings.astype(np.float32), pids, camids, is_query
+
+
+def direct(embeddings, pids, camids, is_query):
+    q, g = is_query, ~is_query
+    return evaluate_reid_features(embeddings[q], embeddings[g], pids[q], pids[g], camids[q], camids[g])
+
+
+def test_batches_give_the_direct_numbers(items):
+    embeddings, pids, camids, is_query = items
+    metric = evaluate.load(METRIC_PATH)
+    for start in range(0, 90, 25):
+        part = slice(start, start + 25)
+        metric.add_batch(
+            embeddings=embeddings[part].tolist(),
+            pids=pids[part],
+            camids=camids[part],
+            is_query=is_query[part],
+        )
+    result = metric.compute()
+    expected = direct(*items)
+    assert result["mAP"] == pytest.approx(expected["mAP"], abs=1e-12)
+    assert result["mINP"] == pytest.approx(expected["mINP"], abs=1e-12)
+    assert result["rank-1"] == pytest.approx(expected["cmc"][0])
+    assert result["rank-20"] == pytest.approx(expected["cmc"][19])
+    np.testing.assert_allclose(result["cmc"], expected["cmc"])
+
+
+def test_two_processes_with_process_id(items, tmp_path):
+    """Two workers share a cache folder; they rendez-vous through evaluate's file locks, so they run concurrently."""
+    embeddings, pids, camids, is_query = items
+
+    def worker(rank):
+        metric = evaluate.load(
+            METRIC_PATH,
+            num_process=2,
+            process_id=rank,
+            experiment_id="reid-two-process",
+            cache_dir=str(tmp_path),
+            timeout=60,
+        )
+        part = slice(rank * 45, (rank + 1) * 45)
+        metric.add_batch(
+            embeddings=embeddings[part], pids=pids[part], camids=camids[part], is_query=is_query[part]
+        )
+        return metric.compute()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        main_result, other_result = pool.map(worker, [0, 1])
+    assert other_result is None  # only process 0 returns the result
+    assert main_result["mAP"] == pytest.approx(direct(*items)["mAP"], abs=1e-12)
+
+
+def test_missing_gallery_is_reported(items):
+    embeddings, pids, camids, _ = items
+    metric = evaluate.load(METRIC_PATH)
+    with pytest.raises(ValueError, match="is_query: expected both query and gallery"):
+        metric.compute(embeddings=embeddings, pids=pids, camids=camids, is_query=np.ones(90, dtype=bool))
