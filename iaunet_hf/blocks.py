@@ -20,6 +20,34 @@ PART_DIVISIONS = ("attention", "patches")
 _MASKED_LOGIT = -1e8
 
 
+def check_iau_options(
+    modules: tuple[str, ...] | list[str] = IAU_MODULE_NAMES,
+    arrangement: str = "sequential",
+    relations: str = "both",
+    num_parts: int = 4,
+    part_division: str = "attention",
+) -> None:
+    """Raise a ValueError naming the option when an IAU block setting is not one the paper defines."""
+    modules = tuple(modules)
+    unknown = [name for name in modules if name not in IAU_MODULE_NAMES]
+    if not modules or unknown or len(set(modules)) != len(modules):
+        raise ValueError(
+            f"iau_modules must be a non-empty ordered subset of {IAU_MODULE_NAMES} without repeats, got {modules!r}"
+        )
+    if arrangement not in IAU_ARRANGEMENTS:
+        raise ValueError(f"iau_arrangement must be one of {IAU_ARRANGEMENTS}, got {arrangement!r}")
+    if relations not in RELATION_KINDS:
+        raise ValueError(f"relations must be one of {RELATION_KINDS}, got {relations!r}")
+    if part_division not in PART_DIVISIONS:
+        raise ValueError(f"part_division must be one of {PART_DIVISIONS}, got {part_division!r}")
+    if num_parts < 1:
+        raise ValueError(f"num_parts must be >= 1, got {num_parts}")
+    if part_division == "patches" and num_parts != 4:
+        raise ValueError(
+            f"part_division='patches' splits the map into a 2x2 grid, so num_parts must be 4, got {num_parts}"
+        )
+
+
 def mark_zero_init(norm: nn.Module) -> nn.Module:
     """Flag a residual-branch norm whose gamma and beta start at zero, so the block starts as the identity."""
     norm.zero_init_residual = True
@@ -111,16 +139,7 @@ class SpatialTemporalInteraction(nn.Module):
         part_division: str = "attention",
     ) -> None:
         super().__init__()
-        if relations not in RELATION_KINDS:
-            raise ValueError(f"relations must be one of {RELATION_KINDS}, got {relations!r}")
-        if part_division not in PART_DIVISIONS:
-            raise ValueError(f"part_division must be one of {PART_DIVISIONS}, got {part_division!r}")
-        if num_parts < 1:
-            raise ValueError(f"num_parts must be >= 1, got {num_parts}")
-        if part_division == "patches" and num_parts != 4:
-            raise ValueError(
-                f"part_division='patches' splits the map into a 2x2 grid, so num_parts must be 4, got {num_parts}"
-            )
+        check_iau_options(("stiau",), "sequential", relations, num_parts, part_division)
         if channels % 2:
             raise ValueError(f"STIAU halves the channels, so channels must be even, got {channels}")
         reduced = channels // 2
@@ -205,13 +224,7 @@ class IAUBlock(nn.Module):
     ) -> None:
         super().__init__()
         modules = tuple(modules)
-        unknown = [name for name in modules if name not in IAU_MODULE_NAMES]
-        if not modules or unknown or len(set(modules)) != len(modules):
-            raise ValueError(
-                f"iau_modules must be a non-empty ordered subset of {IAU_MODULE_NAMES} without repeats, got {modules!r}"
-            )
-        if arrangement not in IAU_ARRANGEMENTS:
-            raise ValueError(f"iau_arrangement must be one of {IAU_ARRANGEMENTS}, got {arrangement!r}")
+        check_iau_options(modules, arrangement, relations, num_parts, part_division)
         self.channels = channels
         self.order = modules
         self.arrangement = arrangement

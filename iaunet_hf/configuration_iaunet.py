@@ -6,8 +6,8 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
-from .blocks import IAU_ARRANGEMENTS, IAU_MODULE_NAMES, PART_DIVISIONS, RELATION_KINDS
-from .network import RESNET_LAYOUTS
+from .blocks import IAU_MODULE_NAMES
+from .network import RESNET_LAYOUTS, check_network_options
 from .timm_models import reid_pretrained_cfg
 
 # Derived keys config.json carries (timm reads most of them); recomputed from the fields, never stored.
@@ -71,23 +71,20 @@ class IAUnetConfig(PreTrainedConfig):
     ) -> None:
         for key in _TIMM_KEYS:
             kwargs.pop(key, None)
-        if depth not in RESNET_LAYOUTS:
-            raise ValueError(f"IAUnetConfig.depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
-        unknown = [name for name in iau_modules if name not in IAU_MODULE_NAMES]
-        if unknown or not iau_modules:
-            raise ValueError(
-                f"IAUnetConfig.iau_modules must name modules among {IAU_MODULE_NAMES}, got {list(iau_modules)}"
+        try:
+            check_network_options(
+                depth,
+                iau_stages,
+                iau_modules,
+                iau_arrangement,
+                relations,
+                num_parts,
+                part_division,
+                num_frames,
+                last_stride,
             )
-        if iau_arrangement not in IAU_ARRANGEMENTS:
-            raise ValueError(
-                f"IAUnetConfig.iau_arrangement must be one of {IAU_ARRANGEMENTS}, got {iau_arrangement!r}"
-            )
-        if relations not in RELATION_KINDS:
-            raise ValueError(f"IAUnetConfig.relations must be one of {RELATION_KINDS}, got {relations!r}")
-        if part_division not in PART_DIVISIONS:
-            raise ValueError(
-                f"IAUnetConfig.part_division must be one of {PART_DIVISIONS}, got {part_division!r}"
-            )
+        except ValueError as error:
+            raise ValueError(f"IAUnetConfig: {error}") from None
         if len(image_size) != 2 or any(int(side) % 16 for side in image_size):
             raise ValueError(
                 f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}"

@@ -9,7 +9,7 @@ from transformers.image_processing_backends import PilBackend, TorchvisionBacken
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling
 
 
-class IAUnetImageProcessor(TorchvisionBackend):
+class _ReIDPreprocessingDefaults:
     """Resize to 256x128 (height x width, bicubic), scale to [0, 1], normalise with ImageNet mean/std."""
 
     resample = PILImageResampling.BICUBIC
@@ -21,13 +21,9 @@ class IAUnetImageProcessor(TorchvisionBackend):
     do_normalize = True
 
 
-class IAUnetImageProcessorPil(PilBackend):
-    """The PIL backend of ``IAUnetImageProcessor`` (same settings)."""
+class IAUnetImageProcessor(_ReIDPreprocessingDefaults, TorchvisionBackend):
+    """IAUnet's preprocessing on the torchvision backend (the default)."""
 
-    resample = PILImageResampling.BICUBIC
-    image_mean = IMAGENET_DEFAULT_MEAN
-    image_std = IMAGENET_DEFAULT_STD
-    size = {"height": 256, "width": 128}
-    do_resize = True
-    do_rescale = True
-    do_normalize = True
+
+class IAUnetImageProcessorPil(_ReIDPreprocessingDefaults, PilBackend):
+    """IAUnet's preprocessing on the PIL backend."""

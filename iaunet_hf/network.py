@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from .blocks import IAUBlock, init_module_weights
+from .blocks import IAUBlock, check_iau_options, init_module_weights
 
 RESNET_LAYOUTS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
     18: (BasicBlock, (2, 2, 2, 2)),
@@ -33,6 +33,31 @@ class IAUnetOutput:
     logits: torch.Tensor | None = None  # (B, num_classes)
     part_attention: tuple[torch.Tensor, ...] = ()  # per IAU stage with STIAU: (B, N, h, w) or (B, T, N, h, w)
     relations: tuple[dict[str, torch.Tensor], ...] = field(default_factory=tuple)  # per IAU stage, if asked
+
+
+def check_network_options(
+    depth: int = 50,
+    iau_stages: Sequence[int] = (2, 3),
+    iau_modules: Sequence[str] = ("ciau", "stiau"),
+    iau_arrangement: str = "sequential",
+    relations: str = "both",
+    num_parts: int = 4,
+    part_division: str = "attention",
+    num_frames: int = 1,
+    last_stride: int = 1,
+) -> None:
+    """Raise a ValueError naming the option when an IAUnet setting is invalid (shared by the model and config)."""
+    if depth not in RESNET_LAYOUTS:
+        raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
+    stages = tuple(iau_stages)
+    if any(stage not in (1, 2, 3, 4) for stage in stages) or len(set(stages)) != len(stages):
+        raise ValueError(f"iau_stages must be distinct stage numbers among 1..4, got {stages}")
+    if last_stride not in (1, 2):
+        raise ValueError(f"last_stride must be 1 or 2, got {last_stride}")
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if stages:
+        check_iau_options(tuple(iau_modules), iau_arrangement, relations, num_parts, part_division)
 
 
 def _make_stage(
@@ -74,15 +99,18 @@ class IAUnet(nn.Module):
         drop_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        if depth not in RESNET_LAYOUTS:
-            raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
         iau_stages = tuple(int(stage) for stage in iau_stages)
-        if any(stage not in (1, 2, 3, 4) for stage in iau_stages) or len(set(iau_stages)) != len(iau_stages):
-            raise ValueError(f"iau_stages must be distinct stage numbers among 1..4, got {iau_stages}")
-        if last_stride not in (1, 2):
-            raise ValueError(f"last_stride must be 1 or 2, got {last_stride}")
-        if num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        check_network_options(
+            depth,
+            iau_stages,
+            iau_modules,
+            iau_arrangement,
+            relations,
+            num_parts,
+            part_division,
+            num_frames,
+            last_stride,
+        )
         block, layers = RESNET_LAYOUTS[depth]
         self.depth = depth
         self.in_chans = in_chans
