@@ -1,0 +1,168 @@
+"""Training throughput (images/s) of IAUnet vs the plain baseline, in fp32 and bf16, measured in one run.
+
+    python scripts/benchmark_train.py [--device cuda|cpu] [--steps 20] [--batch-size 64] [--height 256 --width 128]
+
+One training step is what the trainer does: forward with labels and part masks (CE + triplet + part BCE),
+backward, Adam step. Both models are timed in the same process on the same inputs, so their ratio is meaningful
+whatever the machine; the spec's MAC ratio (4.87 / 4.06 GMACs at 256x128, about 1.20) is the reference for the
+IAUnet/baseline step-time ratio. Prints one table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import timm
+import torch
+
+import iaunet_hf  # noqa: F401  (registers the timm models)
+from iaunet_hf.modeling_iaunet import IAUnetForReID, config_from_network
+
+MAC_RATIO = 4.87 / 4.06  # spec Table VI, IAUnet vs baseline GMACs at 256x128
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+MODELS = {"IAUnet": (2, 3), "baseline": ()}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--architecture", default="iaunet_resnet50")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--num-instances", type=int, default=4)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--num-classes", type=int, default=751)
+    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=list(PRECISIONS))
+    parser.add_argument("--channels-last", action="store_true")
+    return parser.parse_args(argv)
+
+
+def build_model(args: argparse.Namespace, iau_stages: tuple[int, ...]) -> IAUnetForReID:
+    torch.manual_seed(0)
+    network = timm.create_model(args.architecture, num_classes=args.num_classes, iau_stages=iau_stages)
+    model = IAUnetForReID.from_timm(network, config_from_network(network)).to(args.device).train()
+    return model.to(memory_format=torch.channels_last) if args.channels_last else model
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(model: IAUnetForReID, args: argparse.Namespace, dtype: torch.dtype | None) -> float:
+    """Seconds per training step, averaged over ``args.steps`` after ``args.warmup`` untimed steps."""
+    device = torch.device(args.device)
+    generator = torch.Generator().manual_seed(0)
+    pixel_values = torch.randn(args.batch_size, 3, args.height, args.width, generator=generator).to(device)
+    if args.channels_last:
+        pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
+    labels = (
+        torch.arange(args.batch_size // args.num_instances).repeat_interleave(args.num_instances).to(device)
+    )
+    part_masks = (
+        (torch.rand(args.batch_size, 4, args.height, args.width, generator=generator) > 0.5)
+        .float()
+        .to(device)
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=3.5e-4, weight_decay=5e-4)
+    # torch.autocast directly: accelerate's mixed-precision setting is process-wide and cannot switch mid-run.
+    autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+    def step() -> None:
+        with autocast:
+            loss = model(pixel_values=pixel_values, labels=labels, part_masks=part_masks).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(args.warmup):
+        step()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    synchronize(device)
+    return (time.perf_counter() - start) / args.steps
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one (``platform.processor()`` is often empty on Linux)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_name()}, {torch.get_num_threads()} threads"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.batch_size % args.num_instances:
+        raise ValueError(
+            f"--batch-size {args.batch_size} is not divisible by --num-instances {args.num_instances}"
+        )
+    device = torch.device(args.device)
+    rows = []
+    for precision in args.precisions:
+        seconds = {}
+        for name, stages in MODELS.items():
+            model = build_model(args, stages)
+            seconds[name] = time_steps(model, args, PRECISIONS[precision])
+            del model
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        for name in MODELS:
+            rows.append(
+                {
+                    "model": name,
+                    "precision": precision,
+                    "step_ms": 1000 * seconds[name],
+                    "images_per_s": args.batch_size / seconds[name],
+                    "step_time_vs_baseline": seconds[name] / seconds["baseline"],
+                    "speedup_vs_fp32": None,
+                }
+            )
+    fp32 = {row["model"]: row["step_ms"] for row in rows if row["precision"] == "fp32"}
+    for row in rows:
+        if row["model"] in fp32:
+            row["speedup_vs_fp32"] = fp32[row["model"]] / row["step_ms"]
+    setup = {
+        "hardware": hardware(device),
+        "device": str(device),
+        "architecture": args.architecture,
+        "batch_size": args.batch_size,
+        "input": f"{args.height}x{args.width}",
+        "steps": args.steps,
+        "torch": torch.__version__,
+        "mac_ratio_reference": round(MAC_RATIO, 3),
+    }
+    print(
+        f"{setup['architecture']} training step on {setup['hardware']}, batch {args.batch_size} at {setup['input']}"
+    )
+    print(f"{'model':<10}{'precision':<11}{'step (ms)':>11}{'images/s':>11}{'vs baseline':>13}{'vs fp32':>9}")
+    for row in rows:
+        vs_fp32 = f"{row['speedup_vs_fp32']:.2f}x" if row["speedup_vs_fp32"] else "-"
+        print(
+            f"{row['model']:<10}{row['precision']:<11}{row['step_ms']:>11.1f}{row['images_per_s']:>11.1f}"
+            f"{row['step_time_vs_baseline']:>12.2f}x{vs_fp32:>9}"
+        )
+    print(f"reference: IAUnet/baseline MAC ratio {MAC_RATIO:.2f}x")
+    report = {"setup": setup, "results": rows}
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
