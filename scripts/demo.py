@@ -32,6 +32,7 @@ from iaunet_hf.evaluation import (
 from iaunet_hf.evaluation.visualization import (
     attention_and_relations,
     attention_overlay_grid,
+    part_attention_stage_labels,
     rank_strip,
     ranked_gallery,
     save_png,
@@ -163,7 +164,12 @@ def search_and_draw(model_dir: Path, dataset, output_dir: Path, num_queries: int
         image = query[position]["image"]
         pixel_values = processor(images=[image], return_tensors="pt")["pixel_values"]
         part_attention, _ = attention_and_relations(model, pixel_values)
-        grid = attention_overlay_grid(image, [maps[0] for maps in part_attention], size=(128, 64))
+        grid = attention_overlay_grid(
+            image,
+            [maps[0] for maps in part_attention],
+            size=(128, 64),
+            stage_labels=part_attention_stage_labels(model),
+        )
         pictures.append(save_png(grid, output_dir / "attention_maps" / f"query_{position:03d}.png"))
     first = query[0]
     return {

@@ -20,6 +20,7 @@ from iaunet_hf.evaluation.model_loading import load_reid_model
 from iaunet_hf.evaluation.visualization import (
     attention_and_relations,
     attention_overlay_grid,
+    part_attention_stage_labels,
     part_node_labels,
     relation_figure,
     save_png,
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
     for position, (path, image) in enumerate(zip(paths, images)):
         # per stage: (B, N, h, w) for images, (1, T, N, h, w) for a clip
         maps = [stage[0, position] if is_clip else stage[position] for stage in part_attention]
-        grid = attention_overlay_grid(image, maps, size=(height, width))
+        grid = attention_overlay_grid(
+            image, maps, size=(height, width), stage_labels=part_attention_stage_labels(model)
+        )
         written.append(save_png(grid, args.output_dir / f"{path.stem}_attention.png"))
     num_frames = len(paths) if is_clip else 1
     sample = 0  # relations of the first image / the clip

@@ -105,15 +105,31 @@ def attention_overlay(image: Image.Image, attention: ArrayLike, alpha: float = 0
     return Image.blend(base, overlay, alpha)
 
 
+def part_attention_stage_labels(model: torch.nn.Module) -> list[str]:
+    """Row labels for ``attention_overlay_grid``: the ResNet stage each part-attention map follows."""
+    from ..network import IAUnet
+
+    network = next((module for module in model.modules() if isinstance(module, IAUnet)), None)
+    if network is None:
+        return []
+    return [
+        f"after stage {name.removeprefix('layer')}"
+        for name, block in network.iau.items()
+        if getattr(getattr(block, "stiau", None), "part_division", None) == "attention"
+    ]
+
+
 def attention_overlay_grid(
     image: Image.Image,
     part_attention: Sequence[ArrayLike],
     size: tuple[int, int] = (256, 128),
     alpha: float = 0.5,
+    stage_labels: Sequence[str] | None = None,
 ) -> Image.Image:
     """Rows = IAU stages; columns = the input, then one overlay per part (paper Fig. 6).
 
-    ``part_attention`` holds one (N, h, w) tensor per stage, for one image (or one frame).
+    ``part_attention`` holds one (N, h, w) tensor per stage, for one image (or one frame);
+    ``stage_labels`` names the rows (see ``part_attention_stage_labels``).
     """
     height, width = size
     base = image.convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
@@ -130,7 +146,8 @@ def attention_overlay_grid(
     draw = ImageDraw.Draw(grid)
     for row, maps in enumerate(stages):
         top = row * (height + label_height + 4)
-        draw.text((2, top + 1), f"IAU stage {row + 1}", fill=(0, 0, 0))
+        label = stage_labels[row] if stage_labels else f"IAU block {row + 1}"
+        draw.text((2, top + 1), label, fill=(0, 0, 0))
         grid.paste(base, (0, top + label_height))
         for part in range(num_parts):
             left = (part + 1) * (width + 4)

@@ -145,3 +145,13 @@ def test_visualize_attention_script_for_images_and_a_clip(tmp_path):
     assert all(Image.open(path).format == "PNG" for path in clip)
     with pytest.raises(FileNotFoundError, match="input images not found"):
         script["main"](["--model", str(model_dir), "--images", str(tmp_path / "missing.jpg")])
+
+
+def test_attention_rows_are_labelled_with_the_stage_they_follow():
+    import timm
+
+    from iaunet_hf.evaluation.visualization import part_attention_stage_labels
+
+    assert part_attention_stage_labels(timm.create_model("iaunet_resnet18")) == ["after stage 2", "after stage 3"]
+    assert part_attention_stage_labels(timm.create_model("iaunet_resnet50_video")) == ["after stage 2"]
+    assert part_attention_stage_labels(timm.create_model("iaunet_resnet18", iau_modules=("ciau",))) == []
