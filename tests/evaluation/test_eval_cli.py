@@ -7,27 +7,20 @@ import torch
 from transformers import AutoModel
 
 from iaunet_hf import IAUnetConfig, IAUnetModel
-from iaunet_hf.data import load_reid_dataset, write_synthetic_reid
+from iaunet_hf.data import load_reid_dataset
 from iaunet_hf.evaluation import evaluate_model
 from iaunet_hf.evaluation.cli import main
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_synthetic_dirs):
+    """A folder with an untrained saved model, and links to the session's tiny synthetic set and its cache."""
     root = tmp_path_factory.mktemp("cli")
     torch.manual_seed(0)
     IAUnetModel(IAUnetConfig(depth=18, image_size=[64, 32])).save_pretrained(root / "model")
-    write_synthetic_reid(
-        root / "data",
-        num_train_ids=2,
-        num_test_ids=3,
-        num_cameras=2,
-        images_per_camera=2,
-        num_distractors=2,
-        num_junk=1,
-        height=64,
-        width=32,
-    )
+    data_dir, cache_dir = tiny_synthetic_dirs
+    (root / "data").symlink_to(data_dir, target_is_directory=True)
+    (root / "cache").symlink_to(cache_dir, target_is_directory=True)
     return root
 
 

@@ -23,20 +23,9 @@ SIZE = (64, 32)
 
 
 @pytest.fixture(scope="module")
-def image_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic_images")
-    data_dir = write_synthetic_reid(
-        root / "data",
-        num_train_ids=2,
-        num_test_ids=3,
-        num_cameras=2,
-        images_per_camera=2,
-        num_distractors=2,
-        num_junk=1,
-        height=64,
-        width=32,
-    )
-    return data_dir, root / "cache", load_reid_dataset("synthetic", data_dir, cache_dir=root / "cache")
+def image_set(tiny_synthetic_dirs):
+    data_dir, cache_dir = tiny_synthetic_dirs
+    return data_dir, cache_dir, load_reid_dataset("synthetic", data_dir, cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from iaunet_hf import IAUnetConfig, IAUnetModel
-from iaunet_hf.data import write_synthetic_reid
 from iaunet_hf.evaluation.visualization import (
     CORRECT_COLOUR,
     WRONG_COLOUR,
@@ -80,18 +79,8 @@ def small_model_dir(tmp_path_factory):
     return folder
 
 
-def test_visualize_ranks_script_writes_strips(tmp_path, small_model_dir):
-    data_dir = write_synthetic_reid(
-        tmp_path / "data",
-        num_train_ids=2,
-        num_test_ids=3,
-        num_cameras=2,
-        images_per_camera=2,
-        num_distractors=2,
-        num_junk=1,
-        height=64,
-        width=32,
-    )
+def test_visualize_ranks_script_writes_strips(tmp_path, small_model_dir, tiny_synthetic_dirs):
+    data_dir, _ = tiny_synthetic_dirs
     script = runpy.run_path(str(SCRIPTS / "visualize_ranks.py"), run_name="script")
     written = script["main"](
         [
@@ -152,6 +141,9 @@ def test_attention_rows_are_labelled_with_the_stage_they_follow():
 
     from iaunet_hf.evaluation.visualization import part_attention_stage_labels
 
-    assert part_attention_stage_labels(timm.create_model("iaunet_resnet18")) == ["after stage 2", "after stage 3"]
+    assert part_attention_stage_labels(timm.create_model("iaunet_resnet18")) == [
+        "after stage 2",
+        "after stage 3",
+    ]
     assert part_attention_stage_labels(timm.create_model("iaunet_resnet50_video")) == ["after stage 2"]
     assert part_attention_stage_labels(timm.create_model("iaunet_resnet18", iau_modules=("ciau",))) == []

@@ -7,31 +7,14 @@ from pathlib import Path
 import pytest
 from accelerate.state import AcceleratorState, GradientState
 
-from iaunet_hf.data import load_reid_dataset, write_synthetic_reid
+from iaunet_hf.data import load_reid_dataset
 from iaunet_hf.training import TrainingConfig, load_config
-
-# 4 train identities x 2 cameras x 2 images at 64x32: a batch of 8 is 2 identities x 4, two batches an epoch.
-TINY_SET = dict(
-    num_train_ids=4,
-    num_test_ids=3,
-    num_cameras=2,
-    images_per_camera=2,
-    num_distractors=2,
-    num_junk=1,
-    height=64,
-    width=32,
-    seed=0,
-)
 
 
 @pytest.fixture(scope="session")
-def tiny_reid_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(data folder in the Market-1501 layout, Arrow cache folder), prepared once for the session."""
-    root = tmp_path_factory.mktemp("tiny_synthetic")
-    data_dir, cache_dir = root / "market", root / "cache"
-    write_synthetic_reid(data_dir, **TINY_SET)
-    load_reid_dataset("synthetic", data_dir, cache_dir=cache_dir)
-    return data_dir, cache_dir
+def tiny_reid_dirs(tiny_synthetic_dirs: tuple[Path, Path]) -> tuple[Path, Path]:
+    """(data folder in the Market-1501 layout, Arrow cache folder): the session's tiny synthetic set."""
+    return tiny_synthetic_dirs
 
 
 @pytest.fixture
