@@ -1,0 +1,27 @@
+"""The README's two set-up commands stay the ones CI and newcomers run."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _setup_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_has_exactly_two_setup_commands_with_pinned_torch():
+    commands = _setup_commands()
+    assert len(commands) == 2
+    assert all("-c constraints.txt" in command and "python3 -m venv .venv" in command for command in commands)
+    assert "scripts/demo.py" in commands[0] and "pytest" in commands[1]
+    pins = (ROOT / "constraints.txt").read_text().split()
+    assert "torch==2.14.1" in pins and "torchvision==0.29.1" in pins
+
+
+def test_ci_runs_the_readme_test_command():
+    ci_commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if "pytest" in line]
+    assert ci_commands == [_setup_commands()[1]]
