@@ -20,6 +20,7 @@ from iaunet_hf.evaluation.model_loading import load_reid_model
 from iaunet_hf.evaluation.visualization import (
     attention_and_relations,
     attention_overlay_grid,
+    iau_stage_numbers,
     part_attention_stage_labels,
     part_node_labels,
     relation_figure,
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         written.append(save_png(grid, args.output_dir / f"{path.stem}_attention.png"))
     num_frames = len(paths) if is_clip else 1
     sample = 0  # relations of the first image / the clip
-    for stage, relation in enumerate(relations, start=1):
+    for stage, relation in zip(iau_stage_numbers(model), relations, strict=True):
         if "part" in relation:
             part = relation["part"][sample]  # (T*N, T*N)
             num_parts = part.shape[0] // num_frames

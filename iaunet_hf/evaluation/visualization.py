@@ -105,18 +105,25 @@ def attention_overlay(image: Image.Image, attention: ArrayLike, alpha: float = 0
     return Image.blend(base, overlay, alpha)
 
 
-def part_attention_stage_labels(model: torch.nn.Module) -> list[str]:
-    """Row labels for ``attention_overlay_grid``: the ResNet stage each part-attention map follows."""
+def iau_stage_numbers(model: torch.nn.Module, with_part_attention: bool = False) -> list[int]:
+    """The ResNet stages followed by an IAU block, in forward order (only those with learned part attention
+    when ``with_part_attention``): the order of ``part_attention`` and ``relations`` outputs."""
     from ..network import IAUnet
 
     network = next((module for module in model.modules() if isinstance(module, IAUnet)), None)
     if network is None:
         return []
     return [
-        f"after stage {name.removeprefix('layer')}"
+        int(name.removeprefix("layer"))
         for name, block in network.iau.items()
-        if getattr(getattr(block, "stiau", None), "part_division", None) == "attention"
+        if not with_part_attention
+        or getattr(getattr(block, "stiau", None), "part_division", None) == "attention"
     ]
+
+
+def part_attention_stage_labels(model: torch.nn.Module) -> list[str]:
+    """Row labels for ``attention_overlay_grid``: the ResNet stage each part-attention map follows."""
+    return [f"after stage {stage}" for stage in iau_stage_numbers(model, with_part_attention=True)]
 
 
 def attention_overlay_grid(

@@ -124,13 +124,13 @@ def test_visualize_attention_script_for_images_and_a_clip(tmp_path):
     names = {path.name for path in images}
     assert {
         "0001_C1_F0000_X00001_attention.png",
-        "stage1_part_relation.png",
-        "stage2_channel_relation.png",
+        "stage2_part_relation.png",
+        "stage3_channel_relation.png",
     } <= names
     clip = script["main"](
         ["--model", str(model_dir), "--frames", *frames, "--output-dir", str(tmp_path / "clip")]
     )
-    assert "stage1_temporal_relation_part0.png" in {path.name for path in clip}
+    assert "stage2_temporal_relation_part0.png" in {path.name for path in clip}
     assert all(Image.open(path).format == "PNG" for path in clip)
     with pytest.raises(FileNotFoundError, match="input images not found"):
         script["main"](["--model", str(model_dir), "--images", str(tmp_path / "missing.jpg")])
@@ -139,11 +139,12 @@ def test_visualize_attention_script_for_images_and_a_clip(tmp_path):
 def test_attention_rows_are_labelled_with_the_stage_they_follow():
     import timm
 
-    from iaunet_hf.evaluation.visualization import part_attention_stage_labels
+    from iaunet_hf.evaluation.visualization import iau_stage_numbers, part_attention_stage_labels
 
     assert part_attention_stage_labels(timm.create_model("iaunet_resnet18")) == [
         "after stage 2",
         "after stage 3",
     ]
     assert part_attention_stage_labels(timm.create_model("iaunet_resnet50_video")) == ["after stage 2"]
-    assert part_attention_stage_labels(timm.create_model("iaunet_resnet18", iau_modules=("ciau",))) == []
+    ciau_only = timm.create_model("iaunet_resnet18", iau_modules=("ciau",))
+    assert part_attention_stage_labels(ciau_only) == [] and iau_stage_numbers(ciau_only) == [2, 3]
