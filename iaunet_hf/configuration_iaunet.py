@@ -71,20 +71,6 @@ class IAUnetConfig(PreTrainedConfig):
     ) -> None:
         for key in _TIMM_KEYS:
             kwargs.pop(key, None)
-        try:
-            check_network_options(
-                depth,
-                iau_stages,
-                iau_modules,
-                iau_arrangement,
-                relations,
-                num_parts,
-                part_division,
-                num_frames,
-                last_stride,
-            )
-        except ValueError as error:
-            raise ValueError(f"IAUnetConfig: {error}") from None
         if len(image_size) != 2 or any(int(side) % 16 for side in image_size):
             raise ValueError(
                 f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}"
@@ -105,6 +91,10 @@ class IAUnetConfig(PreTrainedConfig):
         self.triplet_distance = triplet_distance
         self.triplet_weight = triplet_weight
         self.part_loss_weight = part_loss_weight
+        try:
+            check_network_options(**self.network_kwargs())
+        except ValueError as error:
+            raise ValueError(f"IAUnetConfig: {error}") from None
         block, _ = RESNET_LAYOUTS[depth]
         self.hidden_size = 512 * block.expansion
         super().__init__(**kwargs)

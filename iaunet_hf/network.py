@@ -37,6 +37,7 @@ class IAUnetOutput:
 
 def check_network_options(
     depth: int = 50,
+    in_chans: int = 3,
     iau_stages: Sequence[int] = (2, 3),
     iau_modules: Sequence[str] = ("ciau", "stiau"),
     iau_arrangement: str = "sequential",
@@ -49,6 +50,8 @@ def check_network_options(
     """Raise a ValueError naming the option when an IAUnet setting is invalid (shared by the model and config)."""
     if depth not in RESNET_LAYOUTS:
         raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
+    if in_chans < 1:
+        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
     stages = tuple(iau_stages)
     if any(stage not in (1, 2, 3, 4) for stage in stages) or len(set(stages)) != len(stages):
         raise ValueError(f"iau_stages must be distinct stage numbers among 1..4, got {stages}")
@@ -102,6 +105,7 @@ class IAUnet(nn.Module):
         iau_stages = tuple(int(stage) for stage in iau_stages)
         check_network_options(
             depth,
+            in_chans,
             iau_stages,
             iau_modules,
             iau_arrangement,
