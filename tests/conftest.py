@@ -19,6 +19,8 @@ TINY_SYNTHETIC = dict(
     width=32,
     seed=0,
 )
+# The same identities as tracklets of 3 to 9 frames: shorter than a 4-frame clip (padded by cycling) and longer.
+TINY_TRACKLETS = dict(TINY_SYNTHETIC, num_distractors=0, num_junk=0, tracklets=True, tracklet_length=(3, 9))
 
 
 @pytest.fixture(scope="session")
@@ -28,4 +30,14 @@ def tiny_synthetic_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     data_dir, cache_dir = root / "market", root / "cache"
     write_synthetic_reid(data_dir, **TINY_SYNTHETIC)
     load_reid_dataset("synthetic", data_dir, cache_dir=cache_dir)
+    return data_dir, cache_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_tracklet_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(data folder holding the tiny set as DukeMTMC-VideoReID tracklets, prepared Arrow cache folder)."""
+    root = tmp_path_factory.mktemp("tiny_tracklets")
+    data_dir, cache_dir = root / "synthetic", root / "cache"
+    write_synthetic_reid(data_dir, **TINY_TRACKLETS)
+    load_reid_dataset("synthetic", data_dir, cache_dir=cache_dir, video=True)
     return data_dir, cache_dir

@@ -15,7 +15,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from iaunet_hf import IAUnetConfig, IAUnetForReID, IAUnetModel
-from iaunet_hf.data import build_eval_transform, load_reid_dataset, write_synthetic_reid
+from iaunet_hf.data import build_eval_transform, load_reid_dataset
 from iaunet_hf.data.clip_sampling import test_clip_indices as clip_indices
 from iaunet_hf.evaluation import evaluate_model, evaluate_reid_features, extract_features
 
@@ -121,21 +121,9 @@ def test_evaluate_model_matches_metrics_of_extracted_features(image_set, model):
     assert 0.0 < reranked["mAP"] <= 1.0 and reranked["num_valid_queries"] == len(dataset_dict["query"])
 
 
-def test_tracklet_features_average_their_clips(tmp_path, model):
-    data_dir = write_synthetic_reid(
-        tmp_path / "data",
-        num_train_ids=2,
-        num_test_ids=2,
-        num_cameras=2,
-        images_per_camera=2,
-        num_distractors=0,
-        num_junk=0,
-        height=64,
-        width=32,
-        tracklets=True,
-        tracklet_length=(3, 6),
-    )
-    query = load_reid_dataset("synthetic", data_dir, cache_dir=tmp_path / "cache", video=True)["query"]
+def test_tracklet_features_average_their_clips(tiny_tracklet_dirs, model):
+    data_dir, cache_dir = tiny_tracklet_dirs
+    query = load_reid_dataset("synthetic", data_dir, cache_dir=cache_dir, video=True)["query"]
     features = extract_features(model, query, batch_size=2, image_size=SIZE, progress=False)
     transform = build_eval_transform(*SIZE)
     for row, item in enumerate(query):

@@ -153,6 +153,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             return None
         return repo
 
+    def _writable_repo(self, repo_type: str, repo_id: str) -> Repo | None:
+        """The repository, if it exists and the caller's token may write to it (else the Hub's 404/401)."""
+        repo = self._repo(repo_type, repo_id)
+        if repo is not None and not self._authorized():
+            self._error(401, None, "Invalid credentials in Authorization header")
+            return None
+        return repo
+
     def _commit(self, repo: Repo, revision: str) -> Commit | None:
         commit = repo.resolve(revision)
         if commit is None:
@@ -240,11 +248,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._json(400 if errors else 200, {"errors": errors, "warnings": warnings})
 
     def _preupload(self, query: dict, t: str, id: str, rev: str) -> None:
-        repo = self._repo(REPO_TYPES.get(t, t), id)
+        repo = self._writable_repo(REPO_TYPES.get(t, t), id)
         if repo is None:
-            return
-        if not self._authorized():
-            self._error(401, None, "Invalid credentials in Authorization header")
             return
         commit = repo.resolve(rev)
         files = commit.files if commit else {}
@@ -266,11 +271,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._json(200, {"files": answer, "commitOid": commit.oid if commit else None})
 
     def _commit_endpoint(self, query: dict, t: str, id: str, rev: str) -> None:
-        repo = self._repo(REPO_TYPES.get(t, t), id)
+        repo = self._writable_repo(REPO_TYPES.get(t, t), id)
         if repo is None:
-            return
-        if not self._authorized():
-            self._error(401, None, "Invalid credentials in Authorization header")
             return
         branch = unquote(rev)
         lines = [json.loads(line) for line in self._body().splitlines() if line.strip()]
@@ -432,11 +434,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _lfs_batch(self, query: dict, t: str | None, id: str) -> None:
         """Git LFS batch API, basic transfer: one PUT per missing object, then a verify call."""
-        repo = self._repo(REPO_TYPES.get(t or "models", "model"), id)
+        repo = self._writable_repo(REPO_TYPES.get(t or "models", "model"), id)
         if repo is None:
-            return
-        if not self._authorized():
-            self._error(401, None, "Invalid credentials in Authorization header")
             return
         objects = []
         for item in json.loads(self._body())["objects"]:

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import json
 
-from iaunet_hf.data import load_reid_dataset, write_synthetic_reid
+from iaunet_hf.data import load_reid_dataset
 from iaunet_hf.training import Trainer, load_config
 
 
-def test_video_recipe_trains_on_clips_and_evaluates_tracklets(tmp_path):
-    data_dir = tmp_path / "synthetic"
-    write_synthetic_reid(
-        data_dir,
-        num_train_ids=4,
-        num_test_ids=3,
-        num_cameras=2,
-        images_per_camera=2,
-        num_distractors=0,
-        num_junk=0,
-        height=64,
-        width=32,
-        tracklets=True,
-        tracklet_length=(5, 9),
-    )
-    dataset = load_reid_dataset("synthetic", data_dir, cache_dir=tmp_path / "cache", video=True)
+def test_video_recipe_trains_on_clips_and_evaluates_tracklets(tmp_path, tiny_tracklet_dirs):
+    data_dir, cache_dir = tiny_tracklet_dirs
+    dataset = load_reid_dataset("synthetic", data_dir, cache_dir=cache_dir, video=True)
     config = load_config(
         "mars",
         {
