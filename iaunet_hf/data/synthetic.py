@@ -6,6 +6,12 @@ colours, so the hair, chest emblem, trousers style and shoes carry the identity,
 add colour casts, scale/pose jitter, clutter and occluders. Every image is drawn from a label map,
 so its four part masks are exact.
 
+``mode="context"`` makes the identity a pure matter of context between parts: one shared palette
+colours the hair, the upper body, the lower body and the shoes, every identity is a distinct
+(hair, upper, lower, shoes) combination, and every single part colour is shared with other
+identities in the same split, so no part alone identifies anyone (red-over-blue and
+blue-over-red are two people). It keeps the camera casts, pose jitter, clutter and occluders.
+
 Written in the Market-1501 layout (``bounding_box_train/``, ``query/``, ``bounding_box_test/``,
 masks in ``part_masks/<stem>/{head,upper_clothes,lower_clothes,shoes}.png``) and optionally as
 tracklets in the DukeMTMC-VideoReID layout under ``DukeMTMC-VideoReID/`` (masks in the compact
@@ -42,6 +48,9 @@ _EMBLEM = np.array(
 )
 _SKIN = np.array([224, 172, 140], dtype=np.float32)
 _LOWER_STYLES = ("trousers", "skirt")
+# "context" mode: one palette for all four parts (well apart under the camera casts below).
+_CONTEXT_PALETTE = np.array([[200, 40, 40], [40, 70, 190], [230, 200, 40], [40, 160, 60]], dtype=np.float32)
+SYNTHETIC_MODES = ("standard", "context")
 
 # Label map values: 0 background, then the four parts in PART_NAMES order.
 _HEAD, _UPPER_LABEL, _LOWER_LABEL, _SHOES_LABEL = 1, 2, 3, 4
@@ -58,6 +67,83 @@ class SyntheticIdentity:
     hair: int
     emblem: int
     lower_style: int
+
+    def colours(self) -> dict:
+        """Colours of the painted regions (``emblem`` None: no emblem) and the lower-body style."""
+        return {
+            "hair": _HAIR[self.hair],
+            "upper": _UPPER[self.upper],
+            "emblem": _EMBLEM[self.emblem],
+            "lower": _LOWER[self.lower],
+            "shoes": _SHOES[self.shoes],
+            "lower_style": _LOWER_STYLES[self.lower_style],
+        }
+
+
+@dataclass(frozen=True)
+class ContextIdentity:
+    """A "context" mode person: indices into the one shared palette for hair, upper, lower body and shoes."""
+
+    pid: int
+    hair: int
+    upper: int
+    lower: int
+    shoes: int
+
+    def colours(self) -> dict:
+        return {
+            "hair": _CONTEXT_PALETTE[self.hair],
+            "upper": _CONTEXT_PALETTE[self.upper],
+            "emblem": None,
+            "lower": _CONTEXT_PALETTE[self.lower],
+            "shoes": _CONTEXT_PALETTE[self.shoes],
+            "lower_style": "trousers",
+        }
+
+
+CONTEXT_PARTS = ("hair", "upper", "lower", "shoes")
+
+
+def _balanced_combinations(rng: np.random.Generator, count: int, taken: set[tuple[int, ...]]) -> list[tuple]:
+    """``count`` distinct palette combinations outside ``taken`` in which every part colour used is used twice+.
+
+    Each part's colours are a shuffled balanced column (each colour at least twice); duplicate people are then
+    repaired by swapping one part's colours between two people, which keeps every column's counts.
+    """
+    num_colours = len(_CONTEXT_PALETTE)
+    used = min(num_colours, count // 2)
+    columns = np.stack([rng.permutation(np.arange(count) % used) for _ in CONTEXT_PARTS], axis=1)
+    for _ in range(20_000):
+        seen = set(taken)
+        clash = None
+        for index, combo in enumerate(map(tuple, columns.tolist())):
+            if combo in seen:
+                clash = index
+                break
+            seen.add(combo)
+        if clash is None:
+            return [tuple(row) for row in columns.tolist()]
+        part, other = int(rng.integers(len(CONTEXT_PARTS))), int(rng.integers(count))
+        columns[[clash, other], part] = columns[[other, clash], part]
+    raise ValueError(f"synthetic: cannot draw {count} more distinct context-mode identities; use fewer")
+
+
+def _make_context_identities(
+    rng: np.random.Generator, train_pids: list[int], test_pids: list[int]
+) -> list[ContextIdentity]:
+    """Distinct palette combinations for all pids; within each split every single part colour is shared."""
+    total, available = len(train_pids) + len(test_pids), len(_CONTEXT_PALETTE) ** len(CONTEXT_PARTS)
+    if total > available:
+        raise ValueError(
+            f"synthetic: {total} identities requested, context mode has {available} combinations"
+        )
+    if min(len(train_pids), len(test_pids)) < 4:
+        raise ValueError(
+            "synthetic: context mode needs >= 4 train and >= 4 test identities to share part colours"
+        )
+    train = _balanced_combinations(rng, len(train_pids), set())
+    test = _balanced_combinations(rng, len(test_pids), set(train))
+    return [ContextIdentity(pid, *combo) for pid, combo in zip(train_pids + test_pids, train + test)]
 
 
 def _make_identities(rng: np.random.Generator, pids: list[int]) -> list[SyntheticIdentity]:
@@ -77,6 +163,22 @@ def _make_identities(rng: np.random.Generator, pids: list[int]) -> list[Syntheti
     return [SyntheticIdentity(pid, *combos[index]) for pid, index in zip(pids, chosen)]
 
 
+def _context_distractors(
+    rng: np.random.Generator, identities: list[ContextIdentity], count: int
+) -> list[ContextIdentity]:
+    """Pid-0 people wearing palette combinations that no identity wears (so they never match a query)."""
+    used = {(i.hair, i.upper, i.lower, i.shoes) for i in identities}
+    free = [
+        c for c in itertools.product(range(len(_CONTEXT_PALETTE)), repeat=len(CONTEXT_PARTS)) if c not in used
+    ]
+    if count and not free:
+        raise ValueError(
+            "synthetic: context mode has no combination left for distractors; use fewer identities"
+        )
+    chosen = rng.choice(len(free), size=count, replace=count > len(free)) if count else []
+    return [ContextIdentity(0, *free[i]) for i in chosen]
+
+
 def _camera_casts(rng: np.random.Generator, num_cameras: int) -> np.ndarray:
     """(num_cameras, 2, 3): per-camera RGB gain and offset."""
     gains = rng.uniform(0.75, 1.2, size=(num_cameras, 3))
@@ -86,7 +188,7 @@ def _camera_casts(rng: np.random.Generator, num_cameras: int) -> np.ndarray:
 
 def render_person(
     rng: np.random.Generator,
-    identity: SyntheticIdentity | None,
+    identity: SyntheticIdentity | ContextIdentity | None,
     cast: np.ndarray,
     height: int,
     width: int,
@@ -120,36 +222,36 @@ def render_person(
         def box(y0: float, y1: float, x0: float, x1: float) -> np.ndarray:
             return (ys >= top + y0 * person_h) & (ys < top + y1 * person_h) & (xs >= x0) & (xs < x1)
 
+        colours = identity.colours()
         leg_w = 0.4 * body_w
         for side in (-1, 1):
             leg_x = cx + side * (0.25 * body_w + swing * 0.15 * body_w)
-            paint(box(0.52, 0.92, leg_x - leg_w / 2, leg_x + leg_w / 2), _LOWER[identity.lower], _LOWER_LABEL)
-            paint(
-                box(0.92, 1.0, leg_x - leg_w * 0.6, leg_x + leg_w * 0.7), _SHOES[identity.shoes], _SHOES_LABEL
-            )
-        if _LOWER_STYLES[identity.lower_style] == "skirt":
+            paint(box(0.52, 0.92, leg_x - leg_w / 2, leg_x + leg_w / 2), colours["lower"], _LOWER_LABEL)
+            paint(box(0.92, 1.0, leg_x - leg_w * 0.6, leg_x + leg_w * 0.7), colours["shoes"], _SHOES_LABEL)
+        if colours["lower_style"] == "skirt":
             spread = (ys - (top + 0.5 * person_h)) * 0.35
             skirt = box(0.5, 0.72, -1e9, 1e9) & (np.abs(xs - cx) < body_w / 2 + spread)
-            paint(skirt, _LOWER[identity.lower], _LOWER_LABEL)
+            paint(skirt, colours["lower"], _LOWER_LABEL)
         arm_w = 0.22 * body_w
         for side in (-1, 1):
             arm_x = cx + side * (body_w / 2 + arm_w / 2) - side * swing * 0.1 * body_w
             paint(
                 box(0.17, 0.5, arm_x - arm_w / 2, arm_x + arm_w / 2),
-                _UPPER[identity.upper] * 0.85,
+                colours["upper"] * 0.85,
                 _UPPER_LABEL,
             )
-        paint(box(0.16, 0.54, cx - body_w / 2, cx + body_w / 2), _UPPER[identity.upper], _UPPER_LABEL)
-        emblem_x = cx + pose["emblem_dx"] * body_w
-        paint(
-            box(0.24, 0.33, emblem_x - 0.15 * body_w, emblem_x + 0.15 * body_w),
-            _EMBLEM[identity.emblem],
-            _UPPER_LABEL,
-        )
+        paint(box(0.16, 0.54, cx - body_w / 2, cx + body_w / 2), colours["upper"], _UPPER_LABEL)
+        if colours["emblem"] is not None:
+            emblem_x = cx + pose["emblem_dx"] * body_w
+            paint(
+                box(0.24, 0.33, emblem_x - 0.15 * body_w, emblem_x + 0.15 * body_w),
+                colours["emblem"],
+                _UPPER_LABEL,
+            )
         head_cy, head_ry, head_rx = top + 0.08 * person_h, 0.08 * person_h, 0.2 * body_w + 0.02 * person_h
         head = ((ys - head_cy) / head_ry) ** 2 + ((xs - cx) / head_rx) ** 2 <= 1.0
         paint(head, _SKIN, _HEAD)
-        paint(head & (ys < head_cy - 0.2 * head_ry), _HAIR[identity.hair], _HEAD)
+        paint(head & (ys < head_cy - 0.2 * head_ry), colours["hair"], _HEAD)
         if pose["occluder"] is not None:  # an occluder hides part of the person: masks lose it too
             oy0, oy1, ox0, ox1 = pose["occluder"]
             occluder = (ys >= oy0) & (ys < oy1) & (xs >= ox0) & (xs < ox1)
@@ -198,13 +300,18 @@ def write_synthetic_reid(
     seed: int = 0,
     tracklets: bool = False,
     tracklet_length: tuple[int, int] = (6, 20),
+    mode: str = "standard",
 ) -> Path:
     """Write the synthetic set under ``root`` (Market-1501 layout, optional tracklets) and return ``root``.
 
     Train pids are odd numbers from 1 (gaps test the contiguous ``label`` mapping), test pids follow.
     In the test set, the first image of every (identity, camera) is a query and the rest, with
     ``num_distractors`` pid-0 images and ``num_junk`` pid -1 background crops, form the gallery.
+    ``mode="context"``: identities differ only in the combination of shared part colours (module docstring);
+    distractors are drawn from the combinations no identity uses.
     """
+    if mode not in SYNTHETIC_MODES:
+        raise ValueError(f"synthetic: mode is {mode!r}; expected one of {SYNTHETIC_MODES}")
     if num_cameras < 2 or not 1 <= num_cameras <= 9:
         raise ValueError(
             f"synthetic: num_cameras is {num_cameras}; expected 2..9 (one digit in Market names)"
@@ -217,7 +324,10 @@ def write_synthetic_reid(
     rng = np.random.default_rng(seed)
     train_pids = [2 * i + 1 for i in range(num_train_ids)]
     test_pids = [2 * num_train_ids + 1 + i for i in range(num_test_ids)]
-    identities = _make_identities(rng, train_pids + test_pids)
+    if mode == "context":
+        identities = _make_context_identities(rng, train_pids, test_pids)
+    else:
+        identities = _make_identities(rng, train_pids + test_pids)
     train_ids, test_ids = identities[:num_train_ids], identities[num_train_ids:]
     casts = _camera_casts(rng, num_cameras)
     frame_counter = itertools.count(1)
@@ -241,7 +351,10 @@ def write_synthetic_reid(
                     else:
                         _save_jpeg(root / ("query" if shot == 0 else "bounding_box_test") / name, pixels)
                     progress.update(1)
-        distractor_pool = _make_identities(rng, [0] * min(num_distractors, 64))
+        if mode == "context":
+            distractor_pool = _context_distractors(rng, identities, min(num_distractors, 64))
+        else:
+            distractor_pool = _make_identities(rng, [0] * min(num_distractors, 64))
         for index in range(num_distractors):
             camera = int(rng.integers(num_cameras))
             pixels, _ = render_person(

@@ -101,3 +101,60 @@ def test_tracklets_in_videoreid_layout(tmp_path: Path, cache_dir: Path):
     assert frames == list(range(frames[0], frames[0] + len(frames))) and 3 <= len(frames) <= 5
     assert len(train[0]["part_masks"]) == len(frames)
     assert masks_from_image(train[0]["part_masks"][0]).shape == (4, 64, 32)
+
+
+def test_context_mode_is_deterministic_and_differs_from_standard(tmp_path: Path):
+    context = dict(SMALL, num_test_ids=4, num_train_ids=6, mode="context")
+    first = file_digest(write_synthetic_reid(tmp_path / "a", seed=5, **context))
+    second = file_digest(write_synthetic_reid(tmp_path / "b", seed=5, **context))
+    other_seed = file_digest(write_synthetic_reid(tmp_path / "c", seed=6, **context))
+    standard = file_digest(write_synthetic_reid(tmp_path / "d", seed=5, **SMALL))
+    assert first == second
+    # the same layout as the standard mode: identical folders and file counts
+    assert Counter(name.rsplit("/", 1)[0] for name in first) == Counter(
+        name.rsplit("/", 1)[0] for name in standard
+    )
+    assert first != other_seed and first != standard
+
+
+@pytest.mark.parametrize("num_train_ids, num_test_ids", [(4, 4), (6, 5), (48, 32), (120, 60)])
+def test_context_identities_differ_only_in_the_combination(num_train_ids: int, num_test_ids: int):
+    from iaunet_hf.data.synthetic import CONTEXT_PARTS, _make_context_identities
+
+    train_pids = list(range(1, num_train_ids + 1))
+    test_pids = list(range(100, 100 + num_test_ids))
+    identities = _make_context_identities(np.random.default_rng(0), train_pids, test_pids)
+    assert [i.pid for i in identities] == train_pids + test_pids
+    combos = [tuple(getattr(i, part) for part in CONTEXT_PARTS) for i in identities]
+    assert len(set(combos)) == len(combos)  # every identity is a distinct combination, across splits too
+    for split in (combos[:num_train_ids], combos[num_train_ids:]):
+        for part in range(len(CONTEXT_PARTS)):
+            # no single part's colour identifies anyone within its split
+            assert min(Counter(combo[part] for combo in split).values()) >= 2
+    again = _make_context_identities(np.random.default_rng(0), train_pids, test_pids)
+    assert again == identities
+
+
+def test_context_masks_exact_and_images_load(tmp_path: Path, cache_dir: Path):
+    root = write_synthetic_reid(tmp_path, seed=1, mode="context", **SMALL)
+    dataset = load_reid_dataset("synthetic", root, cache_dir=cache_dir)
+    assert dataset["train"].num_rows == 54 and dataset["query"].num_rows == 12
+    sample = dataset["train"][0]
+    masks = masks_from_image(sample["part_masks"])
+    pixels = np.asarray(sample["image"].convert("RGB"), dtype=np.float32)
+    assert masks.shape == (4, 64, 32) and (masks.sum(axis=0) <= 1).all()
+    visible = [m > 0 for m in masks if (m > 0).sum() > 4]
+    # each visible part is painted in (a camera-cast version of) one flat palette colour
+    assert all(pixels[m].std(axis=0).max() < 40 for m in visible[1:])
+
+
+@pytest.mark.reliability
+def test_context_mode_rejects_impossible_requests(tmp_path: Path):
+    with pytest.raises(ValueError, match="mode is 'other'"):
+        write_synthetic_reid(tmp_path / "a", mode="other", **SMALL)
+    with pytest.raises(ValueError, match=">= 4 train and >= 4 test"):
+        write_synthetic_reid(tmp_path / "b", mode="context", **dict(SMALL, num_test_ids=3))
+    with pytest.raises(ValueError, match="256 combinations"):
+        write_synthetic_reid(
+            tmp_path / "c", mode="context", **dict(SMALL, num_train_ids=200, num_test_ids=60)
+        )
