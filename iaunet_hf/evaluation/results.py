@@ -13,7 +13,11 @@ dataset / protocol / split / settings, every metric in percent::
                   "counts": {"num_query": 3368, "num_gallery": 15913, "num_valid_queries": 3368}}]}
 
 The CMC ranks are defined here once (``CMC_RANKS``). Re-ranked numbers are a second entry whose settings say
-``"rerank": true``. Datasets outside the standard benchmarks are typed ``"custom"``.
+``"rerank": true``. Datasets outside the standard benchmarks are typed ``"custom"``. Classification entries
+(CIFAR-100) have ``"protocol": "classification"``, ``top-1 accuracy``/``top-1 error`` metrics and
+``{"num_test": N}`` counts (``classification_entry``). The dict of the ``evaluate`` module
+(``evaluate.load(METRIC_PATH).compute(...)``) has the keys ``result_entry`` reads, so it maps to an entry the
+same way an ``evaluate_reid`` result does.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ STANDARD_DATASETS = (
     "occluded_duke",
 )
 METRIC_NAMES = ("mAP", "mINP", *(f"rank-{rank}" for rank in CMC_RANKS))
+CLASSIFICATION_METRIC_NAMES = ("top-1 accuracy", "top-1 error")
+CLASSIFICATION_PROTOCOL = "classification"
 _ENTRY_KEYS = ("dataset", "dataset_type", "protocol", "split", "metrics", "settings", "counts")
 
 
@@ -96,6 +102,26 @@ def result_entry(
     }
 
 
+def classification_entry(
+    dataset: str,
+    accuracy: float,
+    *,
+    num_test: int,
+    settings: Mapping[str, Any] | None = None,
+    split: str = "test",
+) -> dict[str, Any]:
+    """One entry of a results file for a classifier: top-1 ``accuracy`` in percent on ``num_test`` images."""
+    return {
+        "dataset": dataset,
+        "dataset_type": dataset_type(dataset),
+        "protocol": CLASSIFICATION_PROTOCOL,
+        "split": split,
+        "metrics": {"top-1 accuracy": float(accuracy), "top-1 error": 100.0 - float(accuracy)},
+        "settings": dict(settings or {}),
+        "counts": {"num_test": int(num_test)},
+    }
+
+
 def results_document(entries: Iterable[Mapping[str, Any]], model: str | None = None) -> dict[str, Any]:
     """A complete results document around ``entries`` (validated)."""
     document = {
@@ -139,13 +165,17 @@ def validate_results(document: Any, where: str) -> None:
             raise ValueError(
                 f"{where}: results[{index}] lacks {missing}; expected the keys {list(_ENTRY_KEYS)}"
             )
+        for key in ("settings", "counts"):
+            if not isinstance(entry[key], dict):
+                raise ValueError(f"{where}: results[{index}].{key} must be an object, got {entry[key]!r}")
         metrics = entry["metrics"]
         if not isinstance(metrics, dict) or not metrics:
             raise ValueError(f"{where}: results[{index}].metrics must be a non-empty object")
         for name, value in metrics.items():
-            if name not in METRIC_NAMES:
+            if name not in METRIC_NAMES + CLASSIFICATION_METRIC_NAMES:
                 raise ValueError(
-                    f"{where}: results[{index}].metrics has unknown metric {name!r}; known: {METRIC_NAMES}"
+                    f"{where}: results[{index}].metrics has unknown metric {name!r}; "
+                    f"known: {METRIC_NAMES + CLASSIFICATION_METRIC_NAMES}"
                 )
             if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 100:
                 raise ValueError(
@@ -177,15 +207,22 @@ def read_results(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def format_results_table(document: Mapping[str, Any]) -> str:
-    """A fixed-width table, one row per entry: dataset, settings, mAP, mINP and the CMC ranks (percent)."""
-    header = f"{'dataset':<22} {'setting':<10} " + " ".join(f"{name:>7}" for name in METRIC_NAMES)
+def format_results_table(document: Mapping[str, Any], metrics: Iterable[str] = METRIC_NAMES) -> str:
+    """A fixed-width table, one row per entry: dataset, setting and ``metrics`` (default: all reID metrics, %).
+
+    Classification entries show their top-1 accuracy in a row of their own.
+    """
+    metrics = tuple(metrics)
+    header = f"{'dataset':<22} {'setting':<10} " + " ".join(f"{name:>7}" for name in metrics)
     lines = [header, "-" * len(header)]
     for entry in document["results"]:
+        if entry["protocol"] == CLASSIFICATION_PROTOCOL:
+            accuracy = entry["metrics"]["top-1 accuracy"]
+            lines.append(f"{entry['dataset']:<22} {'top-1':<10} {accuracy:7.2f} (classification accuracy)")
+            continue
         setting = "re-ranked" if entry["settings"].get("rerank") else "plain"
         values = " ".join(
-            f"{entry['metrics'][name]:7.2f}" if name in entry["metrics"] else f"{'-':>7}"
-            for name in METRIC_NAMES
+            f"{entry['metrics'][name]:7.2f}" if name in entry["metrics"] else f"{'-':>7}" for name in metrics
         )
         lines.append(f"{entry['dataset']:<22} {setting:<10} {values}")
     return "\n".join(lines)

@@ -18,42 +18,53 @@ def push_main(argv: Sequence[str] | None = None) -> int:
     """`iaunet-push --model DIR --repo-id ORG/NAME [--private] [--dataset-results results.json]`."""
     parser = argparse.ArgumentParser(
         prog="iaunet-push",
-        description="Check a saved IAUnet folder, render its model card and push both to the Hub in one commit. "
-        "HF_TOKEN and HF_ENDPOINT are honoured.",
+        description="Check a saved IAUnet folder, render its model card for the target repository and push both "
+        "to the Hub in one commit. HF_TOKEN and HF_ENDPOINT are honoured.",
     )
     parser.add_argument(
         "--model", required=True, help="folder written by save_pretrained (+ the image processor)"
     )
     parser.add_argument("--repo-id", required=True, help="target repository, org/name")
     parser.add_argument("--private", action="store_true", help="create the repository as private")
-    parser.add_argument("--dataset-results", help="evaluation JSON whose results fill the card's model-index")
-    parser.add_argument("--recipe", help="model card recipe (default: from the results' dataset)")
+    parser.add_argument(
+        "--dataset-results",
+        help="results file (iaunet-eval --output) whose entries fill the card's model-index "
+        "(default: the folder's eval_results.json)",
+    )
     parser.add_argument("--license", default="apache-2.0", help="license of the weights (card metadata)")
     parser.add_argument("--commit-message", help="commit message (default: describes the checkpoint)")
-    parser.add_argument("--cards-dir", help="folder with template.md and the recipe YAML files")
+    parser.add_argument("--endpoint", help="Hub endpoint (default: HF_ENDPOINT or the public Hub)")
     args = parser.parse_args(argv)
     _log_our_progress()
 
+    from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HTTPError as ClientHTTPError  # the HTTP client's base error class
 
     from .push import push_model_folder
 
+    endpoint = args.endpoint or constants.ENDPOINT
     try:
         info = push_model_folder(
             args.model,
             args.repo_id,
             results_path=args.dataset_results,
-            recipe=args.recipe,
             private=args.private or None,
             license=args.license,
             commit_message=args.commit_message,
-            cards_dir=args.cards_dir,
+            endpoint=args.endpoint,
         )
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError) as error:  # checked before any network call
         print(f"iaunet-push: refused: {error}", file=sys.stderr)
         return 2
     except HfHubHTTPError as error:  # the checks passed; the Hub said no (token, permissions, ...)
-        print(f"iaunet-push: the Hub refused the upload: {error}", file=sys.stderr)
+        print(f"iaunet-push: the Hub at {endpoint} refused the upload: {error}", file=sys.stderr)
+        return 1
+    except ClientHTTPError as error:  # no answer: connection refused, DNS, timeout
+        print(
+            f"iaunet-push: cannot reach the Hub at {endpoint} ({type(error).__name__}: {error}); nothing was pushed",
+            file=sys.stderr,
+        )
         return 1
     print(info.commit_url)
     return 0

@@ -4,7 +4,8 @@
 with the image and mask bytes inside, and a README.md whose `configs` point at the shards), so a folder
 exported here and a Hub repository pushed by `push_dataset` load the same way:
 `load_dataset("parquet", data_files=...)` or `load_dataset(<folder or repo>)`. The card states the source
-dataset's license terms and the evaluation protocol, taken from the recipe files in `model_cards/`.
+dataset's license terms and the evaluation protocol, taken from the `card:` section of the dataset's training
+recipe (`iaunet_hf/training/recipes/<recipe>.yaml`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import datasets
 from huggingface_hub import CommitInfo, DatasetCard, DatasetCardData, HfApi
 from tqdm.auto import tqdm
 
-from .model_card import load_recipe, resolve_cards_dir
+from .model_card import card_template, load_card_facts
 
 DATASET_TAGS = ("person-reid", "part-masks", "iaunet")
 
@@ -38,23 +39,26 @@ def build_dataset_card(
     recipe: str,
     *,
     repo_id: str | None = None,
-    cards_dir: str | Path | None = None,
 ) -> DatasetCard:
     """The dataset card: source license terms, protocol, columns, with `configs` pointing at `data/` shards."""
-    facts = load_recipe(recipe, cards_dir)
+    facts = load_card_facts(recipe)
+    if facts is None:
+        raise ValueError(
+            f"recipe {recipe} has no card section; expected dataset_name, protocol and dataset_terms under 'card:'"
+        )
     columns = next(iter(dataset_dict.values())).features
     num_rows = sum(split.num_rows for split in dataset_dict.values())
     has_masks = "part_masks" in columns
     card_data = DatasetCardData(
-        pretty_name=f"{facts['dataset_name']} for IAUnet" + (" (with part masks)" if has_masks else ""),
+        pretty_name=f"{facts.dataset_name} for IAUnet" + (" (with part masks)" if has_masks else ""),
         license="other",
-        license_name=f"{facts['dataset_id']}-terms",
+        license_name=f"{facts.dataset}-terms",
         task_categories=[
-            "image-feature-extraction" if facts["task"] == "person-reid" else "image-classification"
+            "image-classification" if facts.task == "classification" else "image-feature-extraction"
         ],
         tags=list(DATASET_TAGS),
         size_categories=[_size_category(num_rows)],
-        source_datasets=[facts["dataset_id"]],
+        source_datasets=[facts.dataset],
         configs=[
             {
                 "config_name": "default",
@@ -62,14 +66,13 @@ def build_dataset_card(
             }
         ],
     )
-    template = resolve_cards_dir(cards_dir) / "dataset_template.md"
     return DatasetCard.from_template(
         card_data,
-        template_path=str(template),
-        repo_id=repo_id or f"<org>/{facts['name']}-iaunet",
-        dataset_name=facts["dataset_name"],
-        dataset_terms=facts["dataset_terms"],
-        protocol=facts["protocol"],
+        template_str=card_template("dataset_card.md"),
+        repo_id=repo_id or f"<org>/{facts.recipe}-iaunet",
+        dataset_name=facts.dataset_name,
+        dataset_terms=facts.dataset_terms,
+        protocol=facts.protocol,
         splits={split: ds.num_rows for split, ds in dataset_dict.items()},
         columns={name: str(feature) for name, feature in columns.items()},
         has_masks=has_masks,
@@ -94,7 +97,6 @@ def export_parquet(
     *,
     max_shard_rows: int = 10_000,
     repo_id: str | None = None,
-    cards_dir: str | Path | None = None,
 ) -> dict[str, list[Path]]:
     """Write `dataset_dict` as `output_dir/data/<split>-XXXXX-of-YYYYY.parquet` plus `output_dir/README.md`."""
     if not isinstance(dataset_dict, datasets.DatasetDict) or not dataset_dict:
@@ -110,7 +112,7 @@ def export_parquet(
             path = output / "data" / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
             shard.to_parquet(str(path))
             shards[split].append(path)
-    build_dataset_card(dataset_dict, recipe, repo_id=repo_id, cards_dir=cards_dir).save(output / "README.md")
+    build_dataset_card(dataset_dict, recipe, repo_id=repo_id).save(output / "README.md")
     return shards
 
 
@@ -121,7 +123,6 @@ def push_dataset(
     *,
     private: bool | None = None,
     token: str | None = None,
-    cards_dir: str | Path | None = None,
     commit_message: str | None = None,
 ) -> CommitInfo:
     """Create the dataset repo with its card, then upload the shards with `DatasetDict.push_to_hub`.
@@ -129,7 +130,7 @@ def push_dataset(
     The card goes first so that `push_to_hub`, which merges its `dataset_info` into the existing README.md,
     keeps the license terms and protocol text.
     """
-    card = build_dataset_card(dataset_dict, recipe, repo_id=repo_id, cards_dir=cards_dir)
+    card = build_dataset_card(dataset_dict, recipe, repo_id=repo_id)
     api = HfApi(endpoint=datasets.config.HF_ENDPOINT, token=token)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     api.upload_file(

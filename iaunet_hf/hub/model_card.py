@@ -1,25 +1,24 @@
-"""Model cards for IAUnet checkpoints: recipe facts + evaluation JSON -> `huggingface_hub.ModelCard`.
+"""Model cards for IAUnet checkpoints: a run's facts + a results document -> `huggingface_hub.ModelCard`.
 
-A card is rendered from `model_cards/template.md` and one recipe file (`model_cards/<recipe>.yaml`) with the
-library's own `ModelCard.from_template`, so the metadata block is produced by `ModelCardData` (including the
-`model-index` built from `EvalResult`s) rather than by hand. The Hub's own metadata check needs the network;
-`validate_model_card` does the parts that can be done offline.
+A card is rendered from the package's template (`iaunet_hf/hub/model_cards/model_card.md`, package data read
+with `importlib.resources`) by the library's own `ModelCard.from_template`, so the metadata block, including
+the `model-index` built from `EvalResult`s, is produced by `ModelCardData` rather than by hand. Three sources:
 
-Evaluation JSON (written by the evaluation step; one entry per dataset and protocol)::
+- the results document (`iaunet_hf.evaluation.results`) fills the model-index and the results table;
+- the run's `training_summary.json` (written by the trainer) gives the training facts actually run: recipe,
+  steps taken, part masks, training sets;
+- the `card:` section of the dataset's base training recipe (`iaunet_hf/training/recipes/<name>.yaml`) gives
+  the dataset's display name, protocol, license terms and, for the paper's six datasets, the paper's numbers.
 
-    {"results": [{"dataset": "market1501", "protocol": "single-query", "split": "test",
-                  "metrics": {"mAP": 88.1, "mINP": 65.3, "rank-1": 95.0, "rank-5": 98.2, "rank-10": 98.9}}]}
-
-A single entry without the `results` list is accepted too. Metric values are percentages; when every value of
-an entry lies in [0, 1] the entry is read as fractions and scaled to percentages.
+The Hub's own metadata check needs the network; `validate_model_card` does the parts that can be done offline.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,212 +26,293 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 
+from ..evaluation.results import (
+    CLASSIFICATION_METRIC_NAMES,
+    CLASSIFICATION_PROTOCOL,
+    METRIC_NAMES,
+    dataset_type,
+    validate_results,
+)
+from .card_text import limitation_lines, training_data_text, training_lines
+
 CARD_TAGS = ("image-feature-extraction", "person-reid", "timm", "transformers", "iaunet")
-REID_METRICS = ("mAP", "mINP", "rank-1", "rank-5", "rank-10", "rank-20")
-CLASSIFICATION_METRICS = ("top-1 accuracy", "top-1 error", "top-5 accuracy")
-RECIPE_FIELDS = ("name", "title", "dataset_name", "dataset_id", "task", "modality", "protocol", "training")
-PAPER_URL = "https://arxiv.org/abs/2009.01035"
+CARD_FACT_FIELDS = ("dataset_name", "protocol", "dataset_terms")
+PLACEHOLDER_ORG = "your-org"
 
 
-@dataclass
-class DatasetResult:
-    """The metrics of one checkpoint on one dataset under one protocol, in percent."""
-
-    dataset: str
-    metrics: dict[str, float]
-    protocol: str = "default"
-    split: str = "test"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def default_cards_dir() -> Path:
-    """The project's `model_cards/` folder: the source checkout's, else the copy a wheel installs under
-    `<prefix>/share/iaunet-hf/model_cards` (pyproject's data-files)."""
-    checkout = Path(__file__).resolve().parents[2] / "model_cards"
-    installed = Path(sys.prefix) / "share" / "iaunet-hf" / "model_cards"
-    return checkout if checkout.is_dir() or not installed.is_dir() else installed
-
-
-def resolve_cards_dir(cards_dir: str | Path | None = None) -> Path:
-    """`cards_dir`, or the default folder, checked to hold the card template."""
-    folder = Path(cards_dir) if cards_dir is not None else default_cards_dir()
-    if not (folder / "template.md").is_file():
+def card_template(name: str) -> str:
+    """The text of the package's card template ``name`` (``model_card.md``, ``dataset_card.md``)."""
+    template = resources.files("iaunet_hf.hub") / "model_cards" / name
+    if not template.is_file():
         raise FileNotFoundError(
-            f"model card folder {folder} has no template.md; expected the project's model_cards/ folder "
-            "(pass cards_dir= / --cards-dir to point at it)"
+            f"card template {name} is missing from the installed package (iaunet_hf/hub/model_cards/); "
+            "reinstall iaunet-hf"
         )
-    return folder
+    return template.read_text(encoding="utf-8")
 
 
-def available_recipes(cards_dir: str | Path | None = None) -> list[str]:
-    """Names of the recipes that have a card file."""
-    return sorted(p.stem for p in resolve_cards_dir(cards_dir).glob("*.yaml"))
+@dataclass(frozen=True)
+class CardFacts:
+    """The model-card facts of one dataset, from the ``card:`` section of its base training recipe."""
+
+    recipe: str
+    dataset: str
+    task: str
+    dataset_name: str
+    protocol: str
+    dataset_terms: str
+    paper: dict[str, float] = field(default_factory=dict)
+    paper_table: str | None = None
 
 
-def load_recipe(name: str, cards_dir: str | Path | None = None) -> dict[str, Any]:
-    """Read `model_cards/<name>.yaml` and check it has every field the template uses."""
-    folder = resolve_cards_dir(cards_dir)
-    path = folder / f"{name}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no model card recipe {path}; expected one of {available_recipes(folder)}")
-    recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-    missing = [key for key in (*RECIPE_FIELDS, "paper") if key not in (recipe or {})]
+def _recipe_files() -> dict[str, Any]:
+    folder = resources.files("iaunet_hf") / "training" / "recipes"
+    return {entry.name[: -len(".yaml")]: entry for entry in folder.iterdir() if entry.name.endswith(".yaml")}
+
+
+def card_facts_from_dict(card: Mapping[str, Any], *, recipe: str, dataset: str, task: str) -> CardFacts:
+    """Check a recipe's ``card:`` mapping and return its facts; errors name the recipe and the field."""
+    missing = [key for key in CARD_FACT_FIELDS if not card.get(key)]
     if missing:
         raise ValueError(
-            f"model card recipe {path} lacks field(s) {missing}; expected all of {RECIPE_FIELDS}"
+            f"recipe {recipe}: card section lacks {missing}; expected {list(CARD_FACT_FIELDS)} "
+            "(and optionally paper, paper_table)"
         )
-    return recipe
-
-
-def normalize_metric_name(name: str) -> str:
-    """Map the spellings evaluation code uses ("rank1", "Rank-1", "top1_error", "map") to card names."""
-    key = re.sub(r"[\s_\-@]", "", name.lower())
-    if key == "map":
-        return "mAP"
-    if key == "minp":
-        return "mINP"
-    rank = re.fullmatch(r"(?:rank|r|cmc|cmcrank)(\d+)", key)
-    if rank:
-        return f"rank-{int(rank.group(1))}"
-    classification = {
-        "top1accuracy": "top-1 accuracy",
-        "accuracy": "top-1 accuracy",
-        "top1acc": "top-1 accuracy",
-        "top1error": "top-1 error",
-        "error": "top-1 error",
-        "top5accuracy": "top-5 accuracy",
-    }
-    if key in classification:
-        return classification[key]
-    raise ValueError(
-        f"unknown metric {name!r}; expected one of {REID_METRICS + CLASSIFICATION_METRICS} (any spelling)"
+    return CardFacts(
+        recipe=recipe,
+        dataset=dataset,
+        task=task,
+        dataset_name=str(card["dataset_name"]),
+        protocol=str(card["protocol"]),
+        dataset_terms=str(card["dataset_terms"]),
+        paper={str(k): float(v) for k, v in (card.get("paper") or {}).items()},
+        paper_table=card.get("paper_table"),
     )
 
 
-def load_eval_results(path: str | Path) -> list[DatasetResult]:
-    """Read an evaluation JSON file (see the module docstring for the layout)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"evaluation results file {path} does not exist")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"evaluation results file {path} is not valid JSON: {error}") from error
-    entries = payload.get("results", [payload]) if isinstance(payload, dict) else payload
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(
-            f"evaluation results file {path} has no results; expected a 'results' list of entries"
-        )
+def load_card_facts(recipe: str) -> CardFacts | None:
+    """The card facts of a shipped base recipe, or None when it has no ``card:`` section."""
+    files = _recipe_files()
+    if recipe not in files:
+        raise ValueError(f"unknown recipe {recipe!r}; expected one of {sorted(files)}")
+    document = yaml.safe_load(files[recipe].read_text(encoding="utf-8")) or {}
+    if not document.get("card"):
+        return None
+    dataset = (document.get("data") or {}).get("dataset", recipe)
+    dataset = dataset[0] if isinstance(dataset, list) and len(dataset) == 1 else dataset
+    task = document.get("task", "reid")
+    return card_facts_from_dict(document["card"], recipe=recipe, dataset=str(dataset), task=task)
+
+
+def card_facts_for_dataset(dataset: str) -> CardFacts | None:
+    """The card facts of the base recipe that trains on ``dataset`` alone (None for a dataset without one)."""
+    for recipe in sorted(_recipe_files()):
+        facts = load_card_facts(recipe)
+        if facts is not None and facts.dataset == dataset:
+            return facts
+    return None
+
+
+def _setting(entry: Mapping[str, Any]) -> str:
+    settings = entry["settings"]
+    parts = ["re-ranked" if settings.get("rerank") else "plain"]
+    if settings.get("flip"):
+        parts.append("flip")
+    if settings.get("camera_filter") is False:
+        parts.append("no camera filter")
+    return " + ".join(parts)
+
+
+def _eval_results(entries: list[Mapping[str, Any]], names: Mapping[str, str]) -> list[EvalResult]:
     results = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "dataset" not in entry or not entry.get("metrics"):
-            raise ValueError(
-                f"evaluation results file {path}, entry {index}: found {entry!r}; "
-                "expected an object with 'dataset' and a non-empty 'metrics' mapping"
+    for entry in entries:
+        classification = entry["protocol"] == CLASSIFICATION_PROTOCOL
+        config = entry["protocol"] + (" + k-reciprocal re-ranking" if entry["settings"].get("rerank") else "")
+        for metric, value in entry["metrics"].items():
+            results.append(
+                EvalResult(
+                    task_type="image-classification" if classification else "image-feature-extraction",
+                    task_name="Image classification" if classification else "Person re-identification",
+                    dataset_type=entry["dataset_type"],
+                    dataset_name=names[entry["dataset"]],
+                    dataset_config=config,
+                    dataset_split=entry["split"],
+                    metric_type=metric,
+                    metric_name=metric,
+                    metric_value=round(float(value), 2),
+                )
             )
-        try:
-            metrics = {normalize_metric_name(k): float(v) for k, v in entry["metrics"].items()}
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"evaluation results file {path}, entry {index}: {error}") from error
-        if all(0.0 <= v <= 1.0 for v in metrics.values()):
-            metrics = {k: v * 100.0 for k, v in metrics.items()}  # fractions -> percent
-        extra = {k: v for k, v in entry.items() if k not in ("dataset", "metrics", "protocol", "split")}
-        results.append(
-            DatasetResult(
-                dataset=str(entry["dataset"]),
-                metrics=metrics,
-                protocol=str(entry.get("protocol", "default")),
-                split=str(entry.get("split", "test")),
-                extra=extra,
-            )
-        )
     return results
 
 
-def _eval_results(recipe: dict[str, Any], results: list[DatasetResult]) -> list[EvalResult]:
-    reid = recipe["task"] == "person-reid"
-    return [
-        EvalResult(
-            task_type="image-feature-extraction" if reid else "image-classification",
-            task_name="Person re-identification" if reid else "Image classification",
-            dataset_type=result.dataset,
-            dataset_name=recipe["dataset_name"] if result.dataset == recipe["dataset_id"] else result.dataset,
-            dataset_config=result.protocol,
-            dataset_split=result.split,
-            metric_type=metric,
-            metric_name=metric,
-            metric_value=round(value, 2),
+def _paper_comparable(dataset: str, summary: Mapping[str, Any] | None) -> bool:
+    """The paper's numbers sit beside ours only for a base-recipe run on that one paper dataset."""
+    if dataset_type(dataset) == "custom":
+        return False
+    if summary is None:
+        return True
+    same_data = list(summary.get("train_datasets") or []) in ([], [dataset])
+    base = summary.get("base_recipe")
+    return same_data and (base is None or base == summary.get("recipe"))
+
+
+def _result_table(
+    entries: list[Mapping[str, Any]], names: Mapping[str, str], summary: Mapping[str, Any] | None
+) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """The results table: metric columns, one row per entry (ours) followed by the paper's where comparable,
+    and the paper tables quoted."""
+    present = {metric for entry in entries for metric in entry["metrics"]}
+    columns = [metric for metric in (*METRIC_NAMES, *CLASSIFICATION_METRIC_NAMES) if metric in present]
+    rows, tables = [], []
+    for entry in entries:
+        rows.append(
+            {
+                "label": f"{names[entry['dataset']]}, {_setting(entry)}",
+                "cells": [_cell(entry["metrics"].get(metric), 2) for metric in columns],
+            }
         )
-        for result in results
-        for metric, value in result.metrics.items()
-    ]
-
-
-def _result_rows(recipe: dict[str, Any], results: list[DatasetResult]) -> list[dict[str, str]]:
-    """Rows of the card's comparison table: this checkpoint beside the paper where the paper has the number."""
-    paper = {normalize_metric_name(k): float(v) for k, v in recipe["paper"].items()}
-    rows = []
-    for result in results:
-        own_dataset = result.dataset == recipe["dataset_id"]
-        label = recipe["dataset_name"] if own_dataset else result.dataset
-        for metric, value in result.metrics.items():
-            published = paper.get(metric) if own_dataset else None
+        facts = card_facts_for_dataset(entry["dataset"])
+        if (
+            facts is not None
+            and any(metric in facts.paper for metric in columns)
+            and not entry["settings"].get("rerank")
+            and _paper_comparable(entry["dataset"], summary)
+        ):
             rows.append(
                 {
-                    "metric": f"{label} ({result.protocol}) {metric}",
-                    "ours": f"{value:.2f}",
-                    "paper": f"{published:.1f}" if published is not None else "not reported",
+                    "label": f"{names[entry['dataset']]}, paper ({facts.paper_table or 'IAUnet'})",
+                    "cells": [_cell(facts.paper.get(metric), 1) for metric in columns],
                 }
             )
-    return rows
+            if facts.paper_table and facts.paper_table not in tables:
+                tables.append(facts.paper_table)
+    return columns, rows, tables
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _training_facts(summary: Mapping[str, Any] | None, entries: list[Mapping[str, Any]]) -> CardFacts | None:
+    """The training data's card facts: the run's recipe card, else the base recipe of its one dataset."""
+    datasets_ = list((summary or {}).get("train_datasets") or [])
+    if summary is not None and summary.get("card") and len(datasets_) <= 1:
+        return card_facts_from_dict(
+            summary["card"],
+            recipe=str(summary.get("base_recipe") or summary.get("recipe")),
+            dataset=datasets_[0] if datasets_ else str(summary.get("recipe")),
+            task=str(summary.get("task", "reid")),
+        )
+    if summary is None and entries:
+        datasets_ = [entries[0]["dataset"]]
+    return card_facts_for_dataset(datasets_[0]) if len(datasets_) == 1 else None
 
 
 def build_model_card(
-    recipe: str | dict[str, Any],
-    results: list[DatasetResult],
+    results: Mapping[str, Any] | None,
     *,
-    repo_id: str,
+    repo_id: str | None = None,
+    summary: Mapping[str, Any] | None = None,
     embedding_dim: int = 2048,
     input_size: tuple[int, int] = (256, 128),
+    num_frames: int = 1,
     license: str = "apache-2.0",
-    cards_dir: str | Path | None = None,
 ) -> ModelCard:
-    """Render the card of one checkpoint; `results` fill the model-index, the recipe the text."""
-    if isinstance(recipe, str):
-        recipe = load_recipe(recipe, cards_dir)
-    if not results:
-        raise ValueError(
-            f"model card for {repo_id}: no evaluation results; expected at least one DatasetResult"
-        )
+    """Render the card of one checkpoint.
+
+    ``results`` is a results document (its entries fill the model-index; None: a card without results, which
+    ``validate_model_card`` and ``iaunet-push`` refuse). ``summary`` is the run's ``training_summary.json``
+    dict (None when unknown: the card then says the training facts were not recorded). ``repo_id`` is the
+    Hub repository; None writes a placeholder that ``iaunet-push --repo-id`` replaces.
+    """
+    if results is not None:
+        validate_results(dict(results), where="model card results")
+    entries = list(results["results"]) if results is not None else []
+    recipe = (summary or {}).get("recipe")
+    model_name = repo_id.split("/")[-1] if repo_id else f"iaunet-{recipe or 'reid'}"
+    shown_repo_id = repo_id or f"{PLACEHOLDER_ORG}/{model_name}"
+    facts = _training_facts(summary, entries)
+    names = {}
+    for entry in entries:
+        own = card_facts_for_dataset(entry["dataset"]) if entry["dataset_type"] != "custom" else None
+        names[entry["dataset"]] = own.dataset_name if own else entry["dataset"]
+    task = (summary or {}).get("task") or (facts.task if facts else None)
+    if task is None:
+        task = "classification" if entries and entries[0]["protocol"] == CLASSIFICATION_PROTOCOL else "reid"
+    reid = task != "classification"
+    columns, rows, tables = _result_table(entries, names, summary)
+    train_datasets = list((summary or {}).get("train_datasets") or ([facts.dataset] if facts else []))
+    trained_on = ", ".join(
+        facts.dataset_name if facts and name == facts.dataset else name for name in train_datasets
+    )
+    architecture = (summary or {}).get("architecture")
+    purpose = "person re-identification" if reid else "image classification"
     card_data = ModelCardData(
-        model_name=repo_id.split("/")[-1],
+        model_name=model_name,
         library_name="transformers",
-        pipeline_tag="image-feature-extraction"
-        if recipe["task"] == "person-reid"
-        else "image-classification",
+        pipeline_tag="image-feature-extraction" if reid else "image-classification",
         license=license,
         tags=list(CARD_TAGS),
-        datasets=sorted({recipe["dataset_id"], *(r.dataset for r in results)}),
-        metrics=sorted({m for r in results for m in r.metrics}),
-        eval_results=_eval_results(recipe, results),
+        datasets=sorted({*train_datasets, *(entry["dataset"] for entry in entries)}) or None,
+        metrics=sorted({metric for entry in entries for metric in entry["metrics"]}) or None,
+        eval_results=_eval_results(entries, names) or None,
     )
-    template = resolve_cards_dir(cards_dir) / "template.md"
+    paper_note = (
+        f"The paper rows quote IAUnet's published numbers ({', '.join(tables)} of the paper) for reference; "
+        "the model-index holds only this checkpoint's results."
+        if tables
+        else "The model-index holds this checkpoint's results; no published number is comparable to them."
+    )
     return ModelCard.from_template(
         card_data,
-        template_path=str(template),
-        repo_id=repo_id,
-        title=recipe["title"],
-        summary=f"This checkpoint follows the paper's {recipe['dataset_name']} recipe.",
-        modality=recipe["modality"],
+        template_str=card_template("model_card.md"),
+        repo_id=shown_repo_id,
+        placeholder_repo_id=repo_id is None,
+        title=f"IAUnet{f' ({architecture})' if architecture else ''} for {purpose}"
+        + (f" on {trained_on}" if trained_on else ""),
+        summary=f"This checkpoint was trained with the `{recipe}` recipe." if recipe else "",
+        modality="video" if num_frames > 1 else "image",
         embedding_dim=embedding_dim,
         input_height=input_size[0],
         input_width=input_size[1],
-        protocol=recipe["protocol"],
-        result_rows=_result_rows(recipe, results),
-        training=recipe["training"],
-        dataset_name=recipe["dataset_name"],
-        dataset_terms=recipe.get("dataset_terms", ""),
+        protocol=facts.protocol if facts and len(names) <= 1 else _protocol_text(entries),
+        result_columns=columns,
+        result_rows=rows,
+        paper_note=paper_note,
+        training=training_lines(summary),
+        training_data=training_data_text(summary, trained_on),
+        limitations=limitation_lines(summary, entries),
+        dataset_terms=facts.dataset_terms
+        if facts
+        else (
+            "The training data's terms are those of its owner: check that they permit training and "
+            "sharing a model."
+        ),
+        license=license,
     )
+
+
+def _protocol_text(entries: list[Mapping[str, Any]]) -> str:
+    if not entries:
+        return ""
+    return (
+        "Each dataset is evaluated under its own query/gallery protocol: gallery items of the query's identity and "
+        "camera are removed (unless the camera is unknown), mAP, mINP and CMC are averaged over valid queries."
+    )
+
+
+def read_training_summary(folder: str | Path) -> dict[str, Any] | None:
+    """A model folder's ``training_summary.json`` (None when the folder has none)."""
+    path = Path(folder) / "training_summary.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"training summary {path} is not valid JSON: {error}") from None
+    if not isinstance(summary, dict):
+        raise ValueError(f"training summary {path}: expected a JSON object, got {type(summary).__name__}")
+    return summary
 
 
 def validate_model_card(card: ModelCard | str | Path) -> ModelCard:

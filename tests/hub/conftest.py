@@ -1,6 +1,5 @@
 """Fixtures of the Hub tests: a loopback Hub-protocol server per test and small saved IAUnet folders."""
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +22,11 @@ def image_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def results_json(tmp_path_factory) -> Path:
-    """An evaluation JSON as the evaluation step writes it (fractions, evaluation-code metric spellings)."""
+    """A results file as ``iaunet-eval --output`` writes it (the package's one results format)."""
+    from iaunet_hf.evaluation.results import result_entry, results_document, write_results
+
+    evaluation = {"mAP": 0.8123, "mINP": 0.5011, "cmc": [0.9302, 0.95, 0.96, 0.9711, 0.98] + [0.9822] * 15,
+                  "num_valid_queries": 6}  # fmt: skip
+    entry = result_entry("market1501", evaluation, settings={"rerank": False}, num_query=6, num_gallery=30)
     path = tmp_path_factory.mktemp("results") / "results.json"
-    entry = {"mAP": 0.8123, "mINP": 0.5011, "rank1": 0.9302, "rank5": 0.9711, "rank10": 0.9822}
-    path.write_text(
-        json.dumps({"results": [{"dataset": "market1501", "protocol": "single-query", "metrics": entry}]})
-    )
-    return path
+    return write_results(path, results_document([entry], model="model"))

@@ -38,9 +38,9 @@ from safetensors.torch import load, load_file, save_file
 from transformers import AutoModel
 inputs = load_file(sys.argv[1])["pixel_values"]
 model = AutoModel.from_pretrained(sys.argv[3]).eval()
-network = timm.create_model("hf-hub:" + sys.argv[3], pretrained=True).eval()
+network = timm.create_model("hf-hub:" + sys.argv[3], pretrained=True, num_classes=0).eval()
 original = AutoModel.from_pretrained(sys.argv[4]).eval()  # the folder that was pushed
-original_network = timm.create_model("local-dir:" + sys.argv[4], pretrained=True).eval()
+original_network = timm.create_model("local-dir:" + sys.argv[4], pretrained=True, num_classes=0).eval()
 with torch.no_grad():
     save_file({"transformers": model(pixel_values=inputs).pooler_output.contiguous(),
                "timm": network(inputs).contiguous(),
