@@ -11,7 +11,23 @@ from pathlib import Path
 
 import datasets
 
-from .builders import Cifar100, DukemtmcReid, DukemtmcVideoreid, Folder, Market1501, Mars, Msmt17
+from .builders import (
+    Cifar100,
+    Cuhk03,
+    DukemtmcReid,
+    DukemtmcVideoreid,
+    Folder,
+    Grid,
+    Ilids,
+    Ilidsvid,
+    Market1501,
+    Mars,
+    Msmt17,
+    OccludedDuke,
+    Prid,
+    Prid2011,
+    Viper,
+)
 from .reid_builder import ReIDBuilderBase
 from .synthetic import SYNTHETIC_MASK_DIR, SYNTHETIC_VIDEO_DIR, SYNTHETIC_VIDEO_MASK_DIR, write_synthetic_reid
 
@@ -23,6 +39,14 @@ DATASET_BUILDERS: dict[str, type[ReIDBuilderBase]] = {
     "folder": Folder,
     "mars": Mars,
     "dukemtmc_videoreid": DukemtmcVideoreid,
+    "cuhk03": Cuhk03,
+    "viper": Viper,
+    "grid": Grid,
+    "ilids": Ilids,
+    "prid": Prid,
+    "occluded_duke": OccludedDuke,
+    "ilidsvid": Ilidsvid,
+    "prid2011": Prid2011,
 }
 DATASET_NAMES: tuple[str, ...] = (*DATASET_BUILDERS, "synthetic")
 TRAIN_ONLY_COLUMNS = ("label", "part_masks")
@@ -58,19 +82,21 @@ def load_reid_dataset(
     """Prepare (or reuse from cache) and return the ``DatasetDict`` of a dataset on disk.
 
     Args:
-        name: one of ``DATASET_NAMES`` (``market1501``, ``dukemtmc_reid``, ``msmt17``, ``cifar100``,
-            ``folder``, ``mars``, ``dukemtmc_videoreid``, ``synthetic``).
+        name: one of ``DATASET_NAMES``: images ``market1501``, ``dukemtmc_reid``, ``msmt17``,
+            ``cuhk03``, ``viper``, ``grid``, ``ilids``, ``prid``, ``occluded_duke``, ``folder``; tracklets
+            ``mars``, ``dukemtmc_videoreid``, ``ilidsvid``, ``prid2011``; ``cifar100``; ``synthetic``.
         data_dir: the dataset's top-level folder as distributed, or its parent. For ``synthetic`` the
             set is generated there with default settings when the folder holds none yet.
         cache_dir: Arrow cache root (default: the ``datasets`` cache).
         video: ``synthetic`` only: return the tracklet version (DukeMTMC-VideoReID layout).
         **options: builder config fields, e.g. ``embed_images=False``, ``mask_dir=...``,
             ``with_distractors=True`` (Market-1501), ``combine_train_val=True`` (MSMT17),
-            ``gallery_protocol="torchreid"`` (MARS), ``skip_corrupt=True``.
+            ``gallery_protocol="torchreid"`` (MARS), ``skip_corrupt=True``, ``split_id=3`` (multi-split
+            sets), ``cuhk03_labeled=True``, ``combineall=True``, ``num_proc=8``.
 
     Returns:
         reID sets: ``train``/``query``/``gallery`` splits with ``image`` (or ``frames``), ``pid``,
-        ``camid`` (0-based), ``path``; train also has ``label`` and, with masks, ``part_masks``.
+        ``camid`` (0-based; -1 = camera unknown), ``path``; train also has ``label`` and, with masks, ``part_masks``.
         CIFAR-100: ``train``/``test`` with ``image``, ``fine_label``, ``coarse_label``.
     """
     if name == "synthetic":
@@ -81,7 +107,7 @@ def load_reid_dataset(
         )
     builder = build_reid_builder(name, data_dir, cache_dir=cache_dir, **options)
     try:
-        builder.download_and_prepare()
+        builder.download_and_prepare(num_proc=builder.config.num_proc)
     except datasets.exceptions.DatasetGenerationError as error:
         # Surface our own file errors (which name the file) rather than datasets' generic wrapper.
         if isinstance(error.__cause__, (ValueError, OSError)):

@@ -3,7 +3,8 @@
 The paper supervises each IAU block's part attention with human-parsing masks (spec section 4).
 Two on-disk layouts are read:
 
-* ``official``: ``<mask_dir>/<stem>/{head,upper_clothes,lower_clothes,shoes}.png``, each 0/255 grey;
+* ``official``: ``<mask_dir>/<stem>/{head,upper_clothes,lower_clothes,shoes}.png``, each grey, any
+  non-zero pixel being the part (0/255 and 0/1 files both read correctly);
 * ``compact`` (ours, one file per image): ``<mask_dir>/<stem>.png``, a single-channel label map
   with 0 background, 1 head, 2 upper body, 3 lower body, 4 shoes.
 
@@ -118,6 +119,15 @@ def find_mask_source(mask_dir: Path, relative_path: str) -> Path | None:
     return None
 
 
+def _mask_plane(file: Path) -> np.ndarray:
+    """One official mask file as a boolean plane: any non-zero pixel is the part (0/255 and 0/1 alike)."""
+    with Image.open(file) as image:
+        array = np.asarray(image)
+    if array.ndim == 3:  # an RGB(A) save of a grey mask: a pixel is part where any colour channel is set
+        array = array[..., :3].max(axis=-1) if array.shape[-1] >= 3 else array[..., 0]
+    return array > 0
+
+
 def read_masks(source: Path) -> np.ndarray:
     """Read (4, H, W) uint8 0/255 masks from an official folder or a compact PNG."""
     if source.is_dir():
@@ -128,7 +138,7 @@ def read_masks(source: Path) -> np.ndarray:
                 raise FileNotFoundError(
                     f"{file}: part mask missing; expected all of {list(PART_NAMES)} in {source}"
                 )
-            planes.append(np.asarray(Image.open(file).convert("L")) > 127)
+            planes.append(_mask_plane(file))
         shapes = {plane.shape for plane in planes}
         if len(shapes) != 1:
             raise ValueError(f"{source}: part masks have different sizes {sorted(shapes)}, expected one size")

@@ -9,20 +9,26 @@ all of them, so the protocol rules (junk pid -1 dropped, distractors pid 0 kept,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import datasets
+import numpy as np
+from datasets.utils.py_utils import map_nested
 from PIL import Image
-from tqdm.auto import tqdm
 
+from .image_files import VERIFY_MODES, embeddable_bytes, image_problem, link_problem
 from .part_masks import PART_NAMES, encode_masks_png, find_mask_source, read_masks
 from .records import ImageRecord, TrackletRecord
 
 REID_SPLITS: tuple[str, ...] = ("train", "query", "gallery")
 JUNK_PID = -1
+DISTRACTOR_PID = 0
+UNKNOWN_CAMID = -1  # camera unknown: evaluation then filters no same-camera gallery entries
 
 
 def package_version() -> str:
@@ -43,34 +49,54 @@ class ReIDConfig(datasets.BuilderConfig):
         mask_dir: folder of part masks (``official`` or ``compact`` layout, see ``part_masks``)
             attached to the train split as a ``part_masks`` column.
         allow_missing_masks: train images without masks get ``part_masks=None`` instead of an error.
-        verify_images: decode every image once while preparing, so corrupt files fail early.
+        verify_images: check every image once while preparing, so corrupt files fail early.
+        verify_mode: ``header`` (default: open and verify each file's header and structure, cheap)
+            or ``decode`` (decode every image fully).
         skip_corrupt: with ``verify_images``, skip corrupt files with one warning listing them all
             instead of raising.
+        combineall: train on train + query + gallery (torchreid's ``combineall``; distractors pid 0
+            left out, an image listed twice taken once); query and gallery stay as they are.
+        num_proc: processes for the image check and for writing the Arrow shards (not part of the
+            cache hash: it changes how, not what, is prepared).
     """
 
     embed_images: bool = True
     mask_dir: str | None = None
     allow_missing_masks: bool = False
     verify_images: bool = True
+    verify_mode: str = "header"
     skip_corrupt: bool = False
+    combineall: bool = False
+    num_proc: int | None = None
+
+
+#: config fields that do not change the prepared data
+_UNHASHED_OPTIONS = {"num_proc"}
 
 
 def default_cache_hash(builder_cls: type, config_kwargs: dict) -> str:
-    """Hash of (package version, builder, options): the prepared cache changes when any of them does."""
+    """Hash of (package version, builder, options, protocol files): the cache changes when any of them does."""
     field_names = {field.name for field in dataclasses.fields(builder_cls.BUILDER_CONFIG_CLASS)}
-    options = sorted((key, str(value)) for key, value in config_kwargs.items() if key in field_names)
-    return datasets.fingerprint.Hasher.hash([package_version(), builder_cls.__name__, options])
+    options = sorted(
+        (key, str(value))
+        for key, value in config_kwargs.items()
+        if key in field_names and key not in _UNHASHED_OPTIONS
+    )
+    extra = builder_cls.hash_inputs(config_kwargs)
+    return datasets.fingerprint.Hasher.hash([package_version(), builder_cls.__name__, options, extra])
 
 
-def image_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be decoded as an image, or None. Uses JPEG draft mode to keep the check cheap."""
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
-            image.load()
-    except (OSError, SyntaxError, ValueError) as error:
-        return f"{type(error).__name__}: {error}"
-    return None
+def combined_train_records(records_by_split: dict[str, list]) -> list:
+    """torchreid's ``combineall``: train + query + gallery, distractors (pid 0) out, duplicates once."""
+    seen, combined = set(), []
+    for split in ("train", "query", "gallery"):
+        for record in records_by_split.get(split, []):
+            key = getattr(record, "path", None) or getattr(record, "frame_paths", None)
+            if (split != "train" and record.pid == DISTRACTOR_PID) or key in seen:
+                continue
+            seen.add(key)
+            combined.append(record)
+    return combined
 
 
 class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
@@ -88,6 +114,11 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
         config_kwargs = {key: value for key, value in kwargs.items() if key not in {"cache_dir", "info"}}
         super().__init__(*args, hash=hash or default_cache_hash(type(self), config_kwargs), **kwargs)
 
+    @classmethod
+    def hash_inputs(cls, config_kwargs: dict) -> list:
+        """Extra cache-hash inputs (e.g. a split file's bytes); none by default."""
+        return []
+
     # -- to implement ---------------------------------------------------------------------------
     def _collect(self, root: Path) -> dict[str, list]:
         """Parse the layout under ``root`` into {split: [ImageRecord | TrackletRecord]} (junk included)."""
@@ -103,16 +134,20 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
             raise FileNotFoundError(
                 f"{self.DATASET_TITLE}: data_dir {data_dir} does not exist or is not a folder"
             )
-        if all((data_dir / marker).exists() for marker in self.ROOT_MARKERS):
+        if self._is_root(data_dir):
             return data_dir
         for child in sorted(data_dir.iterdir()):
-            if child.is_dir() and all((child / marker).exists() for marker in self.ROOT_MARKERS):
+            if child.is_dir() and self._is_root(child):
                 return child
         missing = [marker for marker in self.ROOT_MARKERS if not (data_dir / marker).exists()]
         raise FileNotFoundError(
             f"{self.DATASET_TITLE}: {data_dir} is missing {missing}; expected the dataset folder holding "
             f"{list(self.ROOT_MARKERS)} (or its parent)"
         )
+
+    def _is_root(self, folder: Path) -> bool:
+        """Whether ``folder`` is the dataset's top-level folder (all ``ROOT_MARKERS`` present)."""
+        return all((folder / marker).exists() for marker in self.ROOT_MARKERS)
 
     def collect_records(self) -> tuple[Path, dict[str, list]]:
         """The dataset root and its records by split, junk (pid -1) dropped, images not yet checked."""
@@ -121,10 +156,33 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
             split: [record for record in records if record.pid != JUNK_PID]
             for split, records in self._collect(root).items()
         }
+        self._check_containment(root, records_by_split)
+        if self.config.combineall:
+            records_by_split["train"] = combined_train_records(records_by_split)
         return root, records_by_split
+
+    def _check_containment(self, root: Path, records_by_split: dict[str, list]) -> None:
+        """Refuse files outside the data folder, by name or through a symlinked file."""
+        problems = []
+        for records in records_by_split.values():
+            for record in records:
+                for path in self._record_paths(record):
+                    if root not in Path(os.path.normpath(path)).parents:
+                        problems.append(f"  {path}: lies outside the data folder {root}")
+                    elif (problem := link_problem(root, path)) is not None:
+                        problems.append(f"  {path.relative_to(root)}: {problem}")
+        if problems:
+            raise ValueError(
+                f"{self.DATASET_TITLE}: {len(problems)} file(s) point outside {root}; expected every image "
+                "inside the data folder:\n" + "\n".join(problems[:20])
+            )
 
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
         root, records_by_split = self.collect_records()
+        if self.config.verify_mode not in VERIFY_MODES:
+            raise ValueError(
+                f"{self.DATASET_TITLE}: verify_mode is {self.config.verify_mode!r}; expected one of {VERIFY_MODES}"
+            )
         if self.config.verify_images:
             records_by_split = self._drop_or_reject_corrupt(root, records_by_split)
         for split, records in records_by_split.items():
@@ -153,16 +211,20 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
         return record.frame_paths if isinstance(record, TrackletRecord) else (record.path,)
 
     def _drop_or_reject_corrupt(self, root: Path, records_by_split: dict[str, list]) -> dict[str, list]:
-        total = sum(len(self._record_paths(r)) for records in records_by_split.values() for r in records)
-        problems: dict[Path, str] = {}
-        with tqdm(total=total, desc=f"{self.DATASET_TITLE}: checking images", unit="img") as progress:
-            for records in records_by_split.values():
-                for record in records:
-                    for path in self._record_paths(record):
-                        problem = image_problem(path)
-                        if problem is not None:
-                            problems[path] = problem
-                        progress.update(1)
+        paths = list(
+            dict.fromkeys(
+                p for records in records_by_split.values() for r in records for p in self._record_paths(r)
+            )
+        )
+        # datasets' own multiprocessing helper: a pool of num_proc workers over batches of paths
+        found = map_nested(
+            functools.partial(image_problem, mode=self.config.verify_mode),
+            paths,
+            num_proc=self.config.num_proc,
+            disable_tqdm=False,
+            desc=f"{self.DATASET_TITLE}: checking images ({self.config.verify_mode})",
+        )
+        problems = {path: problem for path, problem in zip(paths, found) if problem is not None}
         if not problems:
             return records_by_split
         listing = "\n".join(f"  {path.relative_to(root)}: {problem}" for path, problem in problems.items())
@@ -219,14 +281,33 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
     def _image_value(self, root: Path, path: Path) -> dict | str:
         # Yielding {"bytes", "path"} embeds the file; yielding a path string keeps a reference.
         if self.config.embed_images:
-            return {"bytes": path.read_bytes(), "path": path.relative_to(root).as_posix()}
+            return {"bytes": embeddable_bytes(path), "path": path.relative_to(root).as_posix()}
         return str(path)
 
-    def _mask_value(self, mask_sources: dict[Path, Path | None], path: Path) -> dict | None:
+    def _mask_value(self, mask_sources: dict[Path, Path | None], path: Path, empty: list) -> dict | None:
+        """The encoded masks of the image at ``path``; a size mismatch is an error, empty masks are noted."""
         source = mask_sources.get(path)
         if source is None:
             return None
-        return {"bytes": encode_masks_png(read_masks(source)), "path": None}
+        masks = read_masks(source)
+        with Image.open(path) as image:
+            size = image.size
+        if masks.shape[1:] != (size[1], size[0]):
+            raise ValueError(
+                f"{self.DATASET_TITLE}: part masks {source} are {masks.shape[2]}x{masks.shape[1]} (WxH) but image "
+                f"{path} is {size[0]}x{size[1]}; expected masks of the image's size"
+            )
+        if not np.any(masks):
+            empty.append(source)
+        return {"bytes": encode_masks_png(masks), "path": None}
+
+    def _report_empty_masks(self, empty: list) -> None:
+        if empty:
+            warnings.warn(
+                f"{self.DATASET_TITLE}: {len(empty)} part mask file(s) are all background for every part "
+                "(the part loss learns nothing from them): " + ", ".join(str(p) for p in empty[:20]),
+                stacklevel=2,
+            )
 
     def _base_features(self) -> dict:
         return {
@@ -249,6 +330,7 @@ class ReIDImageBuilder(ReIDBuilderBase):
     def _generate_examples(
         self, root: Path, records: list[ImageRecord], label_of_pid: dict, mask_sources: dict
     ) -> Iterator[tuple[int, dict]]:
+        empty: list[Path] = []
         for index, record in enumerate(records):
             example = {
                 "image": self._image_value(root, record.path),
@@ -258,8 +340,9 @@ class ReIDImageBuilder(ReIDBuilderBase):
                 "label": label_of_pid.get(record.pid, -1),
             }
             if self.config.mask_dir:
-                example["part_masks"] = self._mask_value(mask_sources, record.path)
+                example["part_masks"] = self._mask_value(mask_sources, record.path, empty)
             yield index, example
+        self._report_empty_masks(empty)
 
 
 class ReIDVideoBuilder(ReIDBuilderBase):
@@ -284,6 +367,7 @@ class ReIDVideoBuilder(ReIDBuilderBase):
     def _generate_examples(
         self, root: Path, records: list[TrackletRecord], label_of_pid: dict, mask_sources: dict
     ) -> Iterator[tuple[int, dict]]:
+        empty: list[Path] = []
         for index, record in enumerate(records):
             example = {
                 "frames": [self._image_value(root, path) for path in record.frame_paths],
@@ -294,6 +378,7 @@ class ReIDVideoBuilder(ReIDBuilderBase):
                 "label": label_of_pid.get(record.pid, -1),
             }
             if self.config.mask_dir:
-                masks = [self._mask_value(mask_sources, path) for path in record.frame_paths]
+                masks = [self._mask_value(mask_sources, path, empty) for path in record.frame_paths]
                 example["part_masks"] = masks if all(m is not None for m in masks) else None
             yield index, example
+        self._report_empty_masks(empty)

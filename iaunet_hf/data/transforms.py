@@ -23,6 +23,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from .clip_sampling import sample_train_clip
+from .image_files import rgb_image
 from .part_masks import NUM_PARTS, masks_from_image
 
 Batch = dict[str, list[Any]]
@@ -41,8 +42,7 @@ def _open_image(item: Image.Image | dict | str) -> Image.Image:
 
 
 def _rgb_image(item: Image.Image | dict | str) -> Image.Image:
-    image = _open_image(item)
-    return image if image.mode == "RGB" else image.convert("RGB")
+    return rgb_image(_open_image(item))  # 16-bit images scaled to 8 bit, not saturated
 
 
 def _mask_tensor(item: Image.Image | dict | str) -> torch.Tensor:

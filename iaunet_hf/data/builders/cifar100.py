@@ -6,7 +6,8 @@ Layout (``data_dir`` is this folder or its parent)::
         train   test   meta        (python pickles as distributed)
 
 Rows: ``image`` (32x32 RGB), ``fine_label`` and ``coarse_label`` as ``ClassLabel`` with the names
-from ``meta``. The files are pickles, so only load a copy you trust (the official archive).
+from ``meta``. The pickles are read through a restricted unpickler that admits only builtin
+containers, bytes/str/numbers and numpy arrays, so a crafted archive cannot run code.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import datasets
 import numpy as np
 
 from ..reid_builder import ReIDBuilderBase, ReIDConfig
+from ..safe_pickle import load_data_pickle
 
 
 class Cifar100(ReIDBuilderBase):
@@ -32,13 +34,12 @@ class Cifar100(ReIDBuilderBase):
     def _load_pickle(self, path: Path) -> dict:
         if not path.is_file():
             raise FileNotFoundError(f"{self.DATASET_TITLE}: pickle {path} is missing")
-        with path.open("rb") as handle:
-            try:
-                content = pickle.load(handle, encoding="bytes")
-            except (pickle.UnpicklingError, EOFError, ValueError) as error:
-                raise ValueError(
-                    f"{self.DATASET_TITLE}: {path} is not a readable CIFAR pickle: {error}"
-                ) from error
+        try:
+            content = load_data_pickle(path, encoding="bytes")
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+            raise ValueError(
+                f"{self.DATASET_TITLE}: {path} is not a readable CIFAR pickle: {error}"
+            ) from error
         if not isinstance(content, dict):
             raise ValueError(f"{self.DATASET_TITLE}: {path} holds {type(content).__name__}, expected a dict")
         return content

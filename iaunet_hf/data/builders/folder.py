@@ -1,17 +1,27 @@
-"""``folder``: the documented way to bring your own reID set, as a Market-style tree or as CSV files.
+"""``folder``: the documented way to bring your own reID set, as a Market-style tree, an
+identity-per-folder tree or CSV files.
 
-Either a Market-style tree (``data_dir`` holds the split folders)::
+A Market-style tree (``data_dir`` holds the split folders)::
 
     my_reid_set/
         train/     0001_c1_anything.jpg ...   (or bounding_box_train/)
         query/
         gallery/                               (or bounding_box_test/)
 
-with the pid and 1-based camera parsed by ``name_pattern`` (default ``([-\\d]+)_c(\\d)``), or CSV files::
+with the pid and 1-based camera parsed by ``name_pattern`` (default ``([-\\d]+)_c(\\d)``; one group
+= pid only, camera unknown). An identity-per-folder tree (torchvision ``ImageFolder`` style), with
+or without split folders (without: a train-only set, see ``split_identities``)::
+
+    my_reid_set/0001/a.jpg  my_reid_set/0002/...          or  my_reid_set/{train,query,gallery}/<pid>/<image>
+
+pids are the folder names when they are all integers, otherwise the folders' index in sorted name
+order over all splits; the camera is unknown (camid -1). Or CSV files::
 
     my_reid_set/
-        train.csv  query.csv  gallery.csv      header ``path,pid,camid``; path relative to data_dir,
-        images/...                             camid 0-based as written; pid -1 rows are junk (dropped)
+        train.csv  query.csv  gallery.csv      header ``path,pid[,camid]``; path relative to data_dir,
+        images/...                             camid 0-based (-1 or no column: unknown); pid -1 = junk
+
+``query.csv`` / ``gallery.csv`` may both be absent (a train-only set).
 """
 
 from __future__ import annotations
@@ -22,27 +32,28 @@ from pathlib import Path
 
 import datasets
 
+from ..image_files import path_inside
 from ..records import ImageRecord
-from ..reid_builder import REID_SPLITS, ReIDConfig, ReIDImageBuilder
-from .market_style import MARKET_NAME_PATTERN, parse_market_style_folder
+from ..reid_builder import REID_SPLITS, UNKNOWN_CAMID, ReIDConfig, ReIDImageBuilder
+from .market_style import MARKET_NAME_PATTERN, list_images, parse_market_style_folder
 
 _SPLIT_FOLDER_NAMES = {
     "train": ("train", "bounding_box_train"),
     "query": ("query",),
     "gallery": ("gallery", "bounding_box_test"),
 }
-CSV_COLUMNS = ("path", "pid", "camid")
+CSV_COLUMNS = ("path", "pid")
 
 
 @dataclasses.dataclass
 class FolderConfig(ReIDConfig):
-    """Options of a custom set: ``name_pattern`` (regex, groups pid and 1-based camera) for the tree form."""
+    """Options of a custom set: ``name_pattern`` (regex: groups pid and 1-based camera, or pid only)."""
 
     name_pattern: str = MARKET_NAME_PATTERN
 
 
 class Folder(ReIDImageBuilder):
-    """A user's own reID set: Market-style folders or ``{train,query,gallery}.csv`` files."""
+    """A user's own reID set: Market-style folders, identity folders or ``{train,query,gallery}.csv`` files."""
 
     BUILDER_CONFIG_CLASS = FolderConfig
     BUILDER_CONFIGS = [FolderConfig(name="default", version=datasets.Version("1.0.0"))]
@@ -55,46 +66,76 @@ class Folder(ReIDImageBuilder):
             if reader.fieldnames is None or not set(CSV_COLUMNS) <= set(reader.fieldnames):
                 raise ValueError(
                     f"{self.DATASET_TITLE}: {csv_path} has columns {reader.fieldnames}; expected a header "
-                    f"with {list(CSV_COLUMNS)}"
+                    "with ['path', 'pid'] and optionally 'camid'"
                 )
             for line_number, row in enumerate(reader, start=2):
+                where = f"{self.DATASET_TITLE}: {csv_path} line {line_number}"
+                camid_text = row.get("camid")
                 try:
-                    pid, camid = int(row["pid"]), int(row["camid"])
+                    pid = int(row["pid"])
+                    camid = UNKNOWN_CAMID if camid_text in (None, "") else int(camid_text)
                 except (TypeError, ValueError) as error:
                     raise ValueError(
-                        f"{self.DATASET_TITLE}: {csv_path} line {line_number} has pid={row['pid']!r} "
-                        f"camid={row['camid']!r}; expected integers"
+                        f"{where} has pid={row['pid']!r} camid={camid_text!r}; expected integers"
                     ) from error
-                path = (root / row["path"]).resolve()
+                path = path_inside(root, row["path"] or "", where=where)
                 if not path.is_file():
                     raise FileNotFoundError(
-                        f"{self.DATASET_TITLE}: {csv_path} line {line_number} names {row['path']!r}, which does "
-                        f"not exist under {root}"
+                        f"{where} names {row['path']!r}, which does not exist under {root}"
                     )
-                if camid < 0:
-                    raise ValueError(
-                        f"{self.DATASET_TITLE}: {csv_path} line {line_number} has camid {camid}; expected >= 0"
-                    )
+                if camid < UNKNOWN_CAMID:
+                    raise ValueError(f"{where} has camid {camid}; expected >= 0, or -1 for unknown")
                 records.append(ImageRecord(path=path, pid=pid, camid=camid))
         return records
 
+    def _identity_folders(self, root: Path, split_folders: dict[str, Path]) -> dict[str, list]:
+        """Records of ``<split>/<identity>/<image>`` trees; camera unknown."""
+        people = {
+            split: sorted(p for p in folder.iterdir() if p.is_dir())
+            for split, folder in split_folders.items()
+        }
+        names = sorted({p.name for folders in people.values() for p in folders})
+        numeric = all(name.lstrip("-").isdigit() for name in names)
+        pid_of = {name: int(name) if numeric else index for index, name in enumerate(names)}
+        return {
+            split: [
+                ImageRecord(path=image, pid=pid_of[person.name], camid=UNKNOWN_CAMID)
+                for person in folders
+                for image in list_images(person)
+            ]
+            for split, folders in people.items()
+        }
+
     def _collect(self, root: Path) -> dict[str, list]:
         if (root / "train.csv").is_file():
-            missing = [f"{split}.csv" for split in REID_SPLITS if not (root / f"{split}.csv").is_file()]
-            if missing:
+            present = [split for split in REID_SPLITS if (root / f"{split}.csv").is_file()]
+            if present not in (["train"], list(REID_SPLITS)):
                 raise FileNotFoundError(
-                    f"{self.DATASET_TITLE}: {root} has train.csv but is missing {missing}"
+                    f"{self.DATASET_TITLE}: {root} has {[f'{s}.csv' for s in present]}; expected train.csv alone "
+                    "(a train-only set) or train.csv, query.csv and gallery.csv"
                 )
-            return {split: self._read_csv(root, root / f"{split}.csv") for split in REID_SPLITS}
-        records = {}
+            return {split: self._read_csv(root, root / f"{split}.csv") for split in present}
+        split_folders = {}
         for split, names in _SPLIT_FOLDER_NAMES.items():
             folder = next((root / name for name in names if (root / name).is_dir()), None)
-            if folder is None:
-                raise FileNotFoundError(
-                    f"{self.DATASET_TITLE}: {root} has no {split} split; expected a folder named one of "
-                    f"{list(names)} or the files {[f'{s}.csv' for s in REID_SPLITS]}"
-                )
-            records[split] = parse_market_style_folder(
+            if folder is not None:
+                split_folders[split] = folder
+        if not split_folders and any(p.is_dir() and list_images(p) for p in root.iterdir()):
+            return self._identity_folders(root, {"train": root})  # <root>/<pid>/<image>: train only
+        missing = [split for split in REID_SPLITS if split not in split_folders]
+        if missing:
+            raise FileNotFoundError(
+                f"{self.DATASET_TITLE}: {root} has no {missing[0]} split; expected folders "
+                f"{[names[0] for names in _SPLIT_FOLDER_NAMES.values()]} (Market-style or one folder per "
+                f"identity), identity folders '<pid>/<image>', or the files {[f'{s}.csv' for s in REID_SPLITS]}"
+            )
+        if not list_images(split_folders["train"]) and any(
+            p.is_dir() for p in split_folders["train"].iterdir()
+        ):
+            return self._identity_folders(root, split_folders)
+        return {
+            split: parse_market_style_folder(
                 folder, dataset_title=self.DATASET_TITLE, num_cameras=None, pattern=self.config.name_pattern
             )
-        return records
+            for split, folder in split_folders.items()
+        }

@@ -1,7 +1,9 @@
 """Parsing of Market-1501-style folders: flat folders of ``<pid>_c<cam>...jpg`` images.
 
-Market-1501, DukeMTMC-reID, the synthetic set and a user's own Market-style tree share this rule
-(the standard toolboxes' ``([-\\d]+)_c(\\d)`` search on the file name, camera 1-based in the name).
+Market-1501, DukeMTMC-reID, Occluded-DukeMTMC, the synthetic set and a user's own tree share this
+rule (the standard toolboxes' ``([-\\d]+)_c(\\d)`` search on the file name, camera 1-based in the
+name). A user's ``name_pattern`` has two groups (pid, 1-based camera) or one group (pid only: the
+camera is then unknown, camid -1); named groups ``pid`` / ``camera`` are used when present.
 """
 
 from __future__ import annotations
@@ -10,14 +12,79 @@ import re
 from pathlib import Path
 
 from ..records import ImageRecord
+from ..reid_builder import UNKNOWN_CAMID
 
 MARKET_NAME_PATTERN = r"([-\d]+)_c(\d)"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MARKET_EXAMPLE = "0002_c1s1_000451_03.jpg"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+_GROUPS_RULE = "two groups (pid, then the 1-based camera) or one group (pid only; camid is then -1, unknown)"
 
 
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name for a stable row order."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def compile_name_pattern(pattern: str, *, dataset_title: str) -> re.Pattern:
+    """The compiled ``name_pattern``, refused unless it has one or two groups."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise ValueError(
+            f"{dataset_title}: name_pattern {pattern!r} is not a regular expression: {error}"
+        ) from error
+    named = set(regex.groupindex)
+    if not ({"pid"} <= named or regex.groups in (1, 2)):
+        raise ValueError(
+            f"{dataset_title}: name_pattern {pattern!r} has {regex.groups} group(s); expected {_GROUPS_RULE}"
+        )
+    return regex
+
+
+def _pid_and_camera(match: re.Match) -> tuple[str, str | None]:
+    if "pid" in match.re.groupindex:
+        return match.group("pid"), match.group("camera") if "camera" in match.re.groupindex else None
+    return match.group(1), match.group(2) if match.re.groups == 2 else None
+
+
+def parse_market_style_name(
+    path: Path,
+    *,
+    dataset_title: str,
+    num_cameras: int | None,
+    pattern: str | re.Pattern = MARKET_NAME_PATTERN,
+    example: str | None = None,
+) -> ImageRecord:
+    """The record of one image whose file name carries its pid (and camera) as ``pattern`` says."""
+    regex = (
+        pattern
+        if isinstance(pattern, re.Pattern)
+        else compile_name_pattern(pattern, dataset_title=dataset_title)
+    )
+    match = regex.search(path.name)
+    if match is None:
+        if example is None and regex.pattern == MARKET_NAME_PATTERN:
+            example = MARKET_EXAMPLE
+        shown = f" such as {example!r}" if example else ""
+        raise ValueError(
+            f"{dataset_title}: cannot parse pid/camera from file name {path}; expected a name matching "
+            f"{regex.pattern!r}{shown} ({_GROUPS_RULE})"
+        )
+    pid_text, camera_text = _pid_and_camera(match)
+    try:
+        pid = int(pid_text)
+        camera = None if camera_text is None else int(camera_text)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{dataset_title}: name_pattern {regex.pattern!r} matched {pid_text!r} / {camera_text!r} in {path}; "
+            f"expected integers ({_GROUPS_RULE})"
+        ) from error
+    if pid < -1 or (camera is not None and not 1 <= camera <= (num_cameras or camera)):
+        raise ValueError(
+            f"{dataset_title}: file {path} has pid {pid} and camera {camera}; expected pid >= -1 and "
+            f"camera in 1..{num_cameras}"
+        )
+    return ImageRecord(path=path, pid=pid, camid=UNKNOWN_CAMID if camera is None else camera - 1)
 
 
 def parse_market_style_folder(
@@ -27,28 +94,18 @@ def parse_market_style_folder(
     num_cameras: int | None,
     pattern: str = MARKET_NAME_PATTERN,
 ) -> list[ImageRecord]:
-    """Records of every image in ``folder`` (junk pid -1 included; the builder base drops it).
-
-    ``pattern``'s first group is the pid, its second the 1-based camera number.
-    """
+    """Records of every image in ``folder`` (junk pid -1 included; the builder base drops it)."""
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{dataset_title}: split folder {folder} is missing; expected a folder of images"
         )
-    name_regex = re.compile(pattern)
-    records = []
-    for path in list_images(folder):
-        match = name_regex.search(path.name)
-        if match is None:
-            raise ValueError(
-                f"{dataset_title}: cannot parse pid/camera from file name {path}; expected a name matching "
-                f"{pattern!r} such as '0002_c1s1_000451_03.jpg'"
-            )
-        pid, camera = int(match.group(1)), int(match.group(2))
-        if pid < -1 or not 1 <= camera <= (num_cameras or camera):
-            raise ValueError(
-                f"{dataset_title}: file {path} has pid {pid} and camera {camera}; expected pid >= -1 and "
-                f"camera in 1..{num_cameras}"
-            )
-        records.append(ImageRecord(path=path, pid=pid, camid=camera - 1))
-    return records
+    regex = compile_name_pattern(pattern, dataset_title=dataset_title)
+    paths = list_images(folder)
+    # an example from the user's own files that does match, so the message reflects their pattern
+    example = next((p.name for p in paths if regex.search(p.name)), None)
+    return [
+        parse_market_style_name(
+            p, dataset_title=dataset_title, num_cameras=num_cameras, pattern=regex, example=example
+        )
+        for p in paths
+    ]

@@ -1,0 +1,272 @@
+"""Split protocols: seeded random splits stored in a split file, pid-disjoint splits of a train-only
+set, and a helper that evaluates every split of a benchmark and reports mean ± std.
+
+The small benchmarks (VIPeR, i-LIDS, PRID, PRID2011) are evaluated over 10 random
+train/test partitions of their identities. The partitions are drawn once from ``seed`` with
+numpy's ``default_rng`` and written to a JSON split file; later loads read that file, so the
+splits of a published number can be shipped and reproduced exactly (the file is part of the
+prepared cache's hash).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from .reid_builder import ReIDConfig
+
+SPLIT_FILE_VERSION = 1
+
+
+@dataclasses.dataclass
+class SplitProtocolConfig(ReIDConfig):
+    """Options of a multi-split benchmark (names as in torchreid).
+
+    Attributes:
+        split_id: which split to load (0-based).
+        seed: seed of the random splits (sets whose splits come with the data ignore it).
+        split_file: JSON file holding the random splits; default
+            ``<dataset folder>/iaunet_splits_<dataset>_seed<seed>.json``. Created on first use, read afterwards.
+    """
+
+    split_id: int = 0
+    seed: int = 0
+    split_file: str | None = None
+
+
+def default_split_file(root: Path, dataset: str, seed: int) -> Path:
+    return root / f"iaunet_splits_{dataset}_seed{seed}.json"
+
+
+def split_file_hash_inputs(config_kwargs: dict, dataset: str) -> list:
+    """The bytes of the split file an options dict points to (if it exists), for the cache hash."""
+    explicit = config_kwargs.get("split_file")
+    if explicit:
+        paths = [Path(explicit).expanduser()]
+    else:
+        data_dir = Path(config_kwargs.get("data_dir") or ".").expanduser()
+        name = default_split_file(Path(), dataset, int(config_kwargs.get("seed", 0))).name
+        paths = [data_dir / name, *sorted(data_dir.glob(f"*/{name}"))]
+    return [path.read_bytes() for path in paths if path.is_file()][:1]
+
+
+def protocol_splits(
+    config: SplitProtocolConfig, root: Path, dataset: str, make: Callable[[np.random.Generator], list[dict]]
+) -> list[dict]:
+    """The stored random splits of a builder's config (its ``split_file`` or the default one)."""
+    path = (
+        Path(config.split_file).expanduser()
+        if config.split_file
+        else default_split_file(root, dataset, config.seed)
+    )
+    return load_or_create_splits(path, dataset=dataset, seed=config.seed, make=make)
+
+
+def write_json_atomic(path: Path, content: object) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(content, stream, indent=1)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_or_create_splits(
+    path: Path, *, dataset: str, seed: int, make: Callable[[np.random.Generator], list[dict]]
+) -> list[dict]:
+    """The splits stored in ``path``; created from ``make(np.random.default_rng(seed))`` when absent."""
+    if path.is_file():
+        try:
+            content = json.loads(path.read_text())
+            splits = content["splits"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{dataset}: split file {path} is not a split file ({error}); expected JSON with a 'splits' list"
+            ) from error
+        if content.get("dataset") != dataset:
+            raise ValueError(
+                f"{dataset}: split file {path} holds splits of {content.get('dataset')!r}; expected {dataset!r}"
+            )
+        return splits
+    splits = make(np.random.default_rng(seed))
+    try:
+        write_json_atomic(
+            path, {"dataset": dataset, "seed": seed, "version": SPLIT_FILE_VERSION, "splits": splits}
+        )
+    except OSError as error:
+        raise OSError(
+            f"{dataset}: cannot write the split file {path} ({error}); pass split_file= a writable path"
+        ) from error
+    return splits
+
+
+def choose_split(splits: Sequence, split_id: int, dataset: str):
+    if not 0 <= split_id < len(splits):
+        raise ValueError(f"{dataset}: split_id is {split_id}; expected 0..{len(splits) - 1}")
+    return splits[split_id]
+
+
+def random_partitions(
+    pids: Sequence[int], num_train: int, num_splits: int, rng: np.random.Generator
+) -> list[dict]:
+    """``num_splits`` random train/test partitions of ``pids`` (sorted lists of pids)."""
+    partitions = []
+    for _ in range(num_splits):
+        order = rng.permutation(len(pids))
+        partitions.append(
+            {
+                "train": sorted(int(pids[i]) for i in order[:num_train]),
+                "test": sorted(int(pids[i]) for i in order[num_train:]),
+            }
+        )
+    return partitions
+
+
+def evaluate_splits(
+    evaluate_split: Callable[[int], Mapping[str, float]], split_ids: Sequence[int] | int
+) -> dict[str, dict]:
+    """Run ``evaluate_split(split_id)`` for every split and summarise each metric as mean ± std.
+
+    ``evaluate_split`` trains/evaluates one split and returns metrics (e.g. ``{"mAP": ..., "rank1": ...}``);
+    ``split_ids`` is a list or a count (``range(n)``). Returns ``{"per_split": {id: metrics},
+    "mean": {...}, "std": {...}, "num_splits": n}`` with the population standard deviation, and
+    ``format_split_summary`` prints it.
+    """
+    ids = list(range(split_ids)) if isinstance(split_ids, int) else list(split_ids)
+    if not ids:
+        raise ValueError("evaluate_splits: split_ids is empty; expected at least one split")
+    per_split = {split_id: dict(evaluate_split(split_id)) for split_id in ids}
+    names = list(per_split[ids[0]])
+    for split_id, metrics in per_split.items():
+        if list(metrics) != names:
+            raise ValueError(
+                f"evaluate_splits: split {split_id} returned metrics {list(metrics)}; expected {names} like split {ids[0]}"
+            )
+    values = {name: np.array([float(per_split[i][name]) for i in ids]) for name in names}
+    return {
+        "per_split": per_split,
+        "mean": {name: float(v.mean()) for name, v in values.items()},
+        "std": {name: float(v.std()) for name, v in values.items()},
+        "num_splits": len(ids),
+    }
+
+
+def format_split_summary(summary: Mapping) -> str:
+    """``mAP 71.20 ± 1.30 | rank1 ...`` over the splits (metrics in percent when they are fractions)."""
+    parts = []
+    for name, mean in summary["mean"].items():
+        std = summary["std"][name]
+        scale = 100.0 if -1.0 <= mean <= 1.0 and std <= 1.0 else 1.0
+        parts.append(f"{name} {mean * scale:.2f} ± {std * scale:.2f}")
+    return f"{summary['num_splits']} splits: " + " | ".join(parts)
+
+
+def split_identities(
+    dataset: datasets.Dataset | datasets.DatasetDict,
+    query_per_identity: int = 1,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    split_file: str | Path | None = None,
+) -> datasets.DatasetDict:
+    """Split a train-only set into pid-disjoint ``train`` / ``query`` / ``gallery``.
+
+    A ``test_fraction`` of the identities (at least one; only identities with two or more images
+    can be tested) goes to the test side; of each test identity ``query_per_identity`` images
+    (preferring distinct cameras when camids are known) become queries and the rest the gallery.
+    The choice is drawn from ``seed``; with ``split_file`` it is stored there as JSON (row indices
+    and pids) and reloaded from it on later calls, so the split is reproducible even if the
+    dataset's order or the library changes. ``label`` is recomputed for the new train split.
+    """
+    if isinstance(dataset, datasets.DatasetDict):
+        if list(dataset) != ["train"]:
+            raise ValueError(
+                f"split_identities: got splits {list(dataset)}; expected a train-only DatasetDict"
+            )
+        dataset = dataset["train"]
+    if not 0.0 < test_fraction < 1.0 or query_per_identity < 1:
+        raise ValueError(
+            f"split_identities: test_fraction={test_fraction}, query_per_identity={query_per_identity}; "
+            "expected 0 < test_fraction < 1 and query_per_identity >= 1"
+        )
+    pids = np.asarray(dataset["pid"])
+    camids = np.asarray(dataset["camid"]) if "camid" in dataset.column_names else np.full(len(pids), -1)
+    path = Path(split_file) if split_file is not None else None
+    if path is not None and path.is_file():
+        indices = _read_identity_split(path, pids)
+    else:
+        indices = _draw_identity_split(pids, camids, query_per_identity, test_fraction, seed)
+        if path is not None:
+            stored = {name: rows for name, rows in indices.items()}
+            write_json_atomic(
+                path,
+                {
+                    "dataset": "split_identities",
+                    "seed": seed,
+                    "num_rows": len(pids),
+                    "rows": stored,
+                    "test_pids": sorted({int(pids[i]) for i in indices["query"]}),
+                },
+            )
+    train = dataset.select(indices["train"])
+    labels = {pid: label for label, pid in enumerate(sorted(set(train["pid"])))}
+    train = train.remove_columns([c for c in ("label",) if c in train.column_names])
+    train = train.add_column("label", [labels[pid] for pid in train["pid"]])
+    test_columns = [c for c in ("label", "part_masks") if c in dataset.column_names]
+    return datasets.DatasetDict(
+        {
+            "train": train,
+            "query": dataset.select(indices["query"]).remove_columns(test_columns),
+            "gallery": dataset.select(indices["gallery"]).remove_columns(test_columns),
+        }
+    )
+
+
+def _draw_identity_split(pids, camids, query_per_identity, test_fraction, seed) -> dict[str, list[int]]:
+    rng = np.random.default_rng(seed)
+    rows_of = {int(pid): np.flatnonzero(pids == pid) for pid in np.unique(pids)}
+    testable = [pid for pid, rows in rows_of.items() if len(rows) > query_per_identity]
+    num_test = max(1, math.floor(len(rows_of) * test_fraction))
+    if len(testable) < num_test or len(rows_of) - num_test < 1:
+        raise ValueError(
+            f"split_identities: {len(rows_of)} identities, {len(testable)} with more than {query_per_identity} "
+            f"image(s); expected at least {num_test} such identities for the test side and one left to train"
+        )
+    test_pids = set(rng.choice(testable, size=num_test, replace=False).tolist())
+    split = {"train": [], "query": [], "gallery": []}
+    for pid, rows in rows_of.items():
+        if pid not in test_pids:
+            split["train"].extend(rows.tolist())
+            continue
+        order = rows[rng.permutation(len(rows))]
+        # distinct cameras first, so a known-camera query has a cross-camera match where one exists
+        _, first_of_camera = np.unique(camids[order], return_index=True)
+        preferred = order[np.sort(first_of_camera)].tolist()
+        queries = (preferred + [r for r in order.tolist() if r not in preferred])[:query_per_identity]
+        split["query"].extend(queries)
+        split["gallery"].extend(r for r in rows.tolist() if r not in queries)
+    return {name: sorted(rows) for name, rows in split.items()}
+
+
+def _read_identity_split(path: Path, pids: np.ndarray) -> dict[str, list[int]]:
+    content = json.loads(path.read_text())
+    if content.get("dataset") != "split_identities" or content.get("num_rows") != len(pids):
+        raise ValueError(
+            f"split_identities: split file {path} was made for {content.get('num_rows')} rows of "
+            f"{content.get('dataset')!r}; expected a split_identities file for this dataset's {len(pids)} rows"
+        )
+    rows = {name: [int(i) for i in content["rows"][name]] for name in ("train", "query", "gallery")}
+    if set(pids[rows["train"]].tolist()) & set(pids[rows["query"] + rows["gallery"]].tolist()):
+        raise ValueError(f"split_identities: split file {path} has identities in both train and test")
+    return rows
