@@ -1,29 +1,45 @@
-"""``iaunet-eval``: evaluate a model on a reID dataset, print the results table and write it as JSON."""
+"""``iaunet-eval``: evaluate one model on one or several reID datasets, print the table, write a results file.
+
+Several datasets (``--dataset market1501,dukemtmc_reid``) give a cross-domain table, one row per set, and one
+results file (``iaunet_hf.evaluation.results``) holding every entry. Builder options of the datasets are set
+with ``--data.KEY VALUE`` (e.g. ``--data.name_pattern '([-\\d]+)_c(\\d)'``), as in ``iaunet-train``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import torch
+import yaml
 
-RANKS = (1, 5, 10, 20)
+DATA_OPTION_PREFIX = "--data."
+CROSS_DOMAIN_METRICS = ("mAP", "rank-1", "mINP")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="iaunet-eval",
-        description="Evaluate an IAUnet (or any package) model under the standard reID protocol.",
+        description="Evaluate an IAUnet (or any package) model under the standard reID protocol. "
+        "Dataset builder options: --data.KEY VALUE (e.g. --data.name_pattern REGEX, --data.mask_dir DIR).",
     )
     parser.add_argument(
         "--model", required=True, help="save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name"
     )
     parser.add_argument(
-        "--dataset", required=True, help="dataset name, e.g. market1501, msmt17, mars, synthetic"
+        "--dataset",
+        required=True,
+        help="dataset name, or several separated by commas (a cross-domain table), e.g. market1501,dukemtmc_reid",
     )
-    parser.add_argument("--data-dir", required=True, type=Path, help="the dataset folder (or its parent)")
+    parser.add_argument(
+        "--data-dir",
+        required=True,
+        type=Path,
+        nargs="+",
+        help="the dataset folder (or its parent); one per dataset, or one parent folder holding them all",
+    )
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="Arrow cache root (default: the datasets cache)"
     )
@@ -47,70 +63,148 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--bf16", action="store_true", help="run the forward pass under bfloat16 autocast")
     parser.add_argument(
-        "--output", type=Path, default=Path("eval_results.json"), help="JSON file for the results"
+        "--output", type=Path, default=Path("eval_results.json"), help="results file (JSON) to write"
     )
     return parser
 
 
-def results_table(results: dict, title: str) -> str:
-    """A fixed-width table of mAP, mINP and the CMC ranks, in percent."""
-    columns = [("mAP", results["mAP"]), ("mINP", results["mINP"])]
-    columns += [(f"R{rank}", results["cmc"][rank - 1]) for rank in RANKS if rank <= len(results["cmc"])]
-    header = " | ".join(f"{name:>6}" for name, _ in columns)
-    values = " | ".join(f"{100 * value:6.2f}" for _, value in columns)
-    rule = "-" * len(header)
-    return f"{title}\n{rule}\n{header}\n{values}\n{rule}"
+def parse_data_options(extra: Sequence[str]) -> dict[str, Any]:
+    """``--data.KEY VALUE`` pairs as builder options; values are read as YAML scalars (``true``, ``3``, ``[a]``)."""
+    options: dict[str, Any] = {}
+    items = list(extra)
+    while items:
+        flag = items.pop(0)
+        key, _, inline = flag[len(DATA_OPTION_PREFIX) :].partition("=")
+        if not flag.startswith(DATA_OPTION_PREFIX) or not key:
+            raise ValueError(
+                f"unrecognised argument {flag!r}; expected --data.KEY VALUE or the options in --help"
+            )
+        if not inline and (not items or items[0].startswith("--")):
+            raise ValueError(f"{flag}: expected a value")
+        text = inline or items.pop(0)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        options[key] = text if value is None or isinstance(value, dict) else value
+    return options
+
+
+def dataset_folders(names: list[str], data_dirs: list[Path]) -> list[Path]:
+    """One folder per dataset: the given ones in order, or the single parent folder for all."""
+    if len(data_dirs) not in (1, len(names)):
+        raise ValueError(
+            f"--data-dir: got {len(data_dirs)} folders for {len(names)} datasets; expected one per dataset or one parent"
+        )
+    folders = data_dirs * len(names) if len(data_dirs) == 1 else data_dirs
+    for name, folder in zip(names, folders, strict=True):
+        if not folder.exists():
+            raise FileNotFoundError(
+                f"--data-dir: {folder} does not exist; expected the {name} folder (or its parent)"
+            )
+    return folders
+
+
+def route_data_options(names: list[str], options: dict[str, Any], video: bool) -> dict[str, dict[str, Any]]:
+    """Each dataset's builder options: all of them for one dataset (its builder checks them); for several, each
+    option goes to the datasets whose builder has it, and an option no builder has is an error."""
+    if len(names) == 1:
+        return {names[0]: dict(options)}
+    import dataclasses
+
+    from ..data import DATASET_BUILDERS
+
+    def fields(name: str) -> set[str]:
+        # "synthetic" is read by the Market-1501 (or, as tracklets, the DukeMTMC-VideoReID) builder.
+        builder = {"synthetic": "dukemtmc_videoreid" if video else "market1501"}.get(name, name)
+        return {field.name for field in dataclasses.fields(DATASET_BUILDERS[builder].BUILDER_CONFIG_CLASS)}
+
+    known = {name: fields(name) for name in names}
+    unused = [key for key in options if not any(key in known[name] for name in names)]
+    if unused:
+        raise ValueError(f"--data.{unused[0]}: no builder of {names} has this option")
+    return {name: {key: value for key, value in options.items() if key in known[name]} for name in names}
+
+
+def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) -> dict[str, Any]:
+    """Load the model once, evaluate it on every dataset, and return the results document."""
+    import torch
+
+    from ..data import DATASET_NAMES, load_reid_dataset
+    from .extraction import evaluate_model, model_input_config
+    from .model_loading import load_reid_model
+    from .results import result_entry, results_document
+
+    names = [name.strip() for name in args.dataset.split(",") if name.strip()]
+    unknown = [name for name in names if name not in DATASET_NAMES]
+    if unknown or not names:
+        raise ValueError(
+            f"--dataset: unknown dataset(s) {unknown or [args.dataset]}; expected some of {list(DATASET_NAMES)}"
+        )
+    folders = dataset_folders(names, list(args.data_dir))
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    routed = route_data_options(names, data_options, args.video)
+    video = {"video": True} if args.video else {}
+    dataset_dicts = {
+        name: load_reid_dataset(name, folder, cache_dir=args.cache_dir, **video, **routed[name])
+        for name, folder in zip(names, folders, strict=True)
+    }
+    model = load_reid_model(args.model).to(device)
+    image_size = tuple(args.image_size) if args.image_size else model_input_config(model)["image_size"]
+    entries = []
+    for name, dataset_dict in dataset_dicts.items():
+        evaluation = evaluate_model(
+            model,
+            dataset_dict,
+            batch_size=args.batch_size,
+            flip=args.flip,
+            rerank=args.rerank,
+            metric=args.metric,
+            ap=args.ap,
+            num_workers=args.num_workers,
+            image_size=image_size,
+            autocast_dtype=torch.bfloat16 if args.bf16 else None,
+        )
+        settings = {
+            "flip": args.flip,
+            "rerank": args.rerank,
+            "metric": args.metric,
+            "ap": args.ap,
+            "image_size": list(image_size),
+            "camera_filter": bool(evaluation.get("camera_filter", True)),
+            **({"data_options": routed[name]} if routed[name] else {}),
+        }
+        entries.append(
+            result_entry(
+                name,
+                evaluation,
+                settings=settings,
+                num_query=len(dataset_dict["query"]),
+                num_gallery=len(dataset_dict["gallery"]),
+            )
+        )
+    return results_document(entries, model=args.model)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from ..data import load_reid_dataset
-    from .extraction import evaluate_model
-    from .model_loading import load_reid_model
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    from .results import format_results_table, write_results
 
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if not args.data_dir.exists():
-        raise FileNotFoundError(
-            f"--data-dir: {args.data_dir} does not exist; expected the {args.dataset} folder"
-        )
-    options = {"video": True} if args.video else {}
-    dataset_dict = load_reid_dataset(args.dataset, args.data_dir, cache_dir=args.cache_dir, **options)
-    model = load_reid_model(args.model).to(device)
-    results = evaluate_model(
-        model,
-        dataset_dict,
-        batch_size=args.batch_size,
-        flip=args.flip,
-        rerank=args.rerank,
-        metric=args.metric,
-        ap=args.ap,
-        num_workers=args.num_workers,
-        image_size=tuple(args.image_size) if args.image_size else None,
-        autocast_dtype=torch.bfloat16 if args.bf16 else None,
+    try:
+        document = evaluate_datasets(args, parse_data_options(extra))
+        write_results(args.output, document)
+    except (FileNotFoundError, ValueError, OSError) as error:  # bad input the user can fix: one line, exit 2
+        print(f"iaunet-eval: error: {error}", file=sys.stderr)
+        return 2
+    cross_domain = len(document["results"]) > 1
+    title = f"{args.model}" + (" +flip" if args.flip else "") + (" +rerank" if args.rerank else "")
+    print(("cross-domain evaluation of " if cross_domain else "evaluation of ") + title + " (percent)")
+    print(
+        format_results_table(document, CROSS_DOMAIN_METRICS)
+        if cross_domain
+        else format_results_table(document)
     )
-    settings = (
-        f"{args.dataset}: {args.model}"
-        + (" +flip" if args.flip else "")
-        + (" +rerank" if args.rerank else "")
-    )
-    print(results_table(results, settings))
-    record = {
-        "model": args.model,
-        "dataset": args.dataset,
-        "flip": args.flip,
-        "rerank": args.rerank,
-        "metric": args.metric,
-        "ap": args.ap,
-        "mAP": results["mAP"],
-        "mINP": results["mINP"],
-        **{f"rank-{rank}": float(results["cmc"][rank - 1]) for rank in RANKS if rank <= len(results["cmc"])},
-        "cmc": results["cmc"].tolist(),
-        "num_query": len(dataset_dict["query"]),
-        "num_gallery": len(dataset_dict["gallery"]),
-        "num_valid_queries": results["num_valid_queries"],
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2))
     print(f"results written to {args.output}")
     return 0
 

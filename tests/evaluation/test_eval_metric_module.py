@@ -75,3 +75,22 @@ def test_missing_gallery_is_reported(items):
     metric = evaluate.load(METRIC_PATH)
     with pytest.raises(ValueError, match="is_query: expected both query and gallery"):
         metric.compute(embeddings=embeddings, pids=pids, camids=camids, is_query=np.ones(90, dtype=bool))
+
+
+def test_output_maps_to_the_results_format(items, tmp_path):
+    """The module's dict becomes a results-file entry exactly as the direct evaluation does."""
+    from iaunet_hf.evaluation.results import read_results, result_entry, results_document, write_results
+
+    embeddings, pids, camids, is_query = items
+    output = evaluate.load(METRIC_PATH).compute(
+        embeddings=embeddings, pids=pids, camids=camids, is_query=is_query
+    )
+    options = dict(settings={"metric": "cosine"}, num_query=20, num_gallery=70)
+    entry = result_entry("folder", output, **options)
+    assert entry == result_entry("folder", direct(*items), **options)
+    assert entry["dataset_type"] == "custom" and entry["metrics"]["rank-1"] == pytest.approx(
+        100 * output["rank-1"]
+    )
+    assert set(entry["metrics"]) == {"mAP", "mINP", "rank-1", "rank-5", "rank-10", "rank-20"}
+    path = write_results(tmp_path / "results.json", results_document([entry]))
+    assert read_results(path)["results"] == [entry]

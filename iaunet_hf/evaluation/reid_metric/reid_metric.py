@@ -3,7 +3,8 @@
 Load it with ``evaluate.load(iaunet_hf.evaluation.METRIC_PATH)``. Every example is one image or
 tracklet embedding with its identity, camera and whether it is a query; gallery and query items
 can be added in any order, in batches and from several processes (``num_process``/``process_id``).
-The numbers are those of ``iaunet_hf.evaluation.evaluate_reid_features``.
+The numbers are those of ``iaunet_hf.evaluation.evaluate_reid_features``, as fractions; the returned dict
+maps to an entry of the package's results file with ``iaunet_hf.evaluation.results.result_entry``.
 """
 
 import datasets
@@ -11,6 +12,7 @@ import evaluate
 import numpy as np
 
 from iaunet_hf.evaluation.distances import evaluate_reid_features
+from iaunet_hf.evaluation.results import CMC_RANKS
 
 _DESCRIPTION = """
 Re-identification retrieval metrics under the Market-1501 protocol: for each query, gallery items
@@ -29,7 +31,9 @@ Args:
     max_rank: length of the CMC curve (default 50).
     ap: "standard" (default) or "trapezoid".
 Returns:
-    mAP, mINP, rank-1, rank-5, rank-10, rank-20 (those within max_rank), cmc (list), num_valid_queries.
+    mAP, mINP, rank-1, rank-5, rank-10, rank-20 (those within max_rank), cmc (list), num_valid_queries;
+    fractions in [0, 1]. ``results.result_entry(dataset, output, settings=..., num_query=..., num_gallery=...)``
+    turns the dict into an entry of a results file (percent).
 Examples:
     >>> import evaluate, iaunet_hf.evaluation
     >>> reid = evaluate.load(iaunet_hf.evaluation.METRIC_PATH)
@@ -93,7 +97,7 @@ class ReidMetric(evaluate.Metric):
             ap=ap,
         )
         output = {"mAP": results["mAP"], "mINP": results["mINP"]}
-        for rank in (1, 5, 10, 20):
+        for rank in CMC_RANKS:
             if rank <= max_rank:
                 output[f"rank-{rank}"] = float(results["cmc"][rank - 1])
         output["cmc"] = results["cmc"].tolist()
