@@ -2,7 +2,8 @@
 
 A full MSMT17 distance matrix (11,659 x 82,161) is 3.8 GB in float32; evaluating from features
 computes one block of query rows at a time, ranks it and drops it. The gallery is never copied
-(no normalised copy: its norms are kept as a vector).
+(no normalised copy: its norms are kept as a vector). With ``rerank=True`` the blocks are
+k-reciprocal re-ranked distances (``rerank.py``), which never exist as one (Q, G) matrix either.
 """
 
 from __future__ import annotations
@@ -16,15 +17,21 @@ from .metrics import (
     DEFAULT_CHUNK_ELEMENTS,
     APMode,
     ArrayLike,
+    Backend,
     GalleryIdentities,
     as_labels,
     as_tensor,
     check_ap_mode,
     query_statistics,
+    resolve_backend,
     summarize,
 )
+from .rerank import k_reciprocal_blocks
 
 DistanceMetric = Literal["cosine", "euclidean"]
+# Query-block size of the numba kernel, which needs no temporaries: large blocks keep the
+# distance product compute-bound (a 16-row block re-reads the whole gallery for 16 queries).
+NUMBA_BLOCK_ELEMENTS = 1 << 26  # 256 MiB of float32 distances
 
 
 def _as_features(values: ArrayLike, name: str, device: torch.device | None = None) -> torch.Tensor:
@@ -105,12 +112,20 @@ def evaluate_reid_features(
     ap: APMode = "standard",
     chunk_size: int | None = None,
     progress: bool = True,
+    camera_filter: bool = True,
+    backend: Backend = "auto",
+    rerank: bool = False,
+    rerank_options: dict | None = None,
 ) -> dict:
     """``evaluate_reid`` from features, computing distances for ``chunk_size`` queries at a time.
 
     The full distance matrix is never held: peak memory beyond the features is a few bytes times
-    ``chunk_size x num_gallery`` (default: about 8M elements, i.e. a few hundred MB). Runs on the
-    device of ``gallery_features``. Returns the same dict as ``evaluate_reid``.
+    ``chunk_size x num_gallery`` (default: 256 MiB of distances with the numba kernel, about 8M
+    elements with torch). Runs on the device of ``gallery_features``. ``camera_filter`` and
+    ``backend`` are those of ``evaluate_reid``. ``rerank=True`` evaluates k-reciprocal re-ranked
+    distances (Zhong et al.) of the same ``metric``, block by block; ``rerank_options`` holds
+    ``k_reciprocal_blocks`` keywords (``k1``, ``k2``, ``lambda_value``, ``neighbours``, ...).
+    Returns the same dict as ``evaluate_reid``.
     """
     check_ap_mode(ap, max_rank)
     gallery = _as_features(gallery_features, "gallery_features")
@@ -120,23 +135,44 @@ def evaluate_reid_features(
             f"query_features: expected dimension {gallery.shape[1]} to match gallery_features, found {query.shape[1]}"
         )
     device = gallery.device
+    backend = resolve_backend(backend, device)
     num_queries, num_gallery = query.shape[0], gallery.shape[0]
     query_pids = as_labels(q_pids, "q_pids", num_queries, device)
     query_camids = as_labels(q_camids, "q_camids", num_queries, device)
     gallery_pids = as_labels(g_pids, "g_pids", num_gallery, device)
     identities = GalleryIdentities(gallery_pids, g_camids, device)
-    distance = GalleryDistance(gallery, metric)
-    if chunk_size is None:
-        chunk_size = max(1, DEFAULT_CHUNK_ELEMENTS // max(num_gallery, 1))
+    if rerank:
+        options = {"metric": metric, "progress": progress, **(rerank_options or {})}
+        blocks = k_reciprocal_blocks(query, gallery, **options)
+    else:
+        blocks = _distance_blocks(query, gallery, metric, backend, chunk_size, progress)
     statistics = []
-    starts = range(0, num_queries, chunk_size)
-    for start in tqdm(starts, desc="evaluating query chunks", disable=not progress or len(starts) < 2):
-        stop = start + chunk_size
-        block = distance(query[start:stop])  # (chunk, G)
+    for start, stop, block in blocks:
         statistics.append(
-            query_statistics(block, query_pids[start:stop], query_camids[start:stop], identities, ap)
+            query_statistics(
+                block,
+                query_pids[start:stop],
+                query_camids[start:stop],
+                identities,
+                ap,
+                camera_filter,
+                backend,
+            )
         )
         del block
     if not statistics:
         raise ValueError("query_features: expected at least one query, found 0")
     return summarize(statistics, max_rank)
+
+
+def _distance_blocks(query, gallery, metric, backend, chunk_size, progress):
+    """(start, stop, (rows, G) distances) for consecutive blocks of query rows."""
+    distance = GalleryDistance(gallery, metric)
+    num_queries, num_gallery = query.shape[0], gallery.shape[0]
+    if chunk_size is None:
+        elements = NUMBA_BLOCK_ELEMENTS if backend == "numba" else DEFAULT_CHUNK_ELEMENTS
+        chunk_size = max(1, elements // max(num_gallery, 1))
+    starts = range(0, num_queries, chunk_size)
+    for start in tqdm(starts, desc="evaluating query chunks", disable=not progress or len(starts) < 2):
+        stop = min(start + chunk_size, num_queries)
+        yield start, stop, distance(query[start:stop])
