@@ -2,7 +2,8 @@
 
 Search is exact cosine similarity (inner product of unit vectors). FAISS (``faiss-cpu`` or
 ``faiss-gpu``, the optional ``[faiss]`` extra) is used when installed; otherwise a chunked
-``torch.topk`` gives the same neighbours. Saved as ``gallery_index.safetensors`` (the
+``torch.topk`` gives the same neighbours. Non-finite embeddings are refused on ``add``, ``search``
+and ``load`` (a NaN row would rank first for every query). Saved as ``gallery_index.safetensors`` (the
 embeddings) plus ``gallery_index.json`` (dimension and metadata).
 """
 
@@ -52,7 +53,19 @@ def _normalized(embeddings: ArrayLike, name: str) -> torch.Tensor:
         raise ValueError(
             f"{name}: expected a 2-D float (num_items, dim) array, found {tuple(tensor.shape)} {tensor.dtype}"
         )
+    check_finite(tensor, name)
     return torch.nn.functional.normalize(tensor.detach().float().cpu(), dim=1)
+
+
+def check_finite(tensor: torch.Tensor, name: str) -> None:
+    """Refuses NaN/infinite rows: one such gallery row would otherwise be every query's top-1."""
+    bad_rows = (~torch.isfinite(tensor)).any(1).nonzero()[:, 0]
+    if bad_rows.numel():
+        shown = ", ".join(str(int(i)) for i in bad_rows[:10]) + (", ..." if bad_rows.numel() > 10 else "")
+        raise ValueError(
+            f"{name}: expected finite values, found {bad_rows.numel()} of {tensor.shape[0]} rows "
+            f"with NaN or infinite values (rows {shown})"
+        )
 
 
 class GalleryIndex:
@@ -164,6 +177,7 @@ class GalleryIndex:
             raise ValueError(
                 f"{directory / METADATA_FILE}: expected {embeddings.shape[0]} metadata entries, found {len(header['metadata'])}"
             )
+        check_finite(embeddings, str(directory / EMBEDDINGS_FILE))
         index = cls(header["dim"], use_faiss=use_faiss)
         index.embeddings = embeddings.float()
         index.metadata = header["metadata"]

@@ -158,8 +158,12 @@ def numba_query_statistics(
     first_match_rank = np.empty(num_queries, np.int64)
     num_positives = np.empty(num_queries, np.int64)
     finite = np.empty(num_queries, np.bool_)
+    integer = np.int32 if rows.dtype == np.float32 else np.int64
+    exponent = integer(0x7F800000) if rows.dtype == np.float32 else integer(0x7FF0000000000000)
     query_statistics_kernel(
         rows,
+        rows.view(integer),
+        exponent,
         gallery.groups(q_pids).numpy(),
         q_camids.numpy(),
         gallery.group_start.numpy(),

@@ -26,18 +26,18 @@ import numpy as np
 BLOCK = 1 << 16
 # Above this many positives a binary search per entry beats P / 4 passes over the row.
 MANY_POSITIVES = 256
-FASTMATH = {"reassoc", "nsz"}  # lets the finiteness sum vectorise (a sum of zeros, or NaN)
 
 
-@numba.njit(fastmath=FASTMATH, cache=True, nogil=True)
-def _is_finite(row):
-    """Whether every entry is finite: v - v is 0 for finite v and NaN for NaN or infinity."""
-    if row.shape[0] == 0:
-        return True
-    total = row[0] - row[0]
-    for j in range(1, row.shape[0]):
-        total += row[j] - row[j]
-    return total == 0
+@numba.njit(cache=True, nogil=True)
+def _count_non_finite(bits, exponent):
+    """Entries whose exponent bits are all set (NaN or infinity), from the row viewed as integers."""
+    total = 0
+    for block in range(0, bits.shape[0], BLOCK):
+        partial = np.int32(0)
+        for j in range(block, min(block + BLOCK, bits.shape[0])):
+            partial = np.int32(partial + ((bits[j] & exponent) == exponent))
+        total += partial
+    return total
 
 
 @numba.njit(cache=True, nogil=True)
@@ -118,6 +118,8 @@ def _entries_before_by_search(row, distance, index):
 @numba.njit(parallel=True, cache=True, nogil=True)
 def query_statistics_kernel(
     distances,
+    bits,
+    exponent,
     query_group,
     query_camids,
     group_start,
@@ -139,7 +141,7 @@ def query_statistics_kernel(
         first_match_rank[i] = 0
         num_positives[i] = 0
         row = distances[i]
-        finite[i] = _is_finite(row)
+        finite[i] = _count_non_finite(bits[i], exponent) == 0
         group = query_group[i]
         if group < 0 or not finite[i]:
             continue

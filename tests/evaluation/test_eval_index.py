@@ -80,3 +80,37 @@ def test_errors_name_what_was_wrong(gallery, tmp_path):
         index.search(embeddings[:1], k=301)
     with pytest.raises(FileNotFoundError, match="gallery_index.safetensors"):
         GalleryIndex.load(tmp_path / "missing")
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "use_faiss",
+    [
+        False,
+        pytest.param(
+            True, marks=pytest.mark.skipif(not faiss_available(), reason="faiss is an optional extra")
+        ),
+    ],
+)
+def test_non_finite_embeddings_are_refused(gallery, tmp_path, use_faiss):
+    embeddings, metadata, queries = gallery
+    index = GalleryIndex(24, use_faiss=use_faiss)
+    poisoned = embeddings.copy()
+    poisoned[[4, 9], 3] = [np.nan, np.inf]
+    with pytest.raises(
+        ValueError, match=r"embeddings: expected finite values, found 2 of 300 rows .*\(rows 4, 9\)"
+    ):
+        index.add(poisoned, metadata)
+    assert len(index) == 0  # nothing was added
+    index.add(embeddings, metadata)
+    bad_queries = queries.copy()
+    bad_queries[0, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"queries: expected finite values, found 1 of 20 rows .*\(rows 0\)"):
+        index.search(bad_queries, k=3)
+    # a saved index whose embeddings file was altered is refused on load
+    index.save(tmp_path / "index")
+    from safetensors.numpy import save_file
+
+    save_file({"embeddings": poisoned}, str(tmp_path / "index" / "gallery_index.safetensors"))
+    with pytest.raises(ValueError, match="gallery_index.safetensors: expected finite values, found 2"):
+        GalleryIndex.load(tmp_path / "index", use_faiss=use_faiss)

@@ -5,6 +5,13 @@ import pytest
 import torch
 
 from iaunet_hf.evaluation import evaluate_reid
+from iaunet_hf.evaluation.metrics import GalleryIdentities, numba_available
+
+# Both rank kernels: the fused numba pass (optional extra) and the torch fallback.
+BACKENDS = [
+    pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="numba is optional")),
+    "torch",
+]
 
 
 def sorted_reference(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, ap="standard"):
@@ -125,19 +132,67 @@ def test_distractors_count_as_negatives():
     np.testing.assert_allclose(result["cmc"], [0, 0, 1])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("ap", ["standard", "trapezoid"])
-def test_matches_sorted_reference_on_random_inputs(seed, ap):
+def test_matches_sorted_reference_on_random_inputs(seed, ap, backend):
     rng = np.random.default_rng(seed)
     problem = random_problem(
         rng, 37, 211, num_ids=int(rng.integers(3, 20)), num_cams=int(rng.integers(2, 5)), ties=seed % 2 == 1
     )
     expected_map, expected_inp, expected_cmc, expected_valid = sorted_reference(*problem, max_rank=20, ap=ap)
-    result = evaluate_reid(*problem, max_rank=20, ap=ap)
+    result = evaluate_reid(*problem, max_rank=20, ap=ap, backend=backend)
     assert result["mAP"] == pytest.approx(expected_map, abs=1e-9)
     assert result["mINP"] == pytest.approx(expected_inp, abs=1e-9)
     np.testing.assert_allclose(result["cmc"], expected_cmc, atol=1e-12)
     assert result["num_valid_queries"] == expected_valid
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("ties", "dtype"), [(False, np.float64), (True, np.float64), (False, np.float32)])
+def test_many_positives_per_query_match_the_reference(backend, ties, dtype):
+    # two identities in 700 entries: ~350 positives a query, beyond the numba kernel's pass limit
+    # (256), so its binary-search path runs; float32 rows keep their own precision in the comparisons
+    rng = np.random.default_rng(11)
+    distmat, *labels = random_problem(rng, 12, 700, num_ids=2, num_cams=3, ties=ties)
+    distmat = distmat.astype(dtype)
+    expected_map, expected_inp, expected_cmc, _ = sorted_reference(distmat, *labels, max_rank=10)
+    result = evaluate_reid(distmat, *labels, max_rank=10, backend=backend)
+    assert result["mAP"] == pytest.approx(expected_map, abs=1e-9)
+    assert result["mINP"] == pytest.approx(expected_inp, abs=1e-9)
+    np.testing.assert_allclose(result["cmc"], expected_cmc, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_camera_filter_off_keeps_same_camera_matches_by_hand(backend):
+    # nothing removed: pid1 (0.05), pid2 (0.1), pid1 (0.3), pid3 (0.4), pid1 (0.5) -> ranks 1, 3, 5
+    result = evaluate_reid(HAND_DISTANCES, max_rank=5, camera_filter=False, backend=backend, **HAND_ARGS)
+    assert result["mAP"] == pytest.approx((1 / 1 + 2 / 3 + 3 / 5) / 3)
+    assert result["mINP"] == pytest.approx(3 / 5)
+    np.testing.assert_allclose(result["cmc"], [1, 1, 1, 1, 1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unknown_camera_never_counts_as_the_same_camera(backend):
+    # a query camid of -1 removes nothing even with the filter on; a gallery -1 is never the query's camera
+    unknown_query = dict(HAND_ARGS, q_camids=np.array([-1]))
+    on = evaluate_reid(HAND_DISTANCES, max_rank=5, backend=backend, **unknown_query)
+    off = evaluate_reid(HAND_DISTANCES, max_rank=5, camera_filter=False, backend=backend, **HAND_ARGS)
+    assert on["mAP"] == off["mAP"]
+    unknown_gallery = dict(HAND_ARGS, g_camids=np.array([1, 1, -1, 2, 0]))
+    result = evaluate_reid(HAND_DISTANCES, max_rank=5, backend=backend, **unknown_gallery)
+    assert result["mAP"] == pytest.approx(off["mAP"])
+
+
+def test_identity_table_size_is_the_gallery_size_not_identities_times_largest_group():
+    # one distractor identity with 5000 entries and 300 identities of 2: a dense table would be 301 x 5000
+    g_pids = np.concatenate([np.zeros(5000, dtype=np.int64), np.repeat(np.arange(1, 301), 2)])
+    identities = GalleryIdentities(g_pids, np.zeros_like(g_pids))
+    assert identities.member_order.numel() == g_pids.size
+    assert identities.group_start.numel() == 302
+    candidates = identities.candidates(torch.tensor([7, 9999]))  # width: the queries' largest group
+    assert candidates.shape == (2, 2)
+    assert sorted(candidates[0].tolist()) == [5000 + 12, 5000 + 13] and candidates[1].tolist() == [-1, -1]
 
 
 def test_chunked_equals_unchunked_and_torch_equals_numpy():
@@ -147,7 +202,11 @@ def test_chunked_equals_unchunked_and_torch_equals_numpy():
     chunked = evaluate_reid(distmat, q_pids, g_pids, q_cams, g_cams, chunk_size=7)
     tensors = evaluate_reid(*(torch.from_numpy(a) for a in (distmat, q_pids, g_pids, q_cams, g_cams)))
     float32 = evaluate_reid(torch.from_numpy(distmat).float(), q_pids, g_pids, q_cams, g_cams)
-    for other in (chunked, tensors):
+    others = [chunked, tensors, evaluate_reid(distmat, q_pids, g_pids, q_cams, g_cams, backend="torch")]
+    if numba_available():
+        strided = torch.from_numpy(distmat).T.contiguous().T  # a non-contiguous view
+        others.append(evaluate_reid(strided, q_pids, g_pids, q_cams, g_cams, chunk_size=9, backend="numba"))
+    for other in others:
         assert other["mAP"] == whole["mAP"]
         assert other["mINP"] == whole["mINP"]
         np.testing.assert_array_equal(other["cmc"], whole["cmc"])
@@ -162,6 +221,29 @@ def test_gpu_matches_cpu():
     gpu = evaluate_reid(*(torch.from_numpy(a).cuda() for a in problem))
     assert gpu["mAP"] == pytest.approx(cpu["mAP"], abs=1e-12)
     np.testing.assert_allclose(gpu["cmc"], cpu["cmc"])
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_distances_are_refused(backend, bad, dtype):
+    distmat = np.random.default_rng(0).random((4, 6)).astype(dtype)
+    distmat[2, 5] = bad  # in a row whose query has no positive at all: it is still checked
+    with pytest.raises(ValueError, match="distmat: expected finite distances, found 1 NaN or infinite"):
+        evaluate_reid(
+            distmat,
+            np.array([1, 1, 9, 1]),
+            np.array([1, 2, 3, 1, 2, 3]),
+            np.zeros(4, int),
+            np.ones(6, int),
+            backend=backend,
+        )
+
+
+def test_unknown_backend_is_reported():
+    with pytest.raises(ValueError, match="backend: expected 'auto', 'numba' or 'torch'"):
+        evaluate_reid(HAND_DISTANCES, backend="cuda", **HAND_ARGS)
 
 
 def test_bad_inputs_name_the_field():

@@ -65,6 +65,16 @@ def test_matches_dense_reference(num_query, num_gallery, k1, k2, lambda_value, c
     np.testing.assert_allclose(result.numpy(), expected, atol=1e-10)
 
 
+def test_cosine_metric_is_the_formulation_on_unit_vectors():
+    rng = np.random.default_rng(4)
+    features, _ = clustered(rng, 50)
+    query, gallery = features[:12], features[12:]
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    expected = dense_rerank(unit[:12], unit[12:], 10, 4, 0.3)
+    result = k_reciprocal_rerank(query, gallery, 10, 4, 0.3, metric="cosine", chunk_size=5, progress=False)
+    np.testing.assert_allclose(result.numpy(), expected, atol=1e-10)
+
+
 def test_float32_agrees_and_reranking_helps_clustered_data():
     rng = np.random.default_rng(1)
     features, pids = clustered(rng, 120, num_ids=8)
@@ -87,3 +97,7 @@ def test_invalid_parameters_are_reported():
         k_reciprocal_rerank(features[:3], features[3:], k1=20, progress=False)
     with pytest.raises(ValueError, match="query_features: expected dimension 4"):
         k_reciprocal_rerank(features[:3, :2], features[3:], k1=2, progress=False)
+    with pytest.raises(ValueError, match="metric: expected 'euclidean' or 'cosine'"):
+        k_reciprocal_rerank(features[:3], features[3:], k1=2, metric="manhattan", progress=False)
+    with pytest.raises(ValueError, match="neighbours: expected 'exact' or 'faiss'"):
+        k_reciprocal_rerank(features[:3], features[3:], k1=2, neighbours="annoy", progress=False)
