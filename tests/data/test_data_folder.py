@@ -59,3 +59,65 @@ def test_tree_without_split(tmp_path: Path, cache_dir: Path, jpeg_writer):
     jpeg_writer(tmp_path / "train" / "0001_c1_a.jpg")
     with pytest.raises(FileNotFoundError, match=r"folder: .* has no query split"):
         load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+
+
+def test_csv_without_camid_means_camera_unknown(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    for split, entries in {
+        "train": [("a.jpg", 1), ("b.jpg", 2)],
+        "query": [("c.jpg", 3)],
+        "gallery": [("d.jpg", 3)],
+    }.items():
+        (tmp_path / f"{split}.csv").write_text("path,pid\n" + "".join(f"{p},{pid}\n" for p, pid in entries))
+        for path, _ in entries:
+            jpeg_writer(tmp_path / path)
+    dataset = load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+    assert {camid for split in dataset.values() for camid in split["camid"]} == {-1}
+    assert dataset["train"]["label"] == [0, 1]
+
+
+def test_identity_per_folder_tree_without_splits_is_train_only(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    for person, count in (("0007", 2), ("0003", 3)):
+        for index in range(count):
+            jpeg_writer(tmp_path / "crops" / person / f"frame{index}.jpg")
+    dataset = load_reid_dataset("folder", tmp_path / "crops", cache_dir=cache_dir)
+    assert list(dataset) == ["train"]
+    assert dataset["train"]["pid"] == [3, 3, 3, 7, 7] and set(dataset["train"]["camid"]) == {-1}
+    assert dataset["train"]["path"][0] == "0003/frame0.jpg"
+
+
+def test_identity_per_folder_tree_with_splits_and_named_identities(
+    tmp_path: Path, cache_dir: Path, jpeg_writer
+):
+    layout = {"train": {"bob": 2, "alice": 1}, "query": {"carol": 1}, "gallery": {"carol": 2, "dave": 1}}
+    for split, people in layout.items():
+        for person, count in people.items():
+            for index in range(count):
+                jpeg_writer(tmp_path / split / person / f"{index}.jpg")
+    dataset = load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+    # non-numeric names: pid = index of the name in sorted order over all splits (alice, bob, carol, dave)
+    assert dataset["train"]["pid"] == [0, 1, 1] and dataset["train"]["label"] == [0, 1, 1]
+    assert dataset["query"]["pid"] == [2] and sorted(dataset["gallery"]["pid"]) == [2, 2, 3]
+    assert set(dataset["gallery"]["camid"]) == {-1}
+
+
+def test_name_pattern_with_one_group_and_bad_patterns(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    for split, names in {
+        "train": ["person12_a.jpg", "person40_b.jpg"],
+        "query": ["person5_a.jpg"],
+        "gallery": ["person5_b.jpg"],
+    }.items():
+        for name in names:
+            jpeg_writer(tmp_path / split / name)
+    dataset = load_reid_dataset("folder", tmp_path, cache_dir=cache_dir, name_pattern=r"person(\d+)_")
+    assert dataset["train"]["pid"] == [12, 40] and set(dataset["train"]["camid"]) == {-1}
+    with pytest.raises(
+        ValueError,
+        match=r"name_pattern '\(\\d\)\(\\d\)\(\\d\)' has 3 group\(s\); expected two groups \(pid, then the 1-based camera\) or one group \(pid only",
+    ):
+        load_reid_dataset("folder", tmp_path, cache_dir=cache_dir, name_pattern=r"(\d)(\d)(\d)")
+    jpeg_writer(tmp_path / "train" / "unlabelled.jpg")
+    with pytest.raises(
+        ValueError,
+        match=r"unlabelled\.jpg; expected a name matching 'person\(\\d\+\)_' such as 'person12_a\.jpg' \(two groups",
+    ):
+        load_reid_dataset("folder", tmp_path, cache_dir=cache_dir / "other", name_pattern=r"person(\d+)_")

@@ -48,10 +48,10 @@ class Grid(ReIDImageBuilder):
         content = scipy.io.loadmat(str(mat_path))
         if "trainIdxAll" not in content:
             raise ValueError(f"{self.DATASET_TITLE}: {mat_path} has no 'trainIdxAll' variable")
-        partitions = content["trainIdxAll"][0]  # struct array, one entry per split
-        # the train identities are the third field of each entry, as in torchreid
+        partitions = content["trainIdxAll"][0]  # a cell array: one 1x1 struct per split
+        # the train identities are the struct's third field, read by position as torchreid does
         entry = choose_split(partitions, self.config.split_id, "grid")
-        return [int(v) for v in np.asarray(entry[2]).ravel()]
+        return [int(v) for v in np.asarray(entry[0][0][2]).ravel()]
 
     def _parse(self, folder: Path) -> list[ImageRecord]:
         records = []

@@ -31,12 +31,12 @@ def compile_name_pattern(pattern: str, *, dataset_title: str) -> re.Pattern:
         regex = re.compile(pattern)
     except re.error as error:
         raise ValueError(
-            f"{dataset_title}: name_pattern {pattern!r} is not a regular expression: {error}"
+            f"{dataset_title}: name_pattern '{pattern}' is not a regular expression: {error}"
         ) from error
     named = set(regex.groupindex)
     if not ({"pid"} <= named or regex.groups in (1, 2)):
         raise ValueError(
-            f"{dataset_title}: name_pattern {pattern!r} has {regex.groups} group(s); expected {_GROUPS_RULE}"
+            f"{dataset_title}: name_pattern '{pattern}' has {regex.groups} group(s); expected {_GROUPS_RULE}"
         )
     return regex
 
@@ -68,7 +68,7 @@ def parse_market_style_name(
         shown = f" such as {example!r}" if example else ""
         raise ValueError(
             f"{dataset_title}: cannot parse pid/camera from file name {path}; expected a name matching "
-            f"{regex.pattern!r}{shown} ({_GROUPS_RULE})"
+            f"'{regex.pattern}'{shown} ({_GROUPS_RULE})"
         )
     pid_text, camera_text = _pid_and_camera(match)
     try:
@@ -76,7 +76,7 @@ def parse_market_style_name(
         camera = None if camera_text is None else int(camera_text)
     except (TypeError, ValueError) as error:
         raise ValueError(
-            f"{dataset_title}: name_pattern {regex.pattern!r} matched {pid_text!r} / {camera_text!r} in {path}; "
+            f"{dataset_title}: name_pattern '{regex.pattern}' matched {pid_text!r} / {camera_text!r} in {path}; "
             f"expected integers ({_GROUPS_RULE})"
         ) from error
     if pid < -1 or (camera is not None and not 1 <= camera <= (num_cameras or camera)):
