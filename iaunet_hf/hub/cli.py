@@ -1,4 +1,4 @@
-"""Console entry points `iaunet-push` and `iaunet-export`."""
+"""Console entry point `iaunet-push` (`iaunet-export` lives in `export_cli.py`)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def push_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--endpoint", help="Hub endpoint (default: HF_ENDPOINT or the public Hub)")
     args = parser.parse_args(argv)
     _log_our_progress()
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # the folder check loads the weights: no bar for that
 
     from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError
@@ -67,46 +70,4 @@ def push_main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     print(info.commit_url)
-    return 0
-
-
-def export_main(argv: Sequence[str] | None = None) -> int:
-    """`iaunet-export --model DIR --format onnx [--output FILE] [--input image|clip]`."""
-    parser = argparse.ArgumentParser(
-        prog="iaunet-export",
-        description="Export a saved IAUnet folder's embedding model for deployment and check it against PyTorch.",
-    )
-    parser.add_argument("--model", required=True, help="folder written by save_pretrained")
-    parser.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
-    parser.add_argument("--output", help="output file (default: <model>/model.onnx)")
-    parser.add_argument(
-        "--input",
-        choices=["image", "clip"],
-        help="input layout: (B,3,H,W) images or (B,T,3,H,W) clips (default: clip for video models)",
-    )
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset")
-    parser.add_argument(
-        "--atol", type=float, default=1e-4, help="largest allowed |ONNX - PyTorch| difference"
-    )
-    parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime parity check")
-    args = parser.parse_args(argv)
-    _log_our_progress()
-
-    from .export import export_onnx
-
-    try:
-        result = export_onnx(
-            args.model,
-            args.output,
-            input_kind=args.input,
-            opset=args.opset,
-            check=not args.no_check,
-            atol=args.atol,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        print(f"iaunet-export: failed: {error}", file=sys.stderr)
-        return 2
-    print(result.path)
-    if result.max_abs_diff is not None:
-        print(f"onnxruntime vs PyTorch max abs diff: {result.max_abs_diff:.3g}")
     return 0
