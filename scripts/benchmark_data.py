@@ -7,11 +7,19 @@ so the ratio compares the loaders and not the machines. With part masks (the syn
 
     python scripts/benchmark_data.py                      # synthetic set in a temporary folder
     python scripts/benchmark_data.py --dataset market1501 --data-dir /data/Market-1501-v15.09.15
+
+``--prepare`` instead times preparing a set (parse, check every image, write the Arrow cache)
+per 10k images, for each ``verify_mode`` (``header``, the default, and ``decode``) and without
+checks, on a generated Market-style folder of 128x64 JPEGs (or ``--data-dir`` with ``--dataset``):
+
+    python scripts/benchmark_data.py --prepare --num-images 2000 [--num-proc 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -96,6 +104,68 @@ def images_per_second(dataset, num_images: int, batch_size: int) -> float:
     return seen / (time.process_time() - start)
 
 
+def hardware() -> str:
+    """The machine, read from it: CPU model and the cores this process may use."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+
+
+def write_market_style_set(root: Path, num_images: int) -> None:
+    """``num_images`` 128x64 JPEGs (random content, ~q90) in Market-1501's three folders, 4 per identity."""
+    rng = np.random.default_rng(0)
+    folders = ("bounding_box_train", "query", "bounding_box_test")
+    for folder in folders:
+        (root / folder).mkdir(parents=True)
+    base = rng.integers(0, 256, size=(128, 64, 3), dtype=np.uint8)
+    for index in range(num_images):
+        pid, camera = index // 4 + 1, index % 4 + 1
+        folder = folders[0] if index % 10 < 8 else folders[1 + index % 2]
+        noise = rng.integers(0, 32, size=base.shape, dtype=np.uint8)
+        Image.fromarray(base + noise).save(
+            root / folder / f"{pid:04d}_c{camera}s1_{index:06d}_00.jpg", quality=90
+        )
+
+
+def preparation_benchmark(args) -> None:
+    """Seconds per 10k images to prepare a set, by verify mode, measured in this run."""
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = Path(args.data_dir) if args.data_dir else Path(scratch) / "Market-1501-v15.09.15"
+        dataset = args.dataset if args.data_dir else "market1501"
+        if not args.data_dir:
+            write_market_style_set(data_dir, args.num_images)
+        settings = {
+            "no image check": {"verify_images": False},
+            "header check (default)": {"verify_mode": "header"},
+            "full decode check": {"verify_mode": "decode"},
+        }
+        best = dict.fromkeys(settings, float("inf"))
+        num_images = 0
+        for repeat in range(args.repeats):
+            for name, options in settings.items():
+                cache = Path(scratch) / f"cache_{repeat}_{len(best)}_{name.split()[0]}"
+                start = time.perf_counter()
+                prepared = load_reid_dataset(
+                    dataset, data_dir, cache_dir=cache, num_proc=args.num_proc, **options
+                )
+                best[name] = min(best[name], time.perf_counter() - start)
+                num_images = sum(split.num_rows for split in prepared.values())
+    print(
+        f"{dataset}: preparing {num_images} images (embedded), num_proc={args.num_proc}, best of {args.repeats}"
+    )
+    print(f"hardware: {hardware()}")
+    print("seconds per 10k images (lower is better):")
+    for name, seconds in best.items():
+        per_10k = seconds * 10_000 / num_images
+        print(f"  {name:26s} {per_10k:8.2f} s   ratio vs no check {seconds / best['no image check']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -108,7 +178,14 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds; the best of each is kept")
+    parser.add_argument("--prepare", action="store_true", help="time preparation per 10k images instead")
+    parser.add_argument(
+        "--num-proc", type=int, default=None, help="processes for --prepare (datasets' num_proc)"
+    )
     args = parser.parse_args()
+    if args.prepare:
+        preparation_benchmark(args)
+        return
     torch.set_num_threads(1)  # one worker's view: no intra-op parallelism
 
     with tempfile.TemporaryDirectory() as scratch:
