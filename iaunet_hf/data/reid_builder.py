@@ -10,33 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.metadata
 import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import datasets
-import numpy as np
 from datasets.utils.py_utils import map_nested
-from PIL import Image
 
+from .cache_key import default_cache_hash, package_version  # noqa: F401 (re-exported)
 from .image_files import VERIFY_MODES, embeddable_bytes, image_problem, link_problem
-from .part_masks import PART_NAMES, encode_masks_png, find_mask_source, read_masks
+from .mask_attachment import encoded_masks_of, find_mask_sources, report_empty_masks
 from .records import ImageRecord, TrackletRecord
 
 REID_SPLITS: tuple[str, ...] = ("train", "query", "gallery")
 JUNK_PID = -1
 DISTRACTOR_PID = 0
 UNKNOWN_CAMID = -1  # camera unknown: evaluation then filters no same-camera gallery entries
-
-
-def package_version() -> str:
-    """The installed iaunet-hf version, part of every cache hash so a new release re-prepares."""
-    try:
-        return importlib.metadata.version("iaunet-hf")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 @dataclasses.dataclass
@@ -70,22 +60,6 @@ class ReIDConfig(datasets.BuilderConfig):
     num_proc: int | None = None
 
 
-#: config fields that do not change the prepared data
-_UNHASHED_OPTIONS = {"num_proc"}
-
-
-def default_cache_hash(builder_cls: type, config_kwargs: dict) -> str:
-    """Hash of (package version, builder, options, protocol files): the cache changes when any of them does."""
-    field_names = {field.name for field in dataclasses.fields(builder_cls.BUILDER_CONFIG_CLASS)}
-    options = sorted(
-        (key, str(value))
-        for key, value in config_kwargs.items()
-        if key in field_names and key not in _UNHASHED_OPTIONS
-    )
-    extra = builder_cls.hash_inputs(config_kwargs)
-    return datasets.fingerprint.Hasher.hash([package_version(), builder_cls.__name__, options, extra])
-
-
 def combined_train_records(records_by_split: dict[str, list]) -> list:
     """torchreid's ``combineall``: train + query + gallery, distractors (pid 0) out, duplicates once."""
     seen, combined = set(), []
@@ -113,11 +87,6 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
     def __init__(self, *args, hash: str | None = None, **kwargs):
         config_kwargs = {key: value for key, value in kwargs.items() if key not in {"cache_dir", "info"}}
         super().__init__(*args, hash=hash or default_cache_hash(type(self), config_kwargs), **kwargs)
-
-    @classmethod
-    def hash_inputs(cls, config_kwargs: dict) -> list:
-        """Extra cache-hash inputs (e.g. a split file's bytes); none by default."""
-        return []
 
     # -- to implement ---------------------------------------------------------------------------
     def _collect(self, root: Path) -> dict[str, list]:
@@ -245,38 +214,14 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
     def _find_masks(self, root: Path, train_records: list) -> dict[Path, Path | None]:
         if not self.config.mask_dir:
             return {}
-        mask_dir = Path(self.config.mask_dir).expanduser().resolve()
-        if not mask_dir.is_dir():
-            raise FileNotFoundError(
-                f"{self.DATASET_TITLE}: mask_dir {mask_dir} does not exist or is not a folder"
-            )
-        sources = {
-            path: find_mask_source(mask_dir, path.relative_to(root).as_posix())
-            for record in train_records
-            for path in self._record_paths(record)
-        }
-        incomplete = [
-            source / f"{name}.png"
-            for source in sources.values()
-            if source is not None and source.is_dir()
-            for name in PART_NAMES
-            if not (source / f"{name}.png").is_file()
-        ]
-        if incomplete:
-            raise FileNotFoundError(
-                f"{self.DATASET_TITLE}: {len(incomplete)} part mask file(s) missing in {mask_dir}; expected all of "
-                f"{list(PART_NAMES)} in each mask folder: " + ", ".join(str(p) for p in incomplete[:20])
-            )
-        missing = [path for path, source in sources.items() if source is None]
-        if missing and not self.config.allow_missing_masks:
-            shown = "\n".join(f"  {path.relative_to(root)}" for path in missing[:20])
-            more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
-            raise FileNotFoundError(
-                f"{self.DATASET_TITLE}: {len(missing)} train image(s) have no part masks in {mask_dir}; expected "
-                f"'<stem>/{{head,upper_clothes,lower_clothes,shoes}}.png' or '<stem>.png' for each "
-                f"(pass allow_missing_masks=True to train them without masks):\n{shown}{more}"
-            )
-        return sources
+        paths = [path for record in train_records for path in self._record_paths(record)]
+        return find_mask_sources(
+            self.DATASET_TITLE,
+            root,
+            self.config.mask_dir,
+            paths,
+            allow_missing=self.config.allow_missing_masks,
+        )
 
     def _image_value(self, root: Path, path: Path) -> dict | str:
         # Yielding {"bytes", "path"} embeds the file; yielding a path string keeps a reference.
@@ -285,29 +230,11 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
         return str(path)
 
     def _mask_value(self, mask_sources: dict[Path, Path | None], path: Path, empty: list) -> dict | None:
-        """The encoded masks of the image at ``path``; a size mismatch is an error, empty masks are noted."""
         source = mask_sources.get(path)
-        if source is None:
-            return None
-        masks = read_masks(source)
-        with Image.open(path) as image:
-            size = image.size
-        if masks.shape[1:] != (size[1], size[0]):
-            raise ValueError(
-                f"{self.DATASET_TITLE}: part masks {source} are {masks.shape[2]}x{masks.shape[1]} (WxH) but image "
-                f"{path} is {size[0]}x{size[1]}; expected masks of the image's size"
-            )
-        if not np.any(masks):
-            empty.append(source)
-        return {"bytes": encode_masks_png(masks), "path": None}
+        return None if source is None else encoded_masks_of(self.DATASET_TITLE, source, path, empty)
 
     def _report_empty_masks(self, empty: list) -> None:
-        if empty:
-            warnings.warn(
-                f"{self.DATASET_TITLE}: {len(empty)} part mask file(s) are all background for every part "
-                "(the part loss learns nothing from them): " + ", ".join(str(p) for p in empty[:20]),
-                stacklevel=2,
-            )
+        report_empty_masks(self.DATASET_TITLE, empty)
 
     def _base_features(self) -> dict:
         return {

@@ -5,7 +5,7 @@ The small benchmarks (VIPeR, i-LIDS, PRID, PRID2011) are evaluated over 10 rando
 train/test partitions of their identities. The partitions are drawn once from ``seed`` with
 numpy's ``default_rng`` and written to a JSON split file; later loads read that file, so the
 splits of a published number can be shipped and reproduced exactly (the file is part of the
-prepared cache's hash).
+prepared cache's key, see ``cache_key``).
 """
 
 from __future__ import annotations
@@ -44,18 +44,6 @@ class SplitProtocolConfig(ReIDConfig):
 
 def default_split_file(root: Path, dataset: str, seed: int) -> Path:
     return root / f"iaunet_splits_{dataset}_seed{seed}.json"
-
-
-def split_file_hash_inputs(config_kwargs: dict, dataset: str) -> list:
-    """The bytes of the split file an options dict points to (if it exists), for the cache hash."""
-    explicit = config_kwargs.get("split_file")
-    if explicit:
-        paths = [Path(explicit).expanduser()]
-    else:
-        data_dir = Path(config_kwargs.get("data_dir") or ".").expanduser()
-        name = default_split_file(Path(), dataset, int(config_kwargs.get("seed", 0))).name
-        paths = [data_dir / name, *sorted(data_dir.glob(f"*/{name}"))]
-    return [path.read_bytes() for path in paths if path.is_file()][:1]
 
 
 def protocol_splits(

@@ -121,3 +121,12 @@ def test_name_pattern_with_one_group_and_bad_patterns(tmp_path: Path, cache_dir:
         match=r"unlabelled\.jpg; expected a name matching 'person\(\\d\+\)_' such as 'person12_a\.jpg' \(two groups",
     ):
         load_reid_dataset("folder", tmp_path, cache_dir=cache_dir / "other", name_pattern=r"person(\d+)_")
+
+
+def test_an_edited_csv_is_not_served_from_a_stale_cache(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    for name in ("a.jpg", "b.jpg"):
+        jpeg_writer(tmp_path / name)
+    (tmp_path / "train.csv").write_text("path,pid\na.jpg,1\nb.jpg,2\n")
+    assert load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)["train"]["pid"] == [1, 2]
+    (tmp_path / "train.csv").write_text("path,pid\na.jpg,1\nb.jpg,1\n")  # relabelled: b is person 1
+    assert load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)["train"]["pid"] == [1, 1]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..records import ImageRecord
 from ..reid_builder import ReIDImageBuilder
-from ..splits import SplitProtocolConfig, choose_split, protocol_splits, split_file_hash_inputs
+from ..splits import SplitProtocolConfig, choose_split, protocol_splits
 
 NUM_SPLITS = 10
 
@@ -47,10 +47,6 @@ class Ilids(ReIDImageBuilder):
     BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "i-LIDS"
     ROOT_MARKERS = ("Persons",)
-
-    @classmethod
-    def hash_inputs(cls, config_kwargs: dict) -> list:
-        return split_file_hash_inputs(config_kwargs, "ilids")
 
     def _record(self, folder: Path, name: str) -> ImageRecord:
         stem = Path(name).stem

@@ -27,7 +27,6 @@ from ..splits import (
     choose_split,
     protocol_splits,
     random_partitions,
-    split_file_hash_inputs,
 )
 
 NUM_SHARED = 200  # persons 1..200 appear in both cameras
@@ -42,10 +41,6 @@ class Prid(ReIDImageBuilder):
     BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "PRID"
     ROOT_MARKERS = ("single_shot/cam_a", "single_shot/cam_b")
-
-    @classmethod
-    def hash_inputs(cls, config_kwargs: dict) -> list:
-        return split_file_hash_inputs(config_kwargs, "prid")
 
     def _image(self, root: Path, camera: str, pid: int) -> Path:
         path = root / "single_shot" / camera / f"person_{pid:04d}.png"

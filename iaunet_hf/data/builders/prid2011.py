@@ -28,7 +28,6 @@ from ..splits import (
     choose_split,
     protocol_splits,
     random_partitions,
-    split_file_hash_inputs,
 )
 from .market_style import list_images
 
@@ -45,10 +44,6 @@ class Prid2011(ReIDVideoBuilder):
     BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "PRID2011"
     ROOT_MARKERS = ("multi_shot/cam_a", "multi_shot/cam_b")
-
-    @classmethod
-    def hash_inputs(cls, config_kwargs: dict) -> list:
-        return split_file_hash_inputs(config_kwargs, "prid2011")
 
     def _frames(self, root: Path, camera: str, pid: int) -> tuple[Path, ...]:
         folder = root / "multi_shot" / camera / f"person_{pid:04d}"

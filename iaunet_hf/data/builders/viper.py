@@ -26,7 +26,6 @@ from ..splits import (
     choose_split,
     protocol_splits,
     random_partitions,
-    split_file_hash_inputs,
 )
 from .market_style import list_images
 
@@ -40,10 +39,6 @@ class Viper(ReIDImageBuilder):
     BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "VIPeR"
     ROOT_MARKERS = ("cam_a", "cam_b")
-
-    @classmethod
-    def hash_inputs(cls, config_kwargs: dict) -> list:
-        return split_file_hash_inputs(config_kwargs, "viper")
 
     def _collect(self, root: Path) -> dict[str, list]:
         cam_a, cam_b = list_images(root / "cam_a"), list_images(root / "cam_b")
