@@ -1,4 +1,4 @@
-"""P x K identity batch sampler: every batch holds P identities with K instances each.
+"""Batch samplers of the trainer: P x K identity batches (reID), epoch-seeded shuffles (classification), a cap.
 
 Batch-hard triplet loss needs positives and negatives in every batch (spec section 5). The
 sampler yields whole index lists, so ``accelerator.prepare(DataLoader(ds, batch_sampler=...))``
@@ -106,3 +106,53 @@ class IdentityBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return len(self._replica_batches())
+
+
+class EpochSeededBatchSampler(Sampler[list[int]]):
+    """Shuffled fixed-size batches (classification) whose order depends only on (seed, epoch), so a resumed run
+    replays them. torch's ``RandomSampler`` with an unseeded generator would draw from the global RNG instead."""
+
+    def __init__(self, dataset_size: int, batch_size: int, seed: int = 0) -> None:
+        if not 1 <= batch_size <= dataset_size:
+            raise ValueError(
+                f"EpochSeededBatchSampler: batch_size {batch_size} for {dataset_size} items; expected 1..{dataset_size}"
+            )
+        self.dataset_size = dataset_size
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self.drop_last = True
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        indices = torch.randperm(self.dataset_size, generator=generator).tolist()
+        for start in range(0, len(indices) - self.batch_size + 1, self.batch_size):
+            yield indices[start : start + self.batch_size]
+
+    def __len__(self) -> int:
+        return self.dataset_size // self.batch_size
+
+
+class LimitedBatchSampler(Sampler[list[int]]):
+    """The first ``max_batches`` batches of a batch sampler each epoch (short runs); passes ``set_epoch`` on."""
+
+    def __init__(self, batch_sampler: Sampler[list[int]], max_batches: int) -> None:
+        self.batch_sampler = batch_sampler
+        self.max_batches = max_batches
+        self.drop_last = True
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for index, batch in enumerate(self.batch_sampler):
+            if index >= self.max_batches:
+                return
+            yield batch
+
+    def __len__(self) -> int:
+        return min(len(self.batch_sampler), self.max_batches)

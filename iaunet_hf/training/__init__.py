@@ -4,9 +4,8 @@ Importing this package does no work; ``Trainer`` (and with it torch, timm, datas
 """
 
 from .checkpoints import TrainingProgress, latest_checkpoint, list_checkpoints, save_checkpoint
-from .config import (
-    RECIPE_VERSION,
-    TrainingConfig,
+from .config import RECIPE_VERSION, TrainingConfig
+from .recipes import (
     apply_overrides,
     available_recipes,
     config_from_dict,
@@ -15,13 +14,17 @@ from .config import (
     save_config,
 )
 
+_LAZY = {
+    "Trainer": "trainer",
+    "TrainingResult": "trainer",
+    "NonFiniteLossError": "divergence",
+    "ClassificationTrainer": "classification",
+    "trainer_for": "classification",
+}
 __all__ = [
     "RECIPE_VERSION",
-    "NonFiniteLossError",
-    "Trainer",
     "TrainingConfig",
     "TrainingProgress",
-    "TrainingResult",
     "apply_overrides",
     "available_recipes",
     "config_from_dict",
@@ -31,12 +34,13 @@ __all__ = [
     "read_recipe",
     "save_checkpoint",
     "save_config",
+    *_LAZY,
 ]
 
 
 def __getattr__(name: str):
-    if name in ("Trainer", "TrainingResult", "NonFiniteLossError"):
-        from . import trainer
+    if name in _LAZY:
+        import importlib
 
-        return getattr(trainer, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,18 +1,22 @@
-"""Atomic, rotated training-state checkpoints on top of ``accelerator.save_state``, and the run's progress counter.
+"""Atomic, rotated training-state checkpoints on ``accelerator.save_state``, and the run's progress as JSON.
 
-``save_state`` writes many files one after another, so a kill in the middle would leave a half-written folder
-that looks like a checkpoint. Every checkpoint is therefore written into a hidden temporary folder next to its
-final place and renamed only once complete; a failed or interrupted save leaves the previous checkpoints
-untouched. accelerate's own ``total_limit`` rotation only works with its automatic naming, which would put the
-unfinished folder in place directly, hence the small rotation here.
+``save_state`` writes many files one after another, so every checkpoint is written into a hidden temporary
+folder and renamed into place only once complete. Rotation renames an old checkpoint aside before deleting it,
+so a kill at any moment never leaves a half-deleted folder under a ``checkpoint_N`` name.
+
+Nothing in a checkpoint is unpickled: the package's own progress and the run's config are JSON files
+(``training_progress.json``, ``run_config.json``; accelerate's custom-state pickle is not used), the model is
+safetensors, and every torch file (optimizer, scheduler, RNG states, scaler) is loaded with
+``weights_only=True`` before ``load_state`` reads it, so a crafted file is refused with its name.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +24,47 @@ from accelerate import Accelerator
 
 CHECKPOINT_PREFIX = "checkpoint_"
 TEMPORARY_PREFIX = ".tmp-"
+PROGRESS_FILE = "training_progress.json"
+RUN_CONFIG_FILE = "run_config.json"
+TORCH_FILE_SUFFIXES = (".bin", ".pkl", ".pt", ".pth")
 _CHECKPOINT_PATTERN = re.compile(rf"^{CHECKPOINT_PREFIX}(\d+)$")
 
 
 @dataclass
 class TrainingProgress:
-    """Where a run stands; registered with ``accelerator.register_for_checkpointing`` so it resumes too.
-
-    accelerate does not restore its own checkpoint counter on ``load_state``, so ``checkpoint_index`` is kept
-    here and written back to ``accelerator.project_configuration.iteration`` after loading.
-    """
+    """Where a run stands; written as JSON into every checkpoint and read back on resume."""
 
     epochs_done: int = 0
     global_step: int = 0
     checkpoint_index: int = 0
     best_metric: float = -1.0  # mAP (reID) or top-1 accuracy (classification) of the best model so far
     best_epoch: int = -1
+    reference_loss: float | None = (
+        None  # the run's first logged loss: the scale divergence is measured against
+    )
+    finished: bool = False  # the final model of ``epochs_done`` epochs was saved
 
-    def state_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
+    @classmethod
+    def from_file(cls, path: Path) -> TrainingProgress:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"checkpoint file {path}: not a training progress JSON file ({error})") from None
+        names = {f.name for f in fields(cls)}
+        if not isinstance(raw, dict) or set(raw) - names:
+            raise ValueError(
+                f"checkpoint file {path}: expected a JSON object with keys among {sorted(names)}"
+            )
+        return cls(**raw)
+
+
+def write_json_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f"{TEMPORARY_PREFIX}{path.name}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def list_checkpoints(checkpoints_dir: str | Path) -> list[Path]:
@@ -50,9 +72,7 @@ def list_checkpoints(checkpoints_dir: str | Path) -> list[Path]:
     folder = Path(checkpoints_dir)
     if not folder.is_dir():
         return []
-    found = [
-        (int(m.group(1)), path) for path in folder.iterdir() if (m := _CHECKPOINT_PATTERN.match(path.name))
-    ]
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CHECKPOINT_PATTERN.match(p.name))]
     return [path for _, path in sorted(found)]
 
 
@@ -72,18 +92,37 @@ def resolve_resume(resume: str, checkpoints_dir: str | Path) -> Path:
             )
         return path
     path = Path(resume)
-    if not path.is_dir() or not any(path.iterdir()):
+    if not (path / PROGRESS_FILE).is_file():
         raise FileNotFoundError(
-            f"--resume {resume}: not a checkpoint folder; expected a {CHECKPOINT_PREFIX}N folder"
+            f"--resume {resume}: not a checkpoint folder of this package; expected a {CHECKPOINT_PREFIX}N folder "
+            f"holding {PROGRESS_FILE}"
         )
     return path
 
 
-def replace_directory(source: Path, target: Path) -> None:
-    """Move the complete folder ``source`` to ``target``, replacing any previous ``target`` last.
+def read_run_config(checkpoint: Path) -> dict[str, Any]:
+    """The config (nested plain data) the checkpoint's run trained with."""
+    path = checkpoint / RUN_CONFIG_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"checkpoint file {path}: not the run's config JSON ({error})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"checkpoint file {path}: expected a JSON object")
+    return raw
 
-    ``os.replace`` cannot replace a non-empty folder, so the old one is first renamed aside, then removed.
-    """
+
+def remove_directory(folder: Path) -> None:
+    """Rename ``folder`` to a hidden name, then delete it: a kill in between leaves only a hidden leftover."""
+    aside = folder.with_name(f"{TEMPORARY_PREFIX}old-{folder.name}")
+    if aside.exists():
+        shutil.rmtree(aside)
+    os.replace(folder, aside)
+    shutil.rmtree(aside)
+
+
+def replace_directory(source: Path, target: Path) -> None:
+    """Move the complete folder ``source`` to ``target``; a previous ``target`` is renamed aside, then removed."""
     aside = target.with_name(f"{TEMPORARY_PREFIX}old-{target.name}")
     if aside.exists():
         shutil.rmtree(aside)
@@ -94,14 +133,26 @@ def replace_directory(source: Path, target: Path) -> None:
         shutil.rmtree(aside)
 
 
-def save_checkpoint(accelerator: Accelerator, checkpoints_dir: str | Path, index: int, keep: int) -> Path:
-    """``accelerator.save_state`` into ``checkpoint_<index>`` atomically, then keep only the newest ``keep``.
+def rotate_checkpoints(checkpoints_dir: Path, keep: int) -> None:
+    """Keep the newest ``keep`` checkpoints; clear hidden leftovers of interrupted saves and rotations."""
+    for old in list_checkpoints(checkpoints_dir)[:-keep]:
+        remove_directory(old)
+    for leftover in checkpoints_dir.glob(f"{TEMPORARY_PREFIX}old-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
-    Every process must call it (each writes its own RNG state). If saving raises, the temporary folder is
-    removed and the error propagates; the existing checkpoints are left as they were.
-    """
+
+def save_checkpoint(
+    accelerator: Accelerator,
+    checkpoints_dir: str | Path,
+    progress: TrainingProgress,
+    run_config: dict[str, Any],
+    keep: int,
+) -> Path:
+    """``accelerator.save_state`` plus the progress and config JSON into ``checkpoint_<progress.checkpoint_index>``
+    atomically, then rotate. Every process must call it (each writes its own RNG state). If saving raises, the
+    temporary folder is removed and the error propagates; the existing checkpoints are left as they were."""
     checkpoints_dir = Path(checkpoints_dir)
-    final = checkpoints_dir / f"{CHECKPOINT_PREFIX}{index}"
+    final = checkpoints_dir / f"{CHECKPOINT_PREFIX}{progress.checkpoint_index}"
     temporary = checkpoints_dir / f"{TEMPORARY_PREFIX}{final.name}"
     if accelerator.is_main_process:
         checkpoints_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +161,10 @@ def save_checkpoint(accelerator: Accelerator, checkpoints_dir: str | Path, index
         temporary.mkdir()
     accelerator.wait_for_everyone()
     try:
-        accelerator.save_state(str(temporary))
+        accelerator.save_state(str(temporary), safe_serialization=True)
+        if accelerator.is_main_process:
+            (temporary / PROGRESS_FILE).write_text(progress.to_json(), encoding="utf-8")
+            (temporary / RUN_CONFIG_FILE).write_text(json.dumps(run_config, indent=2), encoding="utf-8")
     except BaseException:
         if accelerator.is_main_process:
             shutil.rmtree(temporary, ignore_errors=True)
@@ -118,14 +172,36 @@ def save_checkpoint(accelerator: Accelerator, checkpoints_dir: str | Path, index
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         replace_directory(temporary, final)
-        for old in list_checkpoints(checkpoints_dir)[:-keep]:
-            shutil.rmtree(old)
+        rotate_checkpoints(checkpoints_dir, keep)
     accelerator.wait_for_everyone()
     return final
 
 
-def load_checkpoint(accelerator: Accelerator, path: str | Path, progress: TrainingProgress) -> None:
-    """Restore model, optimizer, scheduler, RNG and ``progress`` (registered for checkpointing) from ``path``."""
-    accelerator.load_state(str(path))
+def check_torch_files(checkpoint: Path) -> None:
+    """Load every torch file of the checkpoint with ``weights_only=True`` (accelerate's safe globals for numpy
+    RNG states); a file that would need arbitrary unpickling is refused with its name, before anything runs."""
+    from accelerate.utils import load
+
+    for path in sorted(checkpoint.iterdir()):
+        if path.suffix in TORCH_FILE_SUFFIXES:
+            try:
+                load(path, map_location="cpu", weights_only=True)
+            except Exception as error:  # UnpicklingError, RuntimeError, EOFError ...: all mean "not loadable"
+                first_line = (
+                    str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                )
+                raise ValueError(
+                    f"checkpoint file {path} cannot be loaded as plain tensors (weights_only=True): {first_line}; "
+                    "refusing to unpickle it"
+                ) from None
+
+
+def load_checkpoint(accelerator: Accelerator, path: str | Path) -> TrainingProgress:
+    """Restore model, optimizer, scheduler and RNG states from ``path``; return the run's progress."""
+    path = Path(path)
+    progress = TrainingProgress.from_file(path / PROGRESS_FILE)
+    check_torch_files(path)
+    accelerator.load_state(str(path), load_kwargs={"weights_only": True})
     # accelerate leaves its counter at 0 after load_state; continue numbering after the loaded checkpoint.
     accelerator.project_configuration.iteration = progress.checkpoint_index + 1
+    return progress

@@ -1,8 +1,10 @@
 """``iaunet-train`` / ``python -m iaunet_hf.train``: train a recipe, with ``--key value`` overrides of any field.
 
-Any config field can be overridden as ``--section.field value`` (``--optimizer.lr 1e-4``) or, when the field name
-is unique, as ``--field value`` / ``--field-name value`` (``--data-dir``, ``--output-dir``, ``--mixed-precision``).
-Launch the same command under ``accelerate launch`` or ``torchrun`` for several GPUs or nodes.
+Any config field can be overridden as ``--section.field value`` (``--optimizer.lr 1e-4``), any keyword of the
+timm architecture as ``--model.<keyword>`` (``--model.iau_modules '[ciau]'``), any dataset builder option as
+``--data.<option>`` (``--data.name_pattern ...``), and a field whose name is unique as ``--field value`` /
+``--field-name value`` (``--data-dir``, ``--output-dir``, ``--mixed-precision``). Errors a user can fix print one
+line and exit with status 2. Launch the same command under ``accelerate launch`` or ``torchrun`` for several GPUs.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Sequence
 
 import yaml
 
-from .config import available_recipes, load_config
+from .recipes import available_recipes, load_config
+
+USAGE_ERROR = 2
 
 
-def _parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
+def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
     """``["--a.b", "1", "--c=2"]`` -> ``{"a.b": "1", "c": "2"}``; values are typed later by the config."""
     overrides: dict[str, str] = {}
     index = 0
@@ -41,11 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train IAUnet with a recipe on accelerate. Extra --section.field VALUE arguments override the recipe.",
         epilog=(
             f"recipes: {', '.join(available_recipes())}. Common overrides: --data-dir PATH, --output-dir PATH, "
-            "--mixed-precision {no,bf16,fp16}, --epochs N, --optimizer.lr X, --model.pretrained-file FILE; "
-            "see --print-config for every field."
+            "--mixed-precision {no,bf16,fp16}, --epochs N, --optimizer.lr X, --model.iau_stages '[2]', "
+            "--model.pretrained-file FILE; see --print-config for every field."
         ),
     )
-    parser.add_argument("--recipe", default="market1501", help="a shipped recipe name or a YAML recipe file")
+    parser.add_argument(
+        "--recipe", default="market1501", help="a shipped recipe (base or ablation) or a YAML file"
+    )
     parser.add_argument(
         "--resume",
         nargs="?",
@@ -57,23 +63,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(message: str) -> int:
+    """One line on stderr, no traceback; the exit status of a usage error."""
+    sys.stderr.write(f"iaunet-train: error: {' '.join(str(message).split())}\n")
+    return USAGE_ERROR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
     try:
-        overrides = _parse_overrides(rest)
+        overrides = parse_overrides(rest)
         if args.resume is not None:
             overrides["checkpoint.resume"] = args.resume
         config = load_config(args.recipe, overrides)
     except (ValueError, FileNotFoundError) as error:
-        parser.error(str(error))
+        return fail(str(error))
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(config.to_dict(), sort_keys=False))
         return 0
-    from .trainer import Trainer  # heavy imports only once there is something to train
+    from .classification import trainer_for  # heavy imports only once there is something to train
+    from .divergence import NonFiniteLossError
 
-    trainer = Trainer(config)
-    result = trainer.train()
+    try:
+        trainer = trainer_for(config)
+    except (ValueError, FileNotFoundError) as error:  # bad data, a refused resume: nothing was written
+        return fail(str(error))
+    try:
+        result = trainer.train()
+    except NonFiniteLossError as error:
+        sys.stderr.write(f"iaunet-train: stopped: {error}\n")
+        return 1
     metrics = ", ".join(
         f"{key} {value:.2f}" for key, value in result.metrics.items() if isinstance(value, float)
     )

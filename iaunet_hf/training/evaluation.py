@@ -1,63 +1,82 @@
-"""Evaluation during and after training: the evaluation layer's feature extraction and metrics, as flat numbers.
+"""Evaluation during and after training, as entries of the package's results format and as flat log scalars.
 
-The trainer logs scalars and picks the best checkpoint by one of them, so this module turns the evaluation
-layer's results into ``{"eval/mAP": ..., "eval/rank-1": ...}`` (percent), adding re-ranked metrics on request.
+The trainer picks the best model by one scalar and logs scalars, so every evaluation gives both: the
+``results.result_entry`` entries (written as ``eval_results.json``) and ``{"eval/mAP": ..., "eval/rank-1": ...}``
+(percent, the same numbers), re-ranked ones under ``eval/rerank/``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import datasets
 import torch
 
 from ..evaluation import evaluate_model
+from ..evaluation.results import classification_entry, result_entry
 
-CMC_RANKS = (1, 5, 10, 20)
+RERANK_PREFIX = "eval/rerank/"
 
 
-def reid_metrics_percent(result: dict, prefix: str = "eval/") -> dict[str, float]:
-    """mAP, mINP and CMC rank-1/5/10/20 of an ``evaluate_reid`` result, in percent, with ``prefix``."""
-    metrics = {f"{prefix}mAP": 100.0 * result["mAP"], f"{prefix}mINP": 100.0 * result["mINP"]}
-    cmc = result["cmc"]
-    for rank in CMC_RANKS:
-        if rank <= len(cmc):
-            metrics[f"{prefix}rank-{rank}"] = 100.0 * float(cmc[rank - 1])
-    return metrics
+def flat_metrics(entries: list[dict[str, Any]]) -> dict[str, float]:
+    """``eval/<metric>`` of the plain entry and ``eval/rerank/<metric>`` of the re-ranked one."""
+    flat = {}
+    for entry in entries:
+        prefix = RERANK_PREFIX if entry["settings"].get("rerank") else "eval/"
+        flat.update({f"{prefix}{name}": value for name, value in entry["metrics"].items()})
+    return flat
 
 
 def evaluate_retrieval(
     model: torch.nn.Module,
     dataset_dict: datasets.DatasetDict,
+    dataset_name: str,
     batch_size: int,
     flip: bool = False,
     rerank: bool = False,
     clip_length: int = 4,
     autocast_dtype: torch.dtype | None = None,
-) -> dict[str, float]:
-    """Query/gallery metrics (percent) with cosine distance; with ``rerank`` also after k-reciprocal re-ranking.
+) -> list[dict[str, Any]]:
+    """Results entries of query/gallery retrieval with cosine distance, plus a re-ranked entry with ``rerank``.
 
     The model is evaluated at its config's ``image_size`` (the training size), under autocast to
     ``autocast_dtype`` when given (the training precision).
     """
-    options = dict(
-        batch_size=batch_size,
-        flip=flip,
-        clip_length=clip_length,
-        autocast_dtype=autocast_dtype,
-        progress=False,
-    )
-    metrics = reid_metrics_percent(evaluate_model(model, dataset_dict, **options))
-    if rerank:
-        metrics.update(
-            reid_metrics_percent(evaluate_model(model, dataset_dict, rerank=True, **options), "eval/rerank/")
+    options = dict(batch_size=batch_size, flip=flip, clip_length=clip_length, autocast_dtype=autocast_dtype)
+    image_size = list(getattr(getattr(model, "config", None), "image_size", None) or [])
+    entries = []
+    for rerank_now in (False, True) if rerank else (False,):
+        result = evaluate_model(model, dataset_dict, rerank=rerank_now, progress=False, **options)
+        settings = {
+            "flip": flip,
+            "rerank": rerank_now,
+            "metric": "cosine",
+            "ap": "standard",
+            "image_size": image_size,
+            "camera_filter": bool(result.get("camera_filter", True)),
+        }
+        entries.append(
+            result_entry(
+                dataset_name,
+                result,
+                settings=settings,
+                num_query=len(dataset_dict["query"]),
+                num_gallery=len(dataset_dict["gallery"]),
+            )
         )
-    return metrics
+    return entries
 
 
 @torch.no_grad()
 def evaluate_classifier(
-    model: torch.nn.Module, test: datasets.Dataset, height: int, width: int, batch_size: int
-) -> dict[str, float]:
-    """Top-1 accuracy and error (percent) of the identity classifier on a labelled test split (CIFAR-100)."""
+    model: torch.nn.Module,
+    test: datasets.Dataset,
+    dataset_name: str,
+    height: int,
+    width: int,
+    batch_size: int,
+) -> list[dict[str, Any]]:
+    """The results entry of the identity classifier's top-1 accuracy on a labelled test split (CIFAR-100)."""
     from torch.utils.data import DataLoader
 
     from ..data import build_eval_transform, collate_reid
@@ -77,4 +96,6 @@ def evaluate_classifier(
     finally:
         model.train(was_training)
     accuracy = 100.0 * correct / max(total, 1)
-    return {"eval/top-1 accuracy": accuracy, "eval/top-1 error": 100.0 - accuracy}
+    return [
+        classification_entry(dataset_name, accuracy, num_test=total, settings={"image_size": [height, width]})
+    ]

@@ -1,16 +1,14 @@
-"""The training loop on ``accelerate``: one code path for CPU, one or many GPUs, many nodes, fp32/bf16/fp16.
+"""The reID training loop on ``accelerate``: one code path for CPU, one or many GPUs, many nodes, fp32/bf16/fp16.
 
-Every device, precision and distribution concern goes through the ``Accelerator``; what is left reads like the
-algorithm: P x K batches -> IAUnet -> CE + triplet + part loss -> optimizer, the learning rate stepped once per
-epoch, evaluation and checkpoints every few epochs, and the final model saved in the transformers format.
+``Trainer`` builds what a recipe describes through overridable ``build_*`` hooks (as fast-reid's
+``DefaultTrainer``) and runs it: P x K batches -> IAUnet -> CE + triplet + part loss -> optimizer, the learning
+rate stepped once per epoch, evaluation and checkpoints every few epochs, the final model saved in the
+transformers format. Other tasks subclass it (``classification.ClassificationTrainer``).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import math
-import shutil
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -18,38 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import timm
 import torch
-from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, broadcast_object_list, set_seed
-from torch.utils.data import DataLoader, RandomSampler, Sampler
+from accelerate.utils import broadcast_object_list, set_seed
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..data import IdentityBatchSampler, build_train_transform, collate_reid, load_reid_dataset
-from ..data.transforms import lazy_frame_decoding
-from ..image_processing_iaunet import IAUnetImageProcessor
-from ..modeling_iaunet import IAUnetForReID, config_from_network
-from .checkpoints import (
-    TrainingProgress,
-    latest_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    replace_directory,
-    resolve_resume,
-    save_checkpoint,
-)
-from .config import TrainingConfig, save_config
-from .run_log import RunLog
+from ..data import collate_reid
+from ..evaluation.results import read_results, results_document
+from .checkpoints import TrainingProgress, latest_checkpoint, load_checkpoint, save_checkpoint
+from .divergence import DivergenceMonitor, NonFiniteLossError
+from .evaluation import flat_metrics
+from .recipes import save_config
+from .resume import apply_optimizer_settings
+from .run_log import LossMeter, RunLog, flat_hparams
+from .summary import read_summary
+from .trainer_setup import CHECKPOINTS_DIR, TrainerSetup
 
-CLASSIFICATION_LABEL_COLUMN = "fine_label"
 MODEL_DIR = "model"
 BEST_MODEL_DIR = "best_model"
-CHECKPOINTS_DIR = "checkpoints"
 AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the run stops so the last good checkpoint is not overwritten."""
+__all__ = ["BEST_MODEL_DIR", "MODEL_DIR", "NonFiniteLossError", "Trainer", "TrainingResult"]
 
 
 @dataclass
@@ -63,113 +49,38 @@ class TrainingResult:
     best_metric: float | None = None
     best_epoch: int | None = None
     train_seconds: float = 0.0
+    results: dict[str, Any] | None = None  # the final results document (eval_results.json), None without eval
 
 
-class LimitedBatchSampler(Sampler[list[int]]):
-    """The first ``max_batches`` batches of a batch sampler each epoch (short runs); passes ``set_epoch`` on."""
-
-    def __init__(self, batch_sampler: Sampler[list[int]], max_batches: int) -> None:
-        self.batch_sampler = batch_sampler
-        self.max_batches = max_batches
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.batch_sampler, "set_epoch"):
-            self.batch_sampler.set_epoch(epoch)
-
-    def __iter__(self):
-        for index, batch in enumerate(self.batch_sampler):
-            if index >= self.max_batches:
-                return
-            yield batch
-
-    def __len__(self) -> int:
-        return min(len(self.batch_sampler), self.max_batches)
-
-
-class EpochSeededBatchSampler(Sampler[list[int]]):
-    """Shuffled fixed-size batches (classification) whose order depends only on (seed, epoch), so resume replays
-    them. torch's ``RandomSampler`` with an unseeded generator would draw from the global RNG instead."""
-
-    def __init__(self, dataset_size: int, batch_size: int, seed: int) -> None:
-        self.generator = torch.Generator()
-        self.sampler = RandomSampler(range(dataset_size), generator=self.generator)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        self.generator.manual_seed(self.seed * 1_000_003 + self.epoch)
-        indices = list(self.sampler)
-        for start in range(0, len(indices) - self.batch_size + 1, self.batch_size):
-            yield indices[start : start + self.batch_size]
-
-    def __len__(self) -> int:
-        return len(self.sampler) // self.batch_size
-
-
-def tensorboard_available() -> bool:
-    return (
-        importlib.util.find_spec("tensorboard") is not None
-        or importlib.util.find_spec("tensorboardX") is not None
-    )
-
-
-def flat_hparams(config: TrainingConfig) -> dict[str, Any]:
-    """The config as flat scalar hyper-parameters, as TensorBoard's hparams plugin needs."""
-    flat = {}
-    for section, values in config.to_dict().items():
-        items = values.items() if isinstance(values, dict) else [(None, values)]
-        for key, value in items:
-            name = section if key is None else f"{section}.{key}"
-            flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
-    return flat
-
-
-class Trainer:
+class Trainer(TrainerSetup):
     """Builds everything a recipe describes (accelerator, data, model, optimizer) and runs it with ``train()``.
 
-    ``dataset_dict`` may be given directly (tests, the demo); otherwise it is loaded with
-    ``iaunet_hf.data.load_reid_dataset(config.data.dataset, config.data.data_dir)``. The model is
-    ``IAUnetForReID``, whose forward with labels returns the paper's loss, so the saved checkpoint is the trained
-    module itself.
+    ``dataset_dict`` may be given directly (tests, the demo); otherwise ``build_datasets`` loads it with
+    ``iaunet_hf.data.load_reid_dataset``. Construction raises ``ValueError``/``FileNotFoundError`` for anything
+    a user can fix (bad data, a refused resume), before anything is written.
     """
 
-    def __init__(self, config: TrainingConfig, dataset_dict: datasets.DatasetDict | None = None) -> None:
+    task = "reid"
+    label_column = "label"
+    eval_splits = ("query", "gallery")
+    primary_metric = "eval/mAP"
+    pad_crop = 0
+
+    def __init__(self, config, dataset_dict: datasets.DatasetDict | None = None) -> None:
         config.validate()
         self.config = config
         self.output_dir = Path(config.checkpoint.output_dir)
         self.checkpoints_dir = self.output_dir / CHECKPOINTS_DIR
-        log_with = ["tensorboard"] if tensorboard_available() else None
-        self.accelerator = Accelerator(
-            cpu=config.train.cpu,
-            mixed_precision=config.train.mixed_precision,
-            gradient_accumulation_steps=config.train.gradient_accumulation_steps,
-            # The recipe's schedule is per epoch: step it ourselves, once, whatever the number of processes.
-            step_scheduler_with_optimizer=False,
-            dynamo_backend="inductor" if config.train.compile else None,
-            log_with=log_with,
-            project_config=ProjectConfiguration(
-                project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "tensorboard")
-            ),
-        )
-        if config.checkpoint.resume is None and list_checkpoints(self.checkpoints_dir):
-            raise ValueError(
-                f"checkpoint.output_dir {self.output_dir} already holds checkpoints of an earlier run; expected an "
-                "empty or new folder: pass --resume to continue that run, or choose another --output-dir"
-            )
-        self.progress = TrainingProgress()
-        self.accelerator.register_for_checkpointing(self.progress)
-        self.run_log = RunLog(self.output_dir, enabled=self.accelerator.is_main_process)
-
-        self.dataset_dict = dataset_dict if dataset_dict is not None else self._load_dataset()
-        self.train_dataset, self.labels = self._train_split()
-        self.num_classes = self._count_classes()
-        self._validate_data()
-        self.batch_sampler = self._build_batch_sampler()
-        train_loader = DataLoader(
+        self.accelerator = self.build_accelerator()
+        self.resume_from, self.resume_changes = self.check_resume()  # before anything is written
+        self.eval_dataset_name = config.data.datasets[0]
+        self.dataset_dict = dataset_dict if dataset_dict is not None else self.build_datasets()
+        self.evaluates = all(split in self.dataset_dict for split in self.eval_splits)
+        self.train_dataset, self.labels = self.build_train_dataset()
+        self.num_classes = self.count_classes()
+        self.check_data()
+        self.batch_sampler = self.build_batch_sampler()
+        loader = DataLoader(
             self.train_dataset,
             batch_sampler=self.batch_sampler,
             collate_fn=collate_reid,
@@ -178,377 +89,227 @@ class Trainer:
         )
         # Seed right before the model: preparing the data may draw from the global RNG a varying amount.
         set_seed(config.train.seed)
-        model = self._build_model()
-        optimizer = self._build_optimizer(model)
+        model = self.build_model()
+        optimizer = self.build_optimizer(model)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=config.scheduler.milestones, gamma=config.scheduler.gamma
         )
         self.model, self.optimizer, self.train_loader, self.scheduler = self.accelerator.prepare(
-            model, optimizer, train_loader, scheduler
+            model, optimizer, loader, scheduler
         )
+        self.progress = TrainingProgress()
+        self.divergence = DivergenceMonitor(config.train.divergence_factor)
+        self.run_log = RunLog(self.output_dir, enabled=self.accelerator.is_main_process)
 
-    # --- building -----------------------------------------------------------------------------------------
-    def _load_dataset(self) -> datasets.DatasetDict:
-        data = self.config.data
-        if data.data_dir is None:
-            raise ValueError(
-                f"training config: data.data_dir is not set; expected the {data.dataset} folder (--data-dir)"
-            )
-        # The main process prepares the Arrow cache first; the others then read it.
-        with self.accelerator.main_process_first():
-            options = {"mask_dir": data.mask_dir} if data.mask_dir is not None else {}
-            return load_reid_dataset(data.dataset, data.data_dir, cache_dir=data.cache_dir, **options)
-
-    @property
-    def is_classification(self) -> bool:
-        return self.config.task == "classification"
-
-    @property
-    def eval_splits(self) -> tuple[str, ...]:
-        return ("test",) if self.is_classification else ("query", "gallery")
-
-    def _train_split(self) -> tuple[datasets.Dataset, list[int]]:
-        data = self.config.data
-        required = ("train", *self.eval_splits)
-        missing = [split for split in required if split not in self.dataset_dict]
-        if missing:
-            raise ValueError(
-                f"{data.dataset}: dataset has splits {list(self.dataset_dict)}; expected {list(required)}"
-            )
-        train = self.dataset_dict["train"]
-        label_column = CLASSIFICATION_LABEL_COLUMN if self.is_classification else "label"
-        if label_column not in train.column_names:
-            raise ValueError(
-                f"{data.dataset}: train split has columns {train.column_names}; expected {label_column!r}"
-            )
-        labels = [
-            int(label) for label in train[label_column]
-        ]  # read before set_transform, which would decode
-        if label_column != "label":
-            train = train.rename_column(label_column, "label")
-        if "part_masks" in train.column_names and not (
-            data.use_part_masks and self.config.loss.part_loss_weight
-        ):
-            train = train.remove_columns("part_masks")
-        train = lazy_frame_decoding(train)
-        train.set_transform(
-            build_train_transform(
-                data.height,
-                data.width,
-                erasing_prob=data.random_erasing,
-                clip_length=data.clip_length,
-                clip_stride=data.clip_stride,
-                pad_crop=4 if self.is_classification else 0,
-            )
-        )
-        return train, labels
-
-    def _count_classes(self) -> int:
-        """Classifier outputs: a ClassLabel's class count (CIFAR-100), else the contiguous reID labels 0..N-1."""
-        feature = self.dataset_dict["train"].features.get(
-            CLASSIFICATION_LABEL_COLUMN if self.is_classification else "label"
-        )
-        if isinstance(feature, datasets.ClassLabel):
-            return feature.num_classes
-        return max(self.labels) + 1
-
-    def _validate_data(self) -> None:
-        data = self.config.data
-        if self.is_classification:
-            if len(self.labels) < data.batch_size:
-                raise ValueError(
-                    f"{data.dataset}: {len(self.labels)} training images but data.batch_size is {data.batch_size}; "
-                    "lower --data.batch_size"
-                )
-            return
-        identities_per_batch = data.batch_size // data.num_instances
-        num_identities = len(set(self.labels))
-        if num_identities < identities_per_batch:
-            raise ValueError(
-                f"{data.dataset}: the train split has {num_identities} identities but a batch needs "
-                f"P = data.batch_size / data.num_instances = {data.batch_size} / {data.num_instances} = "
-                f"{identities_per_batch}; lower --data.batch_size to at most {num_identities * data.num_instances} "
-                "or use a dataset with more identities"
-            )
-
-    def _build_batch_sampler(self) -> Sampler[list[int]]:
-        data, train = self.config.data, self.config.train
-        if self.is_classification:
-            sampler = EpochSeededBatchSampler(len(self.labels), data.batch_size, train.seed)
-        else:
-            sampler = IdentityBatchSampler(self.labels, data.batch_size, data.num_instances, train.seed)
-        if train.max_steps_per_epoch is not None:
-            # accelerate shards whole batches across processes: keep enough for every process.
-            sampler = LimitedBatchSampler(sampler, train.max_steps_per_epoch * self.accelerator.num_processes)
-        return sampler
-
-    def _build_model(self) -> IAUnetForReID:
-        """IAUnetForReID with ImageNet backbone weights (Hub or a local file) when the recipe asks for them."""
-        model_cfg, loss = self.config.model, self.config.loss
-        network_kwargs: dict[str, Any] = dict(
-            part_division=model_cfg.part_division, num_frames=model_cfg.num_frames
-        )
-        if model_cfg.iau_stages is not None:
-            network_kwargs["iau_stages"] = tuple(model_cfg.iau_stages)
-        pretrained = model_cfg.pretrained or model_cfg.pretrained_file is not None
-        overlay = None
-        if model_cfg.pretrained_file is not None:
-            if not Path(model_cfg.pretrained_file).is_file():
-                raise FileNotFoundError(
-                    f"model.pretrained_file {model_cfg.pretrained_file} does not exist; expected ImageNet ResNet "
-                    "weights (.safetensors or .pth), or set --model.pretrained false"
-                )
-            overlay = dict(file=str(model_cfg.pretrained_file))
-        # timm builds the network (and loads ImageNet weights through its pretrained machinery); the
-        # transformers class then takes those weights, so the architecture name alone fixes the config.
-        network = timm.create_model(
-            model_cfg.architecture,
-            pretrained=pretrained,
-            pretrained_cfg_overlay=overlay,
-            num_classes=self.num_classes,
-            **network_kwargs,
-        )
-        hf_config = config_from_network(
-            network,
-            image_size=[self.config.data.height, self.config.data.width],
-            label_smoothing=loss.label_smoothing,
-            triplet_margin=loss.triplet_margin,
-            triplet_distance=loss.triplet_distance,
-            triplet_weight=0.0 if self.is_classification else loss.triplet_weight,
-            part_loss_weight=loss.part_loss_weight,
-        )
-        model = IAUnetForReID.from_timm(network, hf_config)
-        if self.config.train.sync_batchnorm and self.accelerator.num_processes > 1:
-            if self.accelerator.device.type == "cpu":
-                warnings.warn(
-                    "train.sync_batchnorm needs GPUs; keeping per-process BatchNorm on CPU", stacklevel=2
-                )
-            else:
-                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        if self.config.train.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        return model
-
-    def _build_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
-        opt = self.config.optimizer
-        if opt.name == "sgd":
-            return torch.optim.SGD(
-                model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay
-            )
-        return torch.optim.Adam(model.parameters(), lr=opt.lr, weight_decay=opt.weight_decay)
-
-    # --- training -----------------------------------------------------------------------------------------
-    def _resume(self) -> None:
-        resume = self.config.checkpoint.resume
-        if resume is None:
-            return
-        path = resolve_resume(resume, self.checkpoints_dir)
-        load_checkpoint(self.accelerator, path, self.progress)
-        self.accelerator.print(f"resumed from {path} after epoch {self.progress.epochs_done}")
-
-    def _is_finite_everywhere(self, loss: torch.Tensor) -> bool:
-        """True when the loss is finite on every process (all must take the same branch, or DDP would hang)."""
-        finite = torch.isfinite(loss.detach().float()).reshape(1)
-        return bool(self.accelerator.gather(finite).all())
-
-    def _model_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    # --- one step, one epoch ------------------------------------------------------------------------------
+    def model_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         pixel_values = batch["pixel_values"]
         if self.config.train.channels_last and pixel_values.dim() == 4:
             pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
         inputs = {"pixel_values": pixel_values, "labels": batch["label"]}
-        if "part_masks" in batch and self.config.data.use_part_masks:
+        if "part_masks" in batch and self.part_masks_used:
             inputs.update(part_masks=batch["part_masks"], mask_valid=batch["mask_valid"].bool())
         return inputs
 
-    def train_one_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over the P x K batches; returns the epoch's mean losses and throughput."""
+    def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor] | None:
+        """Batch -> forward with labels (the model returns the paper's loss) -> finite? -> backward -> step.
+
+        Returns the step's losses (device tensors), or None for a skipped non-finite step.
+        """
         accelerator, train = self.accelerator, self.config.train
-        # Batches depend on (seed, epoch) only, so a resumed run replays them. The prepared loader re-applies its own
-        # epoch counter on every iteration (which restarts at 0 after a resume), so it is set too.
+        with accelerator.accumulate(self.model):
+            outputs = self.model(**self.model_inputs(batch))
+            # The one per-step host sync, as GradScaler's inf check: every process must take the same branch.
+            if not bool(accelerator.gather(torch.isfinite(outputs.loss.detach()).reshape(1)).all()):
+                self.optimizer.zero_grad()
+                if train.non_finite_loss == "skip":
+                    return None
+                raise NonFiniteLossError(
+                    f"non-finite loss ({outputs.loss.item()}) at step {self.progress.global_step + 1}; the last "
+                    f"good checkpoint is {latest_checkpoint(self.checkpoints_dir) or 'none (none saved yet)'}. "
+                    "Resume with --resume latest and a lower --optimizer.lr, or set --train.non_finite_loss skip"
+                )
+            accelerator.backward(outputs.loss)
+            if accelerator.sync_gradients and train.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(self.model.parameters(), train.max_grad_norm)
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+        return {"loss": outputs.loss, **(outputs.loss_components or {})}
+
+    def train_one_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the batches; returns the epoch's mean losses and throughput."""
+        accelerator, train = self.accelerator, self.config.train
+        # Batches depend on (seed, epoch) only. The prepared loader re-applies its own epoch counter on every
+        # iteration (which restarts at 0 after a resume), so it is set too.
         self.train_loader.set_epoch(epoch)
         self.batch_sampler.set_epoch(epoch)
         self.model.train()
-        totals: dict[str, float] = {}
-        num_steps, num_images, skipped = 0, 0, 0
-        start = time.perf_counter()
-        bar = tqdm(
-            self.train_loader,
-            desc=f"epoch {epoch + 1}/{train.epochs}",
-            unit="batch",
-            disable=not accelerator.is_local_main_process,
-            leave=False,
-        )
+        interval, whole_epoch = LossMeter(), LossMeter()
+        num_images, skipped, start = 0, 0, time.perf_counter()
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{train.epochs}", unit="batch", leave=False,
+                   disable=not accelerator.is_local_main_process)  # fmt: skip
         for batch in bar:
-            with accelerator.accumulate(self.model):
-                outputs = self.model(**self._model_inputs(batch))
-                loss = outputs.loss
-                if not self._is_finite_everywhere(loss):
-                    if train.non_finite_loss == "skip":
-                        skipped += 1
-                        self.optimizer.zero_grad()
-                        continue
-                    last = latest_checkpoint(self.checkpoints_dir)
-                    raise NonFiniteLossError(
-                        f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {self.progress.global_step}; "
-                        f"the last good checkpoint is {last or 'none (no checkpoint saved yet)'}. Resume with "
-                        "--resume latest and a lower --optimizer.lr, or set --train.non_finite_loss skip"
-                    )
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and train.max_grad_norm is not None:
-                    accelerator.clip_grad_norm_(self.model.parameters(), train.max_grad_norm)
-                self.optimizer.step()
-                self.optimizer.zero_grad()
-            batch_images = batch["pixel_values"].shape[0] * accelerator.num_processes
-            num_images += batch_images
-            num_steps += 1
-            values = {"loss": loss, **(outputs.loss_components or {})}
-            values = {name: float(value.detach()) for name, value in values.items()}
-            for name, value in values.items():
-                totals[name] = totals.get(name, 0.0) + value
+            losses = self.train_step(batch)
+            if losses is None:
+                skipped += 1
+                continue
+            interval.add(losses)
+            whole_epoch.add(losses)
+            num_images += batch["pixel_values"].shape[0] * accelerator.num_processes
             if accelerator.sync_gradients:
                 self.progress.global_step += 1
-                images_per_second = num_images / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix(loss=f"{values['loss']:.3f}", img_s=f"{images_per_second:.1f}")
                 if self.progress.global_step % train.log_every == 0:
-                    step_log = {f"train/{k}": v for k, v in values.items()}
-                    step_log.update(
+                    images_per_second = num_images / max(time.perf_counter() - start, 1e-9)
+                    row = {f"train/{k}": v for k, v in interval.mean(accelerator).items()}
+                    row.update(
                         {
                             "train/lr": self.scheduler.get_last_lr()[0],
                             "train/images_per_second": images_per_second,
                         }
                     )
-                    accelerator.log(step_log, step=self.progress.global_step)
-                    self.run_log.write("step", epoch + 1, self.progress.global_step, step_log)
+                    interval.reset()
+                    self.divergence.observe(row["train/loss"], f"step {self.progress.global_step}")
+                    bar.set_postfix(loss=f"{row['train/loss']:.3f}", img_s=f"{images_per_second:.1f}")
+                    accelerator.log(row, step=self.progress.global_step)
+                    self.run_log.write("step", epoch + 1, self.progress.global_step, row)
         bar.close()
         seconds = time.perf_counter() - start
-        summary = {f"train/{name}": total / max(num_steps, 1) for name, total in totals.items()}
-        summary.update(
-            {
-                "train/lr": self.scheduler.get_last_lr()[0],
-                "train/images_per_second": num_images / max(seconds, 1e-9),
-                "train/epoch_seconds": seconds,
-                "train/skipped_steps": skipped,
-            }
-        )
+        summary = {f"train/{name}": value for name, value in whole_epoch.mean(accelerator).items()}
+        if "train/loss" in summary and interval.count:  # a tail shorter than log_every still counts
+            self.divergence.observe(summary["train/loss"], f"the end of epoch {epoch + 1}")
+        summary.update({"train/lr": self.scheduler.get_last_lr()[0], "train/epoch_seconds": seconds,
+                        "train/images_per_second": num_images / max(seconds, 1e-9), "train/skipped_steps": skipped})  # fmt: skip
         return summary
+
+    # --- the run ------------------------------------------------------------------------------------------
+    def resume(self) -> None:
+        """Load the checkpoint ``check_resume`` accepted and apply the safe overrides of this run to it."""
+        self.progress = load_checkpoint(self.accelerator, self.resume_from)
+        self.divergence.reference_loss = self.progress.reference_loss
+        apply_optimizer_settings(self.optimizer, self.scheduler, self.config)
+        changed = {key: new for key, (old, new) in self.resume_changes.items()}
+        self.accelerator.print(f"resumed from {self.resume_from} after epoch {self.progress.epochs_done}"
+                               + (f", with changed settings {changed}" if changed else ""))  # fmt: skip
 
     def train(self) -> TrainingResult:
         """Run the recipe from the start or the resumed checkpoint; evaluate, checkpoint, save the final model."""
         accelerator, config = self.accelerator, self.config
+        if self.resume_from is not None:
+            self.resume()  # restores the RNG state the next epoch starts from
+            finished = self.finished_result()
+            if finished is not None:
+                return finished
+            changed = {key: new for key, (old, new) in self.resume_changes.items()}
+            self.run_log.write(
+                "resume", self.progress.epochs_done, self.progress.global_step, {"changed": changed}
+            )
         if accelerator.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.output_dir / "config.yaml")
-        accelerator.init_trackers("iaunet", config=flat_hparams(config))
-        self._resume()  # last: it restores the RNG state the next epoch starts from
-        history = []
-        start = time.perf_counter()
+        accelerator.init_trackers("iaunet", config=flat_hparams(config.to_dict()))
+        history, start = [], time.perf_counter()
         for epoch in range(self.progress.epochs_done, config.train.epochs):
             summary = self.train_one_epoch(epoch)
             self.scheduler.step()  # the recipe's schedule counts epochs
-            self.progress.epochs_done = epoch + 1
-            epoch_number = epoch + 1
+            self.progress.epochs_done = epoch_number = epoch + 1
             last_epoch = epoch_number == config.train.epochs
             every = config.eval.every_epochs
-            if every and (epoch_number % every == 0) and not last_epoch:
-                summary.update(self._evaluate_and_keep_best(epoch_number))
+            if every and epoch_number % every == 0 and not last_epoch:
+                summary.update(self.evaluate_and_keep_best(epoch_number)[0])
             accelerator.log(summary, step=self.progress.global_step)
             self.run_log.write("epoch", epoch_number, self.progress.global_step, summary)
             history.append({"epoch": epoch_number, **summary})
-            accelerator.print(_format_summary(epoch_number, summary))
+            accelerator.print(
+                f"epoch {epoch_number}: "
+                + ", ".join(f"{k.split('/', 1)[1]} {v:.4g}" for k, v in summary.items())
+            )
             if epoch_number % config.checkpoint.every_epochs == 0 or last_epoch:
-                self.progress.checkpoint_index += 1
-                save_checkpoint(
-                    accelerator, self.checkpoints_dir, self.progress.checkpoint_index, config.checkpoint.keep
-                )
+                self.save_checkpoint()
         train_seconds = time.perf_counter() - start
-        final = self._evaluate_and_keep_best(config.train.epochs, final=True)
+        final, entries = self.evaluate_and_keep_best(config.train.epochs, final=True)
         accelerator.log(final, step=self.progress.global_step)
         self.run_log.write("final", config.train.epochs, self.progress.global_step, final)
-        model_dir = self.output_dir / MODEL_DIR
-        self.save_model(model_dir, metrics=final)
+        model_dir = self.save_model(self.output_dir / MODEL_DIR, entries)
         accelerator.end_training()
         best = self.progress.best_metric if self.progress.best_epoch >= 0 else None
-        return TrainingResult(
-            output_dir=self.output_dir,
-            model_dir=model_dir,
-            metrics=final,
-            history=history,
-            best_metric=best,
-            best_epoch=self.progress.best_epoch if best is not None else None,
-            train_seconds=train_seconds,
+        document = results_document(entries, model=str(model_dir)) if entries else None
+        return TrainingResult(self.output_dir, model_dir, final, history, best,
+                              self.progress.best_epoch if best is not None else None, train_seconds, document)  # fmt: skip
+
+    def finished_result(self) -> TrainingResult | None:
+        """The result of a run whose final model already exists for these epochs (a resume of a finished run
+        changes nothing and appends nothing), or None when there is training left."""
+        model_dir = self.output_dir / MODEL_DIR
+        summary = read_summary(model_dir)
+        done = self.progress.epochs_done
+        if summary is None or done < self.config.train.epochs or summary.get("epochs_completed") != done:
+            return None
+        self.accelerator.print(
+            f"{self.output_dir}: the run already finished its {done} epochs; nothing to do"
         )
+        results_path = model_dir / "eval_results.json"
+        document = read_results(results_path) if results_path.is_file() else None
+        metrics = flat_metrics(document["results"]) if document else {}
+        return TrainingResult(self.output_dir, model_dir, metrics, [], results=document)
+
+    def save_checkpoint(self) -> None:
+        """A training-state checkpoint of the current epoch, unless the weights are broken (then warn)."""
+        reason = self.divergence.unhealthy_reason(self.accelerator.unwrap_model(self.model))
+        if reason is not None:
+            warnings.warn(
+                f"not saving a checkpoint after epoch {self.progress.epochs_done}: {reason}; the last good "
+                f"checkpoint stays {latest_checkpoint(self.checkpoints_dir) or 'none'}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        self.progress.reference_loss = self.divergence.reference_loss
+        self.progress.checkpoint_index += 1
+        save_checkpoint(self.accelerator, self.checkpoints_dir, self.progress, self.config.to_dict(),
+                        self.config.checkpoint.keep)  # fmt: skip
 
     # --- evaluation and saving ----------------------------------------------------------------------------
-    def evaluate(self, rerank: bool = False) -> dict[str, float]:
-        """Metrics of the current model on the evaluation splits (percent): mAP/CMC, or top-1 for classification.
+    def evaluate(self, rerank: bool = False) -> list[dict[str, Any]]:
+        """Results entries of the current model on the evaluation splits (empty when the set has none).
 
         Runs on the calling process only, with the unwrapped model (no collective call). Under DDP the BN running
         statistics differ between processes, so the trainer evaluates the main process's model, the one it saves.
         """
-        from .evaluation import evaluate_classifier, evaluate_retrieval
+        from .evaluation import evaluate_retrieval
 
-        model = self.accelerator.unwrap_model(self.model)
+        if not self.evaluates:
+            return []
         data = self.config.data
-        if self.is_classification:
-            return evaluate_classifier(
-                model, self.dataset_dict["test"], data.height, data.width, data.eval_batch_size
-            )
         return evaluate_retrieval(
-            model,
-            self.dataset_dict,
-            data.eval_batch_size,
-            flip=self.config.eval.flip,
-            rerank=rerank,
-            clip_length=data.clip_length,
+            self.accelerator.unwrap_model(self.model), self.dataset_dict, self.eval_dataset_name,
+            data.eval_batch_size, flip=self.config.eval.flip, rerank=rerank, clip_length=data.clip_length,
             autocast_dtype=AUTOCAST_DTYPES[self.config.train.mixed_precision],
-        )
+        )  # fmt: skip
 
-    @property
-    def primary_metric(self) -> str:
-        return "eval/top-1 accuracy" if self.is_classification else "eval/mAP"
-
-    def _evaluate_and_keep_best(self, epoch_number: int, final: bool = False) -> dict[str, float]:
-        metrics = {}
+    def evaluate_and_keep_best(self, epoch_number: int, final: bool = False) -> tuple[dict[str, float], list]:
+        entries = []
         if self.accelerator.is_main_process:
-            metrics = self.evaluate(rerank=final and self.config.eval.rerank and not self.is_classification)
+            entries = self.evaluate(rerank=final and self.config.eval.rerank)
         if self.accelerator.num_processes > 1:  # every process must take the same save decision below
-            holder = [metrics]
+            holder = [entries]
             broadcast_object_list(holder, from_process=0)
-            metrics = holder[0]
-        score = metrics[self.primary_metric]
-        if score > self.progress.best_metric:
+            entries = holder[0]
+        metrics = flat_metrics(entries)
+        score = metrics.get(self.primary_metric)
+        if score is not None and score > self.progress.best_metric:
             self.progress.best_metric, self.progress.best_epoch = score, epoch_number
-            self.save_model(self.output_dir / BEST_MODEL_DIR, metrics={**metrics, "epoch": epoch_number})
-        return metrics
+            self.save_model(self.output_dir / BEST_MODEL_DIR, entries)
+        return metrics, entries
 
-    def save_model(self, folder: str | Path, metrics: dict[str, float] | None = None) -> Path:
-        """``save_pretrained`` of the model and its image processor, plus metrics and a model card, atomically."""
-        folder = Path(folder)
-        self.accelerator.wait_for_everyone()
-        if self.accelerator.is_main_process:
-            temporary = folder.with_name(f".tmp-{folder.name}")
-            if temporary.exists():
-                shutil.rmtree(temporary)
-            model = self.accelerator.unwrap_model(self.model)
-            model.save_pretrained(temporary, safe_serialization=True)
-            IAUnetImageProcessor(
-                size={"height": self.config.data.height, "width": self.config.data.width}
-            ).save_pretrained(temporary)
-            if metrics is not None:
-                (temporary / "eval_results.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-                from .model_card import write_model_card
+    def save_model(self, folder: str | Path, entries: list[dict[str, Any]]) -> Path:
+        """The model folder (weights, processor, summary, results, card), written whole; see ``model_folder``."""
+        from .model_folder import save_model_folder
 
-                write_model_card(temporary, self.config, metrics, model.config)
-            replace_directory(temporary, folder)
-        self.accelerator.wait_for_everyone()
-        return folder
+        return save_model_folder(self, Path(folder), entries)
 
-
-def _format_summary(epoch: int, summary: dict[str, float]) -> str:
-    shown = {key.split("/", 1)[1]: value for key, value in summary.items() if isinstance(value, float)}
-    parts = [
-        f"{key} {value:.4g}"
-        for key, value in shown.items()
-        if math.isfinite(value) and key != "epoch_seconds"
-    ]
-    return f"epoch {epoch}: " + ", ".join(parts)
+    def loss_settings(self) -> dict[str, Any]:
+        """The loss fields as this run uses them: no part loss without part masks."""
+        settings = dataclasses.asdict(self.config.loss)
+        if not self.part_masks_used:
+            settings["part_loss_weight"] = 0.0
+        return settings

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 
 from iaunet_hf.data import load_reid_dataset
-from iaunet_hf.training import Trainer, load_config
+from iaunet_hf.training import ClassificationTrainer, load_config, trainer_for
 
 
 def write_cifar100(root, num_train: int = 16, num_test: int = 8) -> None:
@@ -45,11 +45,16 @@ def test_cifar100_recipe_trains_a_patch_classifier(tmp_path):
             "eval.every_epochs": 0,
         },
     )
-    result = Trainer(config, dataset).train()
+    trainer = trainer_for(config, dataset)
+    assert isinstance(trainer, ClassificationTrainer)
+    result = trainer.train()
     assert set(result.history[0]) >= {"train/loss", "train/cross_entropy"}
     assert "train/part" not in result.history[0]  # no part masks, no part loss
     assert result.history[0]["train/triplet"] == 0.0
     accuracy = result.metrics["eval/top-1 accuracy"]
     assert 0.0 <= accuracy <= 100.0 and result.metrics["eval/top-1 error"] == 100.0 - accuracy
+    assert result.results["results"][0]["metrics"]["top-1 accuracy"] == accuracy
+    summary = json.loads((result.model_dir / "training_summary.json").read_text())
+    assert summary["task"] == "classification" and summary["loss"]["triplet_weight"] == 0.0
     saved = json.loads((result.model_dir / "config.json").read_text())
     assert saved["part_division"] == "patches" and len(saved["id2label"]) == 100

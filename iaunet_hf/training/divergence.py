@@ -1,0 +1,60 @@
+"""Divergence: what counts as a broken run, so that broken weights are never saved as a checkpoint.
+
+A loss that is NaN/inf stops the run (or skips the step, by option) before the optimizer sees it. A loss that
+stays finite but explodes (``divergence_factor`` x the run's first logged loss, e.g. lr 1e6 giving ~1e15) warns,
+and while it stays up no checkpoint is written, so the "last good checkpoint" a stop message names is good.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the run stops so the last good checkpoint is not overwritten."""
+
+
+def weights_are_finite(model: torch.nn.Module) -> bool:
+    """True when every parameter and buffer is finite (one device-to-host copy)."""
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
+
+
+class DivergenceMonitor:
+    """Compares each logged mean loss with the run's first one; ``diverged`` is set while it is exploded."""
+
+    def __init__(self, factor: float, reference_loss: float | None = None) -> None:
+        self.factor = factor
+        self.reference_loss = reference_loss
+        self.diverged = False
+        self.last_loss: float | None = None
+
+    def observe(self, loss: float, where: str) -> None:
+        self.last_loss = loss
+        if not math.isfinite(loss):
+            self.diverged = True
+            return
+        if self.reference_loss is None:
+            self.reference_loss = max(loss, 1e-6)
+            return
+        exploded = loss > self.factor * self.reference_loss
+        if exploded and not self.diverged:
+            warnings.warn(
+                f"the loss is diverging: {loss:.4g} at {where}, more than train.divergence_factor "
+                f"{self.factor:g} x the run's first logged loss {self.reference_loss:.4g}; no checkpoint is saved "
+                "until it comes back down. Resume from the last checkpoint with a lower --optimizer.lr",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self.diverged = exploded
+
+    def unhealthy_reason(self, model: torch.nn.Module) -> str | None:
+        """Why the current weights must not become a checkpoint, or None when they may."""
+        if not weights_are_finite(model):
+            return "the weights are not finite"
+        if self.diverged:
+            return f"the loss diverged ({self.last_loss:.4g} against a first logged loss of {self.reference_loss:.4g})"
+        return None

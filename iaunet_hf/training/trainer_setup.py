@@ -1,0 +1,220 @@
+"""The ``build_*`` hooks of ``Trainer`` that turn a recipe into data, a model and an optimizer, and the resume
+check that runs before any of them writes a file. Subclasses override single hooks (see ``classification.py``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import datasets
+import timm
+import torch
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration
+from torch.utils.data import Sampler
+
+from ..data import build_train_transform, load_reid_dataset
+from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
+from ..data.transforms import lazy_frame_decoding
+from .checkpoints import list_checkpoints, read_run_config, resolve_resume
+from .resume import check_resume_changes, config_changes
+from .run_log import tensorboard_available
+
+CHECKPOINTS_DIR = "checkpoints"
+EVAL_SPLIT_FILE = "eval_split.json"
+
+
+class TrainerSetup:
+    """Mixin of ``Trainer``: everything built once, before the first step."""
+
+    def check_resume(self) -> tuple[Path | None, dict[str, tuple[Any, Any]]]:
+        """The checkpoint to resume from and the config changes against its run; refuses, before anything is
+        written, a fresh run into a folder with checkpoints and a resume that changes what cannot change."""
+        resume = self.config.checkpoint.resume
+        if resume is None:
+            if list_checkpoints(self.checkpoints_dir):
+                raise ValueError(
+                    f"checkpoint.output_dir {self.output_dir} already holds checkpoints of an earlier run; expected "
+                    "an empty or new folder: pass --resume to continue that run, or choose another --output-dir"
+                )
+            return None, {}
+        path = resolve_resume(resume, self.checkpoints_dir)
+        changes = config_changes(read_run_config(path), self.config.to_dict())
+        check_resume_changes(changes, path)
+        return path, changes
+
+    # --- accelerator and sampling ------------------------------------------------------------------------
+    def build_accelerator(self) -> Accelerator:
+        train = self.config.train
+        return Accelerator(
+            cpu=train.cpu,
+            mixed_precision=train.mixed_precision,
+            gradient_accumulation_steps=train.gradient_accumulation_steps,
+            # The recipe's schedule is per epoch: step it ourselves, once, whatever the number of processes.
+            step_scheduler_with_optimizer=False,
+            dynamo_backend="inductor" if train.compile else None,
+            log_with=["tensorboard"] if tensorboard_available() else None,
+            project_config=ProjectConfiguration(
+                project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "tensorboard")
+            ),
+        )
+
+    def build_epoch_sampler(self) -> Sampler[list[int]]:
+        """P x K identity batches, depending only on (seed, epoch) so a resumed run replays them."""
+        data = self.config.data
+        return IdentityBatchSampler(self.labels, data.batch_size, data.num_instances, self.config.train.seed)
+
+    def build_batch_sampler(self) -> Sampler[list[int]]:
+        sampler, limit = self.build_epoch_sampler(), self.config.train.max_steps_per_epoch
+        # accelerate shards whole batches across processes: keep enough for every process.
+        return (
+            sampler if limit is None else LimitedBatchSampler(sampler, limit * self.accelerator.num_processes)
+        )
+
+    # --- data ---------------------------------------------------------------------------------------------
+    def load_one_dataset(self, name: str, data_dir: str) -> datasets.DatasetDict:
+        data = self.config.data
+        options = dict(data.options)
+        if data.mask_dir is not None:
+            options["mask_dir"] = data.mask_dir
+        # The main process prepares the Arrow cache first; the others then read it.
+        with self.accelerator.main_process_first():
+            return load_reid_dataset(name, data_dir, cache_dir=data.cache_dir, **options)
+
+    def build_datasets(self) -> datasets.DatasetDict:
+        """The recipe's set (or sets, combined with disjoint labels), with a held-out evaluation split on request."""
+        data = self.config.data
+        if data.data_dir is None:
+            raise ValueError(
+                f"training config: data.data_dir is not set; expected the folder of {data.dataset} (--data-dir)"
+            )
+        folders = [data.data_dir] if isinstance(data.data_dir, str) else list(data.data_dir)
+        if len(data.datasets) > 1 and len(folders) != len(data.datasets):
+            raise ValueError(
+                f"training config: data.data_dir must list one folder per dataset of {data.datasets}"
+            )
+        loaded = {
+            name: self.load_one_dataset(name, folder)
+            for name, folder in zip(data.datasets, folders, strict=True)
+        }
+        if len(loaded) == 1:
+            (dataset_dict,) = loaded.values()
+        else:
+            from ..data import combine_reid_datasets
+
+            dataset_dict = combine_reid_datasets(loaded)
+            # evaluation on the first named set that has evaluation splits (test splits are not combined)
+            tested = [name for name, d in loaded.items() if all(s in d for s in self.eval_splits)]
+            if tested:
+                self.eval_dataset_name = tested[0]
+                dataset_dict.update({split: loaded[tested[0]][split] for split in self.eval_splits})
+        if (
+            not all(split in dataset_dict for split in self.eval_splits)
+            and data.missing_eval_splits == "split"
+        ):
+            from ..data import split_identities
+
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            dataset_dict = split_identities(
+                datasets.DatasetDict(train=dataset_dict["train"]),
+                test_fraction=data.split_test_fraction,
+                seed=self.config.train.seed,
+                split_file=self.output_dir / EVAL_SPLIT_FILE,
+            )
+        return dataset_dict
+
+    def build_train_dataset(self) -> tuple[datasets.Dataset, list[int]]:
+        """The train split with its training transform, and its labels (read before the transform decodes)."""
+        data, loss = self.config.data, self.config.loss
+        if "train" not in self.dataset_dict:
+            raise ValueError(
+                f"{data.dataset}: dataset has splits {list(self.dataset_dict)}; expected a 'train' split"
+            )
+        train = self.dataset_dict["train"]
+        if self.label_column not in train.column_names:
+            raise ValueError(
+                f"{data.dataset}: train split has columns {train.column_names}; expected {self.label_column!r}"
+            )
+        labels = [int(label) for label in train[self.label_column]]
+        if self.label_column != "label":
+            train = train.rename_column(self.label_column, "label")
+        wants_masks = data.use_part_masks and loss.part_loss_weight > 0
+        self.part_masks_used = wants_masks and "part_masks" in train.column_names
+        if wants_masks and not self.part_masks_used:
+            warnings.warn(
+                f"{data.dataset}: the recipe trains with the part loss (data.use_part_masks, loss.part_loss_weight "
+                f"{loss.part_loss_weight}) but the train split has no part masks (data.mask_dir is {data.mask_dir!r}); "
+                "the part loss is off for this run. Pass --data.mask_dir with masks from scripts/make_part_masks.py",
+                stacklevel=3,
+            )
+        if "part_masks" in train.column_names and not self.part_masks_used:
+            train = train.remove_columns("part_masks")
+        train = lazy_frame_decoding(train)
+        train.set_transform(
+            build_train_transform(data.height, data.width, erasing_prob=data.random_erasing,
+                                  clip_length=data.clip_length, clip_stride=data.clip_stride, pad_crop=self.pad_crop)
+        )  # fmt: skip
+        return train, labels
+
+    def count_classes(self) -> int:
+        """Classifier outputs: a ClassLabel's class count (CIFAR-100), else the contiguous labels 0..N-1."""
+        feature = self.dataset_dict["train"].features.get(self.label_column)
+        return feature.num_classes if isinstance(feature, datasets.ClassLabel) else max(self.labels) + 1
+
+    def check_data(self) -> None:
+        data = self.config.data
+        identities_per_batch = data.batch_size // data.num_instances
+        num_identities = len(set(self.labels))
+        if num_identities < identities_per_batch:
+            raise ValueError(
+                f"{data.dataset}: the train split has {num_identities} identities but a batch needs "
+                f"P = data.batch_size / data.num_instances = {data.batch_size} / {data.num_instances} = "
+                f"{identities_per_batch}; lower --data.batch_size to at most {num_identities * data.num_instances} "
+                "or use a dataset with more identities"
+            )
+
+    # --- model and optimizer ------------------------------------------------------------------------------
+    def build_model(self) -> torch.nn.Module:
+        """``IAUnetForReID`` around ``timm.create_model(architecture, **model options)``, with ImageNet backbone
+        weights (Hub or a local file) when the recipe asks for them."""
+        from ..modeling_iaunet import IAUnetForReID, config_from_network
+
+        model_cfg = self.config.model
+        overlay = None
+        if model_cfg.pretrained_file is not None:
+            if not Path(model_cfg.pretrained_file).is_file():
+                raise FileNotFoundError(
+                    f"model.pretrained_file {model_cfg.pretrained_file} does not exist; expected ImageNet ResNet "
+                    "weights (.safetensors or .pth), or set --model.pretrained false"
+                )
+            overlay = dict(file=str(model_cfg.pretrained_file))
+        network = timm.create_model(
+            model_cfg.architecture,
+            pretrained=model_cfg.pretrained or model_cfg.pretrained_file is not None,
+            pretrained_cfg_overlay=overlay,
+            num_classes=self.num_classes,
+            **model_cfg.options,
+        )
+        image_size = [self.config.data.height, self.config.data.width]
+        hf_config = config_from_network(network, image_size=image_size, **self.loss_settings())
+        model = IAUnetForReID.from_timm(network, hf_config)
+        if self.config.train.sync_batchnorm and self.accelerator.num_processes > 1:
+            if self.accelerator.device.type == "cpu":
+                warnings.warn(
+                    "train.sync_batchnorm needs GPUs; keeping per-process BatchNorm on CPU", stacklevel=2
+                )
+            else:
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if self.config.train.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model
+
+    def build_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
+        opt = self.config.optimizer
+        if opt.name == "sgd":
+            return torch.optim.SGD(
+                model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay
+            )
+        return torch.optim.Adam(model.parameters(), lr=opt.lr, weight_decay=opt.weight_decay)
