@@ -1,0 +1,277 @@
+"""Does IAU help? Baseline, STIAU, CIAU and IAU trained on the synthetic "context" task over several seeds.
+
+In the context mode of the synthetic set every single part colour is shared by several identities and only the
+combination (hair, upper body, lower body, shoes) identifies a person, so relating body parts is exactly what
+the task needs. Each seed draws its own data set and trains every variant on it with the same seed (a paired
+design); the script prints mean ± std of mAP and rank-1 per variant and the paired difference to the baseline
+(mean ± std, wins, paired t-test). Final-epoch metrics only: no epoch is picked on the test split.
+
+    python scripts/ablation_study.py                      # the preset that fits the machine (cpu or gpu)
+    python scripts/ablation_study.py --preset cpu --seeds 5 --epochs 8 --output-dir runs/ablation
+
+Training goes through the package's own API (``iaunet_hf.training``: the ``synthetic`` recipe with overrides).
+Finished runs are kept in ``<output-dir>/runs.jsonl`` and skipped when the script is started again, so an
+interrupted study resumes where it stopped and ``--summary-only`` reprints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+# Each variant is a set of overrides of the recipe's model section (iau_modules order is the paper's CIAU-STIAU).
+VARIANTS: dict[str, dict[str, object]] = {
+    "baseline": {"iau_stages": []},
+    "STIAU": {"iau_stages": [2, 3], "iau_modules": ["stiau"]},
+    "CIAU": {"iau_stages": [2, 3], "iau_modules": ["ciau"]},
+    "IAU": {"iau_stages": [2, 3], "iau_modules": ["ciau", "stiau"]},
+}
+PRESETS: dict[str, dict[str, object]] = {
+    # About 25 minutes on two otherwise idle CPU cores: ResNet-18 at 128x64, 32 training identities.
+    "cpu": dict(
+        seeds=5,
+        epochs=10,
+        num_train_ids=32,
+        num_test_ids=32,
+        num_cameras=4,
+        images_per_camera=3,
+        height=128,
+        width=64,
+        batch_size=32,
+        architecture="iaunet_resnet18",
+    ),
+    # The full settings for one accelerator: more identities and images, the paper's input size, longer runs.
+    "gpu": dict(
+        seeds=10,
+        epochs=40,
+        num_train_ids=128,
+        num_test_ids=64,
+        num_cameras=4,
+        images_per_camera=6,
+        height=256,
+        width=128,
+        batch_size=64,
+        architecture="iaunet_resnet18",
+    ),
+}
+METRICS = ("mAP", "rank-1")
+
+
+def hardware() -> str:
+    """The machine the study ran on, read from the machine itself."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    threads = torch.get_num_threads()
+    return f"{cpu}, {os.cpu_count()} logical cores ({threads} torch threads), torch {torch.__version__}"
+
+
+def write_data(root: Path, seed: int, settings: dict) -> Path:
+    """The context-mode set of one seed (written once; later runs reuse it)."""
+    from iaunet_hf.data import write_synthetic_reid
+
+    folder = root / f"data_seed{seed}"
+    if not (folder / "bounding_box_test").is_dir():
+        write_synthetic_reid(
+            folder,
+            mode="context",
+            seed=seed,
+            num_train_ids=settings["num_train_ids"],
+            num_test_ids=settings["num_test_ids"],
+            num_cameras=settings["num_cameras"],
+            images_per_camera=settings["images_per_camera"],
+            num_distractors=settings["num_test_ids"],
+            num_junk=8,
+            height=settings["height"],
+            width=settings["width"],
+        )
+    return folder
+
+
+def overrides_for(variant: str, seed: int, data_dir: Path, run_dir: Path, settings: dict) -> dict[str, str]:
+    """``--key value`` overrides of the synthetic recipe for one run (values as the CLI would pass them)."""
+    epochs = int(settings["epochs"])
+    values: dict[str, object] = {
+        "model.architecture": settings["architecture"],
+        "model.pretrained": False,
+        "data.data_dir": str(data_dir),
+        "data.cache_dir": str(run_dir.parent.parent / "hf_cache"),
+        "data.height": settings["height"],
+        "data.width": settings["width"],
+        "data.batch_size": settings["batch_size"],
+        "train.seed": seed,
+        "train.epochs": epochs,
+        "scheduler.milestones": [max(1, round(0.75 * epochs))],
+        "eval.every_epochs": 0,  # only the final evaluation: nothing is selected on the test split
+        "eval.rerank": False,
+        "checkpoint.output_dir": str(run_dir),
+        "checkpoint.every_epochs": epochs,
+    }
+    values.update({f"model.{key}": value for key, value in VARIANTS[variant].items()})
+    return {key: json.dumps(value) if not isinstance(value, str) else value for key, value in values.items()}
+
+
+def final_metrics(result) -> dict[str, float]:
+    """mAP and rank-1 (percent) of the run's final, not re-ranked, evaluation."""
+    from iaunet_hf.evaluation.results import read_results
+
+    document = result.results
+    if document is None:
+        document = read_results(Path(result.model_dir) / "eval_results.json")
+    for entry in document["results"]:
+        if not entry["settings"].get("rerank", False):
+            return {name: float(entry["metrics"][name]) for name in METRICS}
+    raise ValueError(f"{result.model_dir}: the results document has no entry without re-ranking")
+
+
+def train_one(variant: str, seed: int, root: Path, settings: dict) -> dict:
+    from iaunet_hf.training import Trainer, load_config
+
+    data_dir = write_data(root, seed, settings)
+    run_dir = root / "runs" / f"{variant}_seed{seed}"
+    config = load_config("synthetic", overrides_for(variant, seed, data_dir, run_dir, settings))
+    start = time.perf_counter()
+    result = Trainer(config).train()
+    return dict(variant=variant, seed=seed, seconds=time.perf_counter() - start, **final_metrics(result))
+
+
+def read_runs(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def paired_t_pvalue(differences: list[float]) -> float:
+    """Two-sided paired t-test p-value (nan when fewer than two pairs or no spread)."""
+    if len(differences) < 2 or statistics.stdev(differences) == 0:
+        return math.nan
+    from scipy import stats
+
+    return float(stats.ttest_1samp(differences, 0.0).pvalue)
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per-variant mean/std and the paired differences to the baseline over the seeds all variants finished."""
+    by_key = {(run["variant"], run["seed"]): run for run in runs}
+    seeds = sorted({seed for _, seed in by_key if all((v, seed) in by_key for v in VARIANTS)})
+    summary: dict = {"seeds": seeds, "variants": {}}
+    for variant in VARIANTS:
+        row: dict = {}
+        for metric in METRICS:
+            values = [by_key[(variant, seed)][metric] for seed in seeds]
+            row[metric] = dict(
+                mean=statistics.fmean(values) if values else math.nan,
+                std=statistics.stdev(values) if len(values) > 1 else math.nan,
+                values=values,
+            )
+            if variant != "baseline":
+                differences = [v - by_key[("baseline", seed)][metric] for v, seed in zip(values, seeds)]
+                row[metric]["paired"] = dict(
+                    mean=statistics.fmean(differences) if differences else math.nan,
+                    std=statistics.stdev(differences) if len(differences) > 1 else math.nan,
+                    wins=sum(d > 0 for d in differences),
+                    p_value=paired_t_pvalue(differences),
+                )
+        row["seconds"] = (
+            statistics.fmean(by_key[(variant, s)]["seconds"] for s in seeds) if seeds else math.nan
+        )
+        summary["variants"][variant] = row
+    return summary
+
+
+def format_summary(summary: dict, settings: dict, machine: str) -> str:
+    seeds = summary["seeds"]
+    lines = [
+        f"Context task, {settings['architecture']} at {settings['height']}x{settings['width']}, "
+        f"{settings['epochs']} epochs, {settings['num_train_ids']} train / {settings['num_test_ids']} test "
+        f"identities, {len(seeds)} seeds ({', '.join(map(str, seeds))}); {machine}",
+        "",
+        "| variant | mAP (mean ± std) | rank-1 (mean ± std) | ΔmAP vs baseline (paired) | Δrank-1 vs baseline "
+        "(paired) | s/run |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def paired(cell: dict) -> str:
+        if "paired" not in cell:
+            return "—"
+        p = cell["paired"]
+        return f"{p['mean']:+.2f} ± {p['std']:.2f} (wins {p['wins']}/{len(seeds)}, p={p['p_value']:.3f})"
+
+    for variant, row in summary["variants"].items():
+        mAP, rank1 = row["mAP"], row["rank-1"]
+        lines.append(
+            f"| {variant} | {mAP['mean']:.2f} ± {mAP['std']:.2f} | {rank1['mean']:.2f} ± {rank1['std']:.2f} | "
+            f"{paired(mAP)} | {paired(rank1)} | {row['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--preset", choices=("auto", *PRESETS), default="auto", help="auto: gpu if CUDA is there"
+    )
+    parser.add_argument("--seeds", type=int, help="number of seeds (0..N-1); default from the preset")
+    parser.add_argument("--epochs", type=int, help="epochs per run; default from the preset")
+    parser.add_argument(
+        "--output-dir", default="runs/ablation_study", help="data, runs and runs.jsonl go here"
+    )
+    parser.add_argument("--json", help="also write the summary to this JSON file")
+    parser.add_argument("--summary-only", action="store_true", help="print the table of the finished runs")
+    args = parser.parse_args()
+
+    import torch
+
+    preset = args.preset if args.preset != "auto" else ("gpu" if torch.cuda.is_available() else "cpu")
+    settings = dict(PRESETS[preset])
+    settings.update({k: v for k, v in (("seeds", args.seeds), ("epochs", args.epochs)) if v is not None})
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in settings or not value:
+            parser.error(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(settings)}")
+        settings[key] = type(settings[key])(value)
+    root = Path(args.output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    runs_path = root / "runs.jsonl"
+    run_settings = {key: value for key, value in settings.items() if key != "seeds"}
+    runs = [run for run in read_runs(runs_path) if run.get("settings") == run_settings]
+    if not args.summary_only:
+        done = {(run["variant"], run["seed"]) for run in runs}
+        for seed in range(int(settings["seeds"])):  # seed-major: every finished seed is a complete pair
+            for variant in VARIANTS:
+                if (variant, seed) in done:
+                    continue
+                run = dict(train_one(variant, seed, root, settings), settings=run_settings)
+                runs.append(run)
+                with runs_path.open("a") as handle:
+                    handle.write(json.dumps(run) + "\n")
+                print(
+                    f"[ablation] {variant} seed {seed}: mAP {run['mAP']:.2f} rank-1 {run['rank-1']:.2f} "
+                    f"({run['seconds']:.0f} s)",
+                    flush=True,
+                )
+    summary = summarise(runs)
+    machine = hardware()
+    print(format_summary(summary, settings, machine))
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(summary, settings=settings, hardware=machine), indent=2))
+
+
+if __name__ == "__main__":
+    main()
