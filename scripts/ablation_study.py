@@ -230,6 +230,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, help="number of seeds (0..N-1); default from the preset")
     parser.add_argument("--epochs", type=int, help="epochs per run; default from the preset")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one preset setting, e.g. --set num_train_ids=24 --set images_per_camera=2",
+    )
+    parser.add_argument(
         "--output-dir", default="runs/ablation_study", help="data, runs and runs.jsonl go here"
     )
     parser.add_argument("--json", help="also write the summary to this JSON file")
