@@ -29,6 +29,12 @@ from iaunet_hf.evaluation import (
     extract_features,
     pairwise_distance,
 )
+from iaunet_hf.evaluation.results import (
+    read_results,
+    result_entry,
+    results_document,
+    validate_results,
+)
 from iaunet_hf.evaluation.visualization import (
     attention_and_relations,
     attention_overlay_grid,
@@ -40,14 +46,15 @@ from iaunet_hf.evaluation.visualization import (
 from iaunet_hf.training import Trainer, load_config
 
 MODELS = {"IAUnet": {}, "baseline": {"model.iau_stages": []}}
+# (label, metric, re-ranked?) rows of the printed comparison, read from results documents.
 TABLE_ROWS = (
-    ("mAP", "eval/mAP"),
-    ("rank-1", "eval/rank-1"),
-    ("rank-5", "eval/rank-5"),
-    ("rank-10", "eval/rank-10"),
-    ("mINP", "eval/mINP"),
-    ("mAP, re-ranked", "eval/rerank/mAP"),
-    ("rank-1, re-ranked", "eval/rerank/rank-1"),
+    ("mAP", "mAP", False),
+    ("rank-1", "rank-1", False),
+    ("rank-5", "rank-5", False),
+    ("rank-10", "rank-10", False),
+    ("mINP", "mINP", False),
+    ("mAP, re-ranked", "mAP", True),
+    ("rank-1, re-ranked", "rank-1", True),
 )
 
 
@@ -86,16 +93,28 @@ def train_both(args: argparse.Namespace, dataset) -> dict[str, dict]:
     return runs
 
 
-def untrained_metrics(dataset, height: int, width: int) -> dict[str, float]:
+def reference_results(evaluation: dict, dataset, model: str) -> dict:
+    """A results document (the package's results format) of one reference evaluation on the synthetic set."""
+    entry = result_entry(
+        "synthetic",
+        evaluation,
+        settings={"rerank": False, "metric": "cosine"},
+        num_query=len(dataset["query"]),
+        num_gallery=len(dataset["gallery"]),
+    )
+    return results_document([entry], model=model)
+
+
+def untrained_results(dataset, height: int, width: int) -> dict:
     """IAUnet at its random initialisation (same seed): how much of the score training actually earned."""
     torch.manual_seed(load_config("synthetic").train.seed)
     model = timm.create_model("iaunet_resnet18", num_classes=0)
     result = evaluate_model(model, dataset, batch_size=64, image_size=(height, width), progress=False)
-    return {"eval/mAP": 100 * result["mAP"], "eval/rank-1": 100 * float(result["cmc"][0])}
+    return reference_results(result, dataset, "iaunet_resnet18, untrained")
 
 
-def chance_metrics(dataset) -> dict[str, float]:
-    """mAP and rank-1 of random embeddings: what "no learning" scores on this query/gallery split."""
+def chance_results(dataset) -> dict:
+    """Random embeddings: what "no learning" scores on this query/gallery split."""
     generator = torch.Generator().manual_seed(0)
     query, gallery = dataset["query"], dataset["gallery"]
     result = evaluate_reid_features(
@@ -106,7 +125,15 @@ def chance_metrics(dataset) -> dict[str, float]:
         query["camid"],
         gallery["camid"],
     )
-    return {"eval/mAP": 100 * result["mAP"], "eval/rank-1": 100 * float(result["cmc"][0])}
+    return reference_results(result, dataset, "random embeddings")
+
+
+def metric_of(document: dict, metric: str, reranked: bool) -> float | None:
+    """One metric of a results document's plain or re-ranked entry (None when it has no such entry)."""
+    for entry in document["results"]:
+        if bool(entry["settings"].get("rerank")) == reranked:
+            return entry["metrics"].get(metric)
+    return None
 
 
 def check_reload(model_dir: Path, dataset) -> dict[str, float]:
@@ -183,17 +210,13 @@ def search_and_draw(model_dir: Path, dataset, output_dir: Path, num_queries: int
     }
 
 
-def print_table(runs: dict[str, dict], references: dict[str, dict[str, float]]) -> None:
+def print_table(documents: dict[str, dict], seconds: dict[str, float]) -> None:
     """IAUnet and baseline side by side, with the untrained network and random embeddings for reference."""
-    names = list(runs)
-    print(f"\n{'metric (%)':<20}" + "".join(f"{name:>12}" for name in [*names, *references]))
-    for label, key in TABLE_ROWS:
-        cells = "".join(f"{runs[name]['result'].metrics.get(key, float('nan')):>12.1f}" for name in names)
-        cells += "".join(
-            f"{values[key]:>12.1f}" if key in values else f"{'-':>12}" for values in references.values()
-        )
-        print(f"{label:<20}{cells}")
-    print(f"{'train+eval time (s)':<20}" + "".join(f"{runs[name]['seconds']:>12.0f}" for name in names))
+    print(f"\n{'metric (%)':<20}" + "".join(f"{name:>12}" for name in documents))
+    for label, metric, reranked in TABLE_ROWS:
+        values = [metric_of(document, metric, reranked) for document in documents.values()]
+        print(f"{label:<20}" + "".join(f"{'-':>12}" if v is None else f"{v:>12.1f}" for v in values))
+    print(f"{'train+eval time (s)':<20}" + "".join(f"{value:>12.0f}" for value in seconds.values()))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -210,10 +233,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     runs = train_both(args, dataset)
     recipe = load_config("synthetic")
-    references = {
-        "untrained": untrained_metrics(dataset, recipe.data.height, recipe.data.width),
-        "chance": chance_metrics(dataset),
+    # Every model's numbers as a results document: the trained ones are the files their model folders hold.
+    documents = {
+        name: read_results(run["result"].model_dir / "eval_results.json") for name, run in runs.items()
     }
+    documents["untrained"] = untrained_results(dataset, recipe.data.height, recipe.data.width)
+    documents["chance"] = chance_results(dataset)
     model_dir = runs["IAUnet"]["result"].model_dir
     print(
         "\n== reloading the saved IAUnet with AutoModel.from_pretrained and timm.create_model('local-dir:...')"
@@ -228,16 +253,13 @@ def main(argv: list[str] | None = None) -> dict:
     for rank, match in enumerate(search["top5"], start=1):
         print(f"  #{rank}: pid {match['pid']} camera {match['camid']} similarity {match['similarity']}")
 
-    print_table(runs, references)
-    summary = {
-        name: {
-            "metrics": run["result"].metrics,
-            "seconds": run["seconds"],
-            "model_dir": str(run["result"].model_dir),
-        }
-        for name, run in runs.items()
-    }
-    summary.update(references)
+    print_table(documents, {name: run["seconds"] for name, run in runs.items()})
+    # demo_results.json: per model a results document (validated), plus where and how long for the trained ones.
+    summary = {name: {"results": document} for name, document in documents.items()}
+    for name, run in runs.items():
+        summary[name].update(seconds=run["seconds"], model_dir=str(run["result"].model_dir))
+    for name, entry in summary.items():
+        validate_results(entry["results"], where=f"demo_results.json[{name!r}]")
     summary["reload"] = reload
     summary["total_seconds"] = time.perf_counter() - start
     results_path = args.output_dir / "demo_results.json"
@@ -246,10 +268,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"synthetic data:       {data_dir}")
     for name, run in runs.items():
         result = run["result"]
-        print(f"{name + ' model:':<22}{result.model_dir}  (card: README.md, metrics: eval_results.json)")
         print(
-            f"{name + ' run:':<22}{result.output_dir}  (log.csv, log.jsonl, tensorboard/, checkpoints/, best_model/)"
+            f"{name + ' model:':<22}{result.model_dir}  (card: README.md, results: eval_results.json, "
+            "training_summary.json)"
         )
+        print(f"{name + ' run:':<22}{result.output_dir}  (logs, checkpoints, best_model/)")
     print(f"gallery index:        {search['index_dir']}")
     print(f"rank lists:           {args.output_dir / 'rank_lists'}")
     print(f"attention maps:       {args.output_dir / 'attention_maps'}")

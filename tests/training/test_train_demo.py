@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from iaunet_hf.evaluation.results import read_results, validate_results
+
 DEMO = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 
 
@@ -22,11 +24,21 @@ def test_demo_runs_end_to_end(tmp_path):
     assert summary["reload"]["max_abs_difference"] <= 1e-4 and summary["reload"]["embedding_dim"] == 512
     for name in ("IAUnet", "baseline"):
         model_dir = Path(summary[name]["model_dir"])
-        assert {"model.safetensors", "config.json", "preprocessor_config.json", "README.md"} <= {
-            p.name for p in model_dir.iterdir()
+        files = {
+            "model.safetensors",
+            "config.json",
+            "preprocessor_config.json",
+            "README.md",
+            "eval_results.json",
         }
-        assert "eval/rerank/mAP" in summary[name]["metrics"]
-    assert json.loads((tmp_path / "demo_results.json").read_text())["chance"]["eval/mAP"] > 0
+        assert files | {"training_summary.json"} <= {p.name for p in model_dir.iterdir()}
+        entries = summary[name]["results"]["results"]
+        assert [entry["settings"]["rerank"] for entry in entries] == [False, True]
+        assert read_results(model_dir / "eval_results.json") == summary[name]["results"]
+    written = json.loads((tmp_path / "demo_results.json").read_text())
+    for name in ("IAUnet", "baseline", "untrained", "chance"):
+        validate_results(written[name]["results"], where=name)  # the package's one results format
+    assert written["chance"]["results"]["results"][0]["metrics"]["mAP"] > 0
     baseline_config = json.loads((Path(summary["baseline"]["model_dir"]) / "config.json").read_text())
     assert baseline_config["iau_stages"] == []
     pictures = sorted((tmp_path / "rank_lists").glob("*.png")) + sorted(
