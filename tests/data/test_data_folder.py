@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from iaunet_hf.data import load_reid_dataset
@@ -130,3 +131,33 @@ def test_an_edited_csv_is_not_served_from_a_stale_cache(tmp_path: Path, cache_di
     assert load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)["train"]["pid"] == [1, 2]
     (tmp_path / "train.csv").write_text("path,pid\na.jpg,1\nb.jpg,1\n")  # relabelled: b is person 1
     assert load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)["train"]["pid"] == [1, 1]
+
+
+def test_camera_less_set_evaluates_without_same_camera_filtering(
+    tmp_path: Path, cache_dir: Path, jpeg_writer
+):
+    """A set without cameras, end to end from the CSV to the metric, against a hand-computed case."""
+    from iaunet_hf.evaluation.metrics import evaluate_reid
+
+    rows = {"train": [("t.jpg", 9)], "query": [("q1.jpg", 1), ("q2.jpg", 2)]}
+    rows["gallery"] = [("g1.jpg", 2), ("g2.jpg", 1), ("g3.jpg", 1)]
+    for split, entries in rows.items():
+        (tmp_path / f"{split}.csv").write_text("path,pid\n" + "".join(f"{p},{pid}\n" for p, pid in entries))
+        for path, _ in entries:
+            jpeg_writer(tmp_path / path)
+    dataset = load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+    query, gallery = dataset["query"], dataset["gallery"]
+    distances = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    result = evaluate_reid(
+        distances,
+        query["pid"],
+        gallery["pid"],
+        query["camid"],
+        gallery["camid"],
+        max_rank=3,
+        camera_filter=False,
+    )
+    # query 1: positives at ranks 2 and 3 -> AP (1/2 + 2/3) / 2; query 2: its positive is first -> AP 1
+    assert result["mAP"] == pytest.approx(((1 / 2 + 2 / 3) / 2 + 1) / 2)
+    assert result["cmc"].tolist() == [0.5, 1.0, 1.0]
+    assert result["num_valid_queries"] == 2

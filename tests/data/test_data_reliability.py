@@ -220,3 +220,19 @@ def test_header_check_by_default_full_decode_by_option(tmp_path: Path, cache_dir
     truncated.write_bytes(truncated.read_bytes()[:-20])  # cut short: the header check sees it
     with pytest.raises(ValueError, match=r"(?s)1 corrupt image\(s\).*0001_c4s1_000003_00\.png"):
         load_reid_dataset("market1501", market, cache_dir=cache_dir / "again", verify_mode="header")
+
+
+def test_list_file_line_escaping_the_image_folder_is_refused(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    root = tmp_path / "MSMT17_V1"
+    jpeg_writer(root / "train" / "0000" / "0000_000_01_0303morning_0015_0.jpg")
+    jpeg_writer(root / "test" / "0001" / "0001_000_02_0303morning_0016_0.jpg")
+    (root / "list_train.txt").write_text("0000/0000_000_01_0303morning_0015_0.jpg 0\n")
+    (root / "list_val.txt").write_text("")
+    (root / "list_query.txt").write_text("0001/0001_000_02_0303morning_0016_0.jpg 1\n")
+    (root / "list_gallery.txt").write_text(
+        "0001/0001_000_02_0303morning_0016_0.jpg 1\n../../x/0001_000_02_a_1_0.jpg 1\n"
+    )
+    with pytest.raises(
+        ValueError, match=r"MSMT17: .*list_gallery\.txt line 2: path .* escapes the data folder"
+    ):
+        load_reid_dataset("msmt17", root, cache_dir=cache_dir)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import datasets
 
+from ..image_files import path_inside
 from ..records import ImageRecord
 from ..reid_builder import ReIDConfig, ReIDImageBuilder
 
@@ -63,7 +64,9 @@ class Msmt17(ReIDImageBuilder):
                     f"{self.DATASET_TITLE}: {list_file} line {line_number} is {line!r}; expected "
                     "'<relative image path> <pid>'"
                 )
-            path = image_folder / fields[0]
+            path = path_inside(
+                image_folder, fields[0], where=f"{self.DATASET_TITLE}: {list_file} line {line_number}"
+            )
             name_fields = path.name.split("_")
             if len(name_fields) < 3 or not name_fields[2].isdigit():
                 raise ValueError(
