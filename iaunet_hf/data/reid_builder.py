@@ -18,7 +18,7 @@ from pathlib import Path
 import datasets
 from datasets.utils.py_utils import map_nested
 
-from .cache_key import default_cache_hash, package_version  # noqa: F401 (re-exported)
+from .cache_key import default_cache_hash
 from .image_files import VERIFY_MODES, embeddable_bytes, image_problem, link_problem
 from .mask_attachment import encoded_masks_of, find_mask_sources, report_empty_masks
 from .records import ImageRecord, TrackletRecord

@@ -91,7 +91,13 @@ class Cuhk03(ReIDImageBuilder):
         folder = root / f"images_{self.image_type}"
         if folder.is_dir():
             return folder
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".images_{self.image_type}."))
+        try:
+            staging = Path(tempfile.mkdtemp(dir=root, prefix=f".images_{self.image_type}."))
+        except OSError as error:
+            raise OSError(
+                f"{self.DATASET_TITLE}: cannot extract images_{self.image_type}/ from {RAW_MAT} into {root} ({error}); "
+                "expected a writable dataset folder the first time (or the extracted folder already there)"
+            ) from error
         try:
             with self._open_raw(root) as mat:
                 for pair, pair_ref in enumerate(mat[self.image_type][0]):
