@@ -7,7 +7,10 @@ contiguous, so images are simply clips of one frame.
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
@@ -54,23 +57,34 @@ def mark_zero_init(norm: nn.Module) -> nn.Module:
     return norm
 
 
+def _default_bias_init(bias: torch.Tensor, weight: torch.Tensor, init) -> None:
+    """PyTorch's own Conv/Linear bias init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (spec §1c: "default bias init")."""
+    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    init.uniform_(bias, -bound, bound)
+
+
 def init_module_weights(module: nn.Module, init=nn.init) -> None:
     """Initialise one module as the spec says (§1c); ``init`` is torch.nn.init or transformers.initialization.
 
     transformers re-initialises every module through ``_init_weights`` and needs its own init functions (they
     skip tensors already loaded), so the rule is written once here and parameterised by the init namespace.
+    Conv/linear biases keep PyTorch's default uniform init; the identity classifier's bias starts at zero
+    (the authors' classifier init, weight N(0, 0.001)).
     """
     if isinstance(module, nn.Conv2d):
         init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         if module.bias is not None:
-            init.zeros_(module.bias)
+            _default_bias_init(module.bias, module.weight, init)
     elif isinstance(module, nn.Linear):
         if getattr(module, "is_classifier", False):
             init.normal_(module.weight, std=0.001)
+            if module.bias is not None:
+                init.zeros_(module.bias)
         else:
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        if module.bias is not None:
-            init.zeros_(module.bias)
+            if module.bias is not None:
+                _default_bias_init(module.bias, module.weight, init)
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         if getattr(module, "zero_init_residual", False):
             init.zeros_(module.weight)
@@ -83,6 +97,17 @@ def init_module_weights(module: nn.Module, init=nn.init) -> None:
             init.zeros_(module.num_batches_tracked)
 
 
+def is_tracing() -> bool:
+    """True while torch.jit or torch.fx traces the model: shapes are symbolic, so Python checks on them are skipped."""
+    return torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
+
+
+def at_least_float32(dtype: torch.dtype) -> torch.dtype:
+    """float32 for half types and float32, float64 for float64: the precision the attention softmaxes need."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+@torch.fx.wrap  # a leaf for torch.fx: it builds a tensor from the (symbolic under tracing) clip length
 def relation_mask(num_frames: int, num_parts: int, relations: str = "both", device=None) -> torch.Tensor:
     """Boolean (T*N, T*N) mask of the node pairs STIAU may relate (spec §1b.6).
 
@@ -103,28 +128,47 @@ def relation_mask(num_frames: int, num_parts: int, relations: str = "both", devi
     return spatial | temporal
 
 
+@torch.fx.wrap  # a leaf for torch.fx: autocast and dtype promotion need concrete tensors
+def channel_aggregation(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(rows rows^T) rows for (B, TC, HW) rows, in at least float32; returns (aggregated, relation).
+
+    The raw Gram entries are far outside fp16/bf16 range, so under autocast they are computed in float32, and a
+    float64 model stays float64. ``aggregated`` comes back in the dtype of ``rows``.
+    """
+    with torch.autocast(device_type=rows.device.type, enabled=False):
+        wide = rows.to(at_least_float32(rows.dtype))
+        relation = torch.bmm(wide, wide.transpose(1, 2)).softmax(dim=-1)  # (B, TC, TC)
+        aggregated = torch.bmm(relation, wide)  # (B, TC, HW)
+    return aggregated.to(rows.dtype), relation
+
+
+@torch.fx.wrap  # a leaf for torch.fx, for the same reason as channel_aggregation
+def masked_relation_softmax(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Row softmax of (B, TN, TN) logits over the allowed pairs, in at least float32; rows with none give 0."""
+    with torch.autocast(device_type=logits.device.type, enabled=False):
+        wide = logits.to(at_least_float32(logits.dtype)).masked_fill(~allowed, _MASKED_LOGIT)
+        # A node with no allowed partner (temporal-only relations on one frame) receives no context.
+        return wide.softmax(dim=-1) * allowed.any(dim=-1, keepdim=True)
+
+
 class ChannelInteraction(nn.Module):
     """CIAU: channels (one row per channel per frame) attend to each other through their Gram matrix (spec §1a)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, device=None, dtype=None) -> None:
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         self.channels = channels
-        self.update = nn.Conv2d(channels, channels, kernel_size=1, bias=True)
-        self.norm = mark_zero_init(nn.BatchNorm2d(channels))
+        self.update = nn.Conv2d(channels, channels, kernel_size=1, bias=True, **dd)
+        self.norm = mark_zero_init(nn.BatchNorm2d(channels, **dd))
         self.apply(init_module_weights)
 
     def forward(self, x: torch.Tensor, num_frames: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the residual update for ``x`` (B*T, C, H, W) and the (B, T*C, T*C) channel relation."""
-        frames_times_batch, channels, height, width = x.shape
-        batch = frames_times_batch // num_frames
+        height, width = x.shape[-2], x.shape[-1]
         # (B*T, C, H, W) -> (B, T*C, H*W): one row per channel per frame.
-        rows = x.reshape(batch, num_frames * channels, height * width)
-        # The raw Gram entries are far outside fp16/bf16 range, so affinity and softmax stay in float32.
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            rows32 = rows.float()
-            relation = torch.bmm(rows32, rows32.transpose(1, 2)).softmax(dim=-1)  # (B, TC, TC)
-            aggregated = torch.bmm(relation, rows32)  # (B, TC, HW)
-        aggregated = aggregated.to(x.dtype).reshape(frames_times_batch, channels, height, width)
+        rows = x.reshape(-1, num_frames * self.channels, height * width)
+        aggregated, relation = channel_aggregation(rows)
+        aggregated = aggregated.reshape(-1, self.channels, height, width)
         return self.norm(self.update(aggregated)), relation
 
 
@@ -137,51 +181,58 @@ class SpatialTemporalInteraction(nn.Module):
         num_parts: int = 4,
         relations: str = "both",
         part_division: str = "attention",
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         check_iau_options(("stiau",), "sequential", relations, num_parts, part_division)
         if channels % 2:
             raise ValueError(f"STIAU halves the channels, so channels must be even, got {channels}")
+        dd = dict(device=device, dtype=dtype)
         reduced = channels // 2
         self.channels = channels
         self.num_parts = num_parts
         self.relations = relations
         self.part_division = part_division
         if part_division == "attention":
-            self.part_conv = nn.Conv2d(channels, num_parts, kernel_size=1, bias=True)
-            self.part_norm = nn.BatchNorm2d(num_parts)
-        self.embed = nn.Linear(channels, reduced)  # g, shared by part nodes and the global node
-        self.relation = nn.Linear(2 * reduced, 1)  # w_r and b over [|p'_i - p'_j| ; u']
-        self.relation_norm = nn.BatchNorm1d(1)  # one-channel BN over all logits: a learned temperature
-        self.part_update = nn.Linear(2 * reduced, reduced)
-        self.part_update_norm = nn.BatchNorm1d(reduced)
-        self.frame_update = nn.Linear(channels, channels)
-        self.frame_update_norm = mark_zero_init(nn.BatchNorm1d(channels))
+            self.part_conv = nn.Conv2d(channels, num_parts, kernel_size=1, bias=True, **dd)
+            self.part_norm = nn.BatchNorm2d(num_parts, **dd)
+        self.embed = nn.Linear(channels, reduced, **dd)  # g, shared by part nodes and the global node
+        self.relation = nn.Linear(2 * reduced, 1, **dd)  # w_r and b over [|p'_i - p'_j| ; u']
+        self.relation_norm = nn.BatchNorm1d(1, **dd)  # one-channel BN over all logits: a learned temperature
+        self.part_update = nn.Linear(2 * reduced, reduced, **dd)
+        self.part_update_norm = nn.BatchNorm1d(reduced, **dd)
+        self.frame_update = nn.Linear(channels, channels, **dd)
+        self.frame_update_norm = mark_zero_init(nn.BatchNorm1d(channels, **dd))
         self.apply(init_module_weights)
 
     def divide_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Part features (B*T, N, C) and the part attention maps (B*T, N, H, W) (None for fixed patches)."""
+        """Part features (B*T, N, C) and the part attention logits (B*T, N, H, W) (None for fixed patches).
+
+        The attention is ``sigmoid(logits)``; the logits are returned so the part-mask loss can use the
+        numerically stable ``binary_cross_entropy_with_logits``.
+        """
         if self.part_division == "patches":
             # CIFAR-100 has no body parts: four equal patches, each average-pooled (paper §IV-B).
             pooled = F.adaptive_avg_pool2d(x, (2, 2))  # (B*T, C, 2, 2)
             return pooled.flatten(2).transpose(1, 2), None
-        part_attention = torch.sigmoid(self.part_norm(self.part_conv(x)))  # (B*T, N, H, W)
+        part_logits = self.part_norm(self.part_conv(x))  # (B*T, N, H, W)
         # A plain sum over H*W, not a mean (spec §1b.3, code).
-        parts = torch.bmm(part_attention.flatten(2), x.flatten(2).transpose(1, 2))  # (B*T, N, C)
-        return parts, part_attention
+        parts = torch.bmm(torch.sigmoid(part_logits).flatten(2), x.flatten(2).transpose(1, 2))  # (B*T, N, C)
+        return parts, part_logits
 
     def forward(
         self, x: torch.Tensor, num_frames: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Return the residual update (broadcastable to ``x``), the part attention and the (B, TN, TN) relation."""
-        frames_times_batch, channels, height, width = x.shape
-        batch = frames_times_batch // num_frames
+        """Return the residual update (broadcastable to ``x``), the part logits and the (B, TN, TN) relation."""
+        channels, reduced = self.channels, self.channels // 2
         num_nodes = num_frames * self.num_parts
-        reduced = channels // 2
 
-        global_node = x.reshape(batch, num_frames, channels, height * width).mean(dim=(1, 3))  # (B, C)
-        parts, part_attention = self.divide_parts(x)
-        part_nodes = self.embed(parts.reshape(batch, num_nodes, channels))  # (B, TN, C')
+        global_node = x.reshape(-1, num_frames, channels, x.shape[-2] * x.shape[-1]).mean(
+            dim=(1, 3)
+        )  # (B, C)
+        parts, part_logits = self.divide_parts(x)
+        part_nodes = self.embed(parts.reshape(-1, num_nodes, channels))  # (B, TN, C')
         global_embedded = self.embed(global_node)  # (B, C')
 
         # r_ij = w_r . [|p'_i - p'_j| ; u'] + b, split so the (B, TN, TN, 2C') concatenation is never built.
@@ -190,24 +241,20 @@ class SpatialTemporalInteraction(nn.Module):
         logits = (
             pair_diff @ weight_diff + (global_embedded @ weight_global)[:, None, None] + self.relation.bias
         )
-        logits = self.relation_norm(logits.reshape(-1, 1)).reshape(batch, num_nodes, num_nodes)
+        logits = self.relation_norm(logits.reshape(-1, 1)).reshape(-1, num_nodes, num_nodes)
 
         allowed = relation_mask(num_frames, self.num_parts, self.relations, device=x.device)
-        logits = logits.float().masked_fill(~allowed, _MASKED_LOGIT)
-        # A node with no allowed partner (temporal-only relations on one frame) receives no context.
-        relation = logits.softmax(dim=-1) * allowed.any(dim=-1, keepdim=True)  # (B, TN, TN)
+        relation = masked_relation_softmax(logits, allowed)  # (B, TN, TN), at least float32
         context = torch.bmm(relation.to(part_nodes.dtype), part_nodes)  # (B, TN, C')
 
         updated = self.part_update(torch.cat([part_nodes, context], dim=-1)).reshape(-1, reduced)
-        updated = F.relu(self.part_update_norm(updated)).reshape(batch, num_frames, self.num_parts, reduced)
+        updated = F.relu(self.part_update_norm(updated)).reshape(-1, num_frames, self.num_parts, reduced)
 
         frame_context = torch.cat(
-            [updated.mean(dim=2), global_embedded[:, None, :].expand(batch, num_frames, reduced)], dim=-1
+            [updated.mean(dim=2), global_embedded[:, None, :].expand(-1, num_frames, reduced)], dim=-1
         )  # (B, T, C)
-        frame_delta = self.frame_update_norm(
-            self.frame_update(frame_context).reshape(frames_times_batch, channels)
-        )
-        return frame_delta[:, :, None, None], part_attention, relation
+        frame_delta = self.frame_update_norm(self.frame_update(frame_context).reshape(-1, channels))
+        return frame_delta[:, :, None, None], part_logits, relation
 
 
 class IAUBlock(nn.Module):
@@ -221,6 +268,8 @@ class IAUBlock(nn.Module):
         relations: str = "both",
         num_parts: int = 4,
         part_division: str = "attention",
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         modules = tuple(modules)
@@ -230,21 +279,29 @@ class IAUBlock(nn.Module):
         self.arrangement = arrangement
         self.num_parts = num_parts
         if "ciau" in modules:
-            self.ciau = ChannelInteraction(channels)
+            self.ciau = ChannelInteraction(channels, device=device, dtype=dtype)
         if "stiau" in modules:
-            self.stiau = SpatialTemporalInteraction(channels, num_parts, relations, part_division)
+            self.stiau = SpatialTemporalInteraction(
+                channels, num_parts, relations, part_division, device=device, dtype=dtype
+            )
 
     def forward(
         self, x: torch.Tensor, num_frames: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
-        """Return the updated map (B*T, C, H, W), the part attention (B*T, N, H, W) or None, and the relations."""
-        if x.dim() != 4 or x.shape[1] != self.channels:
-            raise ValueError(
-                f"IAUBlock expects a (B*T, {self.channels}, H, W) tensor, got shape {tuple(x.shape)}"
-            )
-        if x.shape[0] % num_frames:
-            raise ValueError(f"IAUBlock got {x.shape[0]} frames, not a multiple of num_frames={num_frames}")
-        part_attention = None
+        """Return the updated map (B*T, C, H, W), the part logits (B*T, N, H, W) or None, and the relations.
+
+        The part attention is ``sigmoid`` of the logits.
+        """
+        if not is_tracing():
+            if x.dim() != 4 or x.shape[1] != self.channels:
+                raise ValueError(
+                    f"IAUBlock expects a (B*T, {self.channels}, H, W) tensor, got shape {tuple(x.shape)}"
+                )
+            if num_frames < 1 or x.shape[0] % num_frames:
+                raise ValueError(
+                    f"IAUBlock got {x.shape[0]} frames, not a multiple of num_frames={num_frames}"
+                )
+        part_logits = None
         relations: dict[str, torch.Tensor] = {}
         block_input = x
         for name in self.order:
@@ -252,6 +309,6 @@ class IAUBlock(nn.Module):
             if name == "ciau":
                 delta, relations["channel"] = self.ciau(source, num_frames)
             else:
-                delta, part_attention, relations["part"] = self.stiau(source, num_frames)
+                delta, part_logits, relations["part"] = self.stiau(source, num_frames)
             x = x + delta
-        return x, part_attention, relations
+        return x, part_logits, relations

@@ -7,6 +7,7 @@ from typing import Any
 from transformers import PreTrainedConfig
 
 from .blocks import IAU_MODULE_NAMES
+from .losses import ReIDLossConfig
 from .network import RESNET_LAYOUTS, check_network_options
 from .timm_models import reid_pretrained_cfg
 
@@ -42,7 +43,12 @@ class IAUnetConfig(PreTrainedConfig):
         image_size (`list[int]`, defaults to `[256, 128]`): training input height and width.
         label_smoothing (`float`, defaults to 0.1), triplet_margin (`float`, defaults to 0.3),
         triplet_distance (`str`, defaults to `"cosine"`), triplet_weight (`float`, defaults to 1.0),
-        part_loss_weight (`float`, defaults to 0.5): the loss of `IAUnetForReID` (spec §3).
+        part_loss_weight (`float`, defaults to 0.5): the reID loss of `IAUnetForReID` (spec §3), defaults from
+            `iaunet_hf.losses.ReIDLossConfig`.
+        problem_type (`str`, defaults to `None`): transformers' field. `None` (the default): `IAUnetForReID` with
+            `labels` returns the reID loss above. `"single_label_classification"` (cross-entropy),
+            `"multi_label_classification"` (BCE with logits) or `"regression"` (MSE): the plain loss
+            `AutoModelForImageClassification` models compute for that problem type.
 
     The embedding size ``hidden_size`` follows from ``depth`` (512 for ResNet-18/34, 2048 for ResNet-50).
     """
@@ -62,11 +68,11 @@ class IAUnetConfig(PreTrainedConfig):
         last_stride: int = 1,
         num_channels: int = 3,
         image_size: list[int] | tuple[int, int] = (256, 128),
-        label_smoothing: float = 0.1,
-        triplet_margin: float = 0.3,
-        triplet_distance: str = "cosine",
-        triplet_weight: float = 1.0,
-        part_loss_weight: float = 0.5,
+        label_smoothing: float = ReIDLossConfig.label_smoothing,
+        triplet_margin: float = ReIDLossConfig.triplet_margin,
+        triplet_distance: str = ReIDLossConfig.triplet_distance,
+        triplet_weight: float = ReIDLossConfig.triplet_weight,
+        part_loss_weight: float = ReIDLossConfig.part_loss_weight,
         **kwargs: Any,
     ) -> None:
         for key in _TIMM_KEYS:
@@ -93,6 +99,7 @@ class IAUnetConfig(PreTrainedConfig):
         self.part_loss_weight = part_loss_weight
         try:
             check_network_options(**self.network_kwargs())
+            self.loss_config()
         except ValueError as error:
             raise ValueError(f"IAUnetConfig: {error}") from None
         block, _ = RESNET_LAYOUTS[depth]
@@ -112,6 +119,16 @@ class IAUnetConfig(PreTrainedConfig):
             part_division=self.part_division,
             num_frames=self.num_frames,
             last_stride=self.last_stride,
+        )
+
+    def loss_config(self) -> ReIDLossConfig:
+        """The reID loss settings this config holds."""
+        return ReIDLossConfig(
+            label_smoothing=self.label_smoothing,
+            triplet_margin=self.triplet_margin,
+            triplet_distance=self.triplet_distance,
+            triplet_weight=self.triplet_weight,
+            part_loss_weight=self.part_loss_weight,
         )
 
     @property

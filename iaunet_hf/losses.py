@@ -1,18 +1,44 @@
 """IAUnet's training losses (spec §3): label-smoothed CE, batch-hard triplet, part-mask BCE, and their sum.
 
-Each is usable on its own; ``ReIDLoss`` combines them with the paper's weights.
+Each is usable on its own; ``ReIDLoss`` combines them with the weights of a ``ReIDLossConfig``, the one place
+the paper's loss defaults are defined (the model config and the training recipes take theirs from it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 TRIPLET_DISTANCES = ("cosine", "euclidean")
+
+
+@dataclass
+class ReIDLossConfig:
+    """Settings of the reID loss L = CE_ls + triplet_weight * triplet + part_loss_weight * part BCE (spec §3)."""
+
+    label_smoothing: float = 0.1
+    triplet_margin: float = 0.3
+    triplet_distance: str = "cosine"
+    triplet_weight: float = 1.0
+    part_loss_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.triplet_distance not in TRIPLET_DISTANCES:
+            raise ValueError(
+                f"triplet_distance must be one of {TRIPLET_DISTANCES}, got {self.triplet_distance!r}"
+            )
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        for name in ("triplet_margin", "triplet_weight", "part_loss_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, float | str]:
+        return asdict(self)
 
 
 def label_smoothing_cross_entropy(
@@ -58,36 +84,38 @@ def batch_hard_triplet_loss(
 
 
 def part_mask_loss(
-    part_attention: Sequence[torch.Tensor],
+    part_logits: Sequence[torch.Tensor],
     part_masks: torch.Tensor | None,
     mask_valid: torch.Tensor | None = None,
 ) -> torch.Tensor | None:
     """BCE between each stage's part attention and the part masks resized (bilinear) to that stage (spec §3).
 
-    ``part_attention``: per stage (B, N, h, w) or (B, T, N, h, w); ``part_masks``: (B, N, H, W) or (B, T, N, H, W)
-    in [0, 1]; ``mask_valid``: (B,) bool, False for samples without masks, which contribute nothing. Returns the
-    mean over stages of the mean over valid samples, parts and pixels, or None when there is nothing to supervise.
+    ``part_logits``: the part attention before its sigmoid, per stage (B, N, h, w) or (B, T, N, h, w) (the
+    ``part_logits`` of the network's output); ``part_masks``: (B, N, H, W) or (B, T, N, H, W) in [0, 1];
+    ``mask_valid``: (B,) bool, False for samples without masks, which contribute nothing. Returns the mean over
+    stages of the mean over valid samples, parts and pixels, or None when there is nothing to supervise.
+
+    ``binary_cross_entropy_with_logits`` is numerically stable and autocast-safe, and a non-finite logit gives a
+    non-finite loss (for the trainer's guard to handle) instead of an error inside the BCE.
     """
-    if part_masks is None or not part_attention:
+    if part_masks is None or not part_logits:
         return None
     if mask_valid is None:
         mask_valid = torch.ones(part_masks.shape[0], dtype=torch.bool, device=part_masks.device)
     stage_losses = []
-    for attention in part_attention:
-        if attention.shape[:-2] != part_masks.shape[:-2]:
+    for logits in part_logits:
+        if logits.shape[:-2] != part_masks.shape[:-2]:
             raise ValueError(
                 f"part_masks of shape {tuple(part_masks.shape)} do not match part attention of shape "
-                f"{tuple(attention.shape)}: expected the same leading (B[, T], N) dimensions"
+                f"{tuple(logits.shape)}: expected the same leading (B[, T], N) dimensions"
             )
         if not mask_valid.any():
-            stage_losses.append(attention.sum() * 0.0)
+            stage_losses.append(logits.sum() * 0.0)
             continue
-        attention = attention[mask_valid].float().flatten(0, -4)  # (B'*T, N, h, w)
+        logits = logits[mask_valid].float().flatten(0, -4)  # (B'*T, N, h, w)
         masks = part_masks[mask_valid].float().flatten(0, -4)
-        masks = F.interpolate(masks, size=attention.shape[-2:], mode="bilinear", align_corners=False)
-        # BCE on probabilities is not autocast-safe, so it runs in float32 outside autocast.
-        with torch.autocast(device_type=attention.device.type, enabled=False):
-            stage_losses.append(F.binary_cross_entropy(attention, masks.clamp(0.0, 1.0)))
+        masks = F.interpolate(masks, size=logits.shape[-2:], mode="bilinear", align_corners=False)
+        stage_losses.append(F.binary_cross_entropy_with_logits(logits, masks.clamp(0.0, 1.0)))
     return torch.stack(stage_losses).mean()
 
 
@@ -102,34 +130,33 @@ class ReIDLossOutput:
 
 
 class ReIDLoss(nn.Module):
-    """L = CE_ls + w_t * triplet + w_p * part BCE, with the spec's defaults (eps 0.1, margin 0.3, 1.0, 0.5)."""
+    """L = CE_ls + w_t * triplet + w_p * part BCE, with the settings of a ``ReIDLossConfig`` (the spec's by default).
 
-    def __init__(
-        self,
-        label_smoothing: float = 0.1,
-        triplet_margin: float = 0.3,
-        triplet_distance: str = "cosine",
-        triplet_weight: float = 1.0,
-        part_loss_weight: float = 0.5,
-    ) -> None:
+    ``ReIDLoss(config)``, or ``ReIDLoss(triplet_weight=0.0)`` to override single fields of the defaults.
+    """
+
+    def __init__(self, config: ReIDLossConfig | None = None, **overrides: float | str) -> None:
         super().__init__()
-        if triplet_distance not in TRIPLET_DISTANCES:
-            raise ValueError(f"triplet_distance must be one of {TRIPLET_DISTANCES}, got {triplet_distance!r}")
-        self.label_smoothing = label_smoothing
-        self.triplet_margin = triplet_margin
-        self.triplet_distance = triplet_distance
-        self.triplet_weight = triplet_weight
-        self.part_loss_weight = part_loss_weight
+        config = config or ReIDLossConfig()
+        if overrides:
+            config = ReIDLossConfig(**{**config.to_dict(), **overrides})
+        self.config = config
+        self.label_smoothing = config.label_smoothing
+        self.triplet_margin = config.triplet_margin
+        self.triplet_distance = config.triplet_distance
+        self.triplet_weight = config.triplet_weight
+        self.part_loss_weight = config.part_loss_weight
 
     def forward(
         self,
         logits: torch.Tensor,
         embeddings: torch.Tensor,
         labels: torch.Tensor,
-        part_attention: Sequence[torch.Tensor] = (),
+        part_logits: Sequence[torch.Tensor] = (),
         part_masks: torch.Tensor | None = None,
         mask_valid: torch.Tensor | None = None,
     ) -> ReIDLossOutput:
+        """``part_logits``: per IAU stage, the part attention before its sigmoid (see ``part_mask_loss``)."""
         cross_entropy = label_smoothing_cross_entropy(logits, labels, self.label_smoothing)
         triplet = (
             batch_hard_triplet_loss(embeddings, labels, self.triplet_margin, self.triplet_distance)
@@ -137,7 +164,7 @@ class ReIDLoss(nn.Module):
             else cross_entropy.new_zeros(())
         )
         loss = cross_entropy + self.triplet_weight * triplet
-        part = part_mask_loss(part_attention, part_masks, mask_valid) if self.part_loss_weight else None
+        part = part_mask_loss(part_logits, part_masks, mask_valid) if self.part_loss_weight else None
         if part is not None:
             loss = loss + self.part_loss_weight * part
         return ReIDLossOutput(loss=loss, cross_entropy=cross_entropy, triplet=triplet, part=part)

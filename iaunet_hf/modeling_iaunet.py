@@ -5,14 +5,18 @@ reID head with the paper's loss. All of them wrap the one torch network in ``net
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as hf_init
+from transformers.loss.loss_utils import LOSS_MAPPING
 from transformers.utils import ModelOutput
 
 from .blocks import init_module_weights
+from .checkpoints import WEIGHTS_NAME, check_safetensors_file, raise_on_mismatch
 from .configuration_iaunet import IAUnetConfig
 from .losses import ReIDLoss
 from .network import IAUnet
@@ -27,6 +31,7 @@ class IAUnetModelOutput(ModelOutput):
         pooler_output: the retrieval embedding (B, D): pooled over space and time, after the BN neck.
         hidden_states: the stem and stage outputs (B*T, C, h, w), when ``output_hidden_states``.
         part_attentions: one part attention map per IAU stage with STIAU, (B, N, h, w) or (B, T, N, h, w).
+        part_logits: the same maps before their sigmoid (what the part-mask loss takes).
         relations: per IAU stage, a dict of the CIAU ("channel") and STIAU ("part") relation maps, when
             ``output_relations``.
     """
@@ -35,6 +40,7 @@ class IAUnetModelOutput(ModelOutput):
     pooler_output: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     part_attentions: tuple[torch.Tensor, ...] | None = None
+    part_logits: tuple[torch.Tensor, ...] | None = None
     relations: tuple[dict[str, torch.Tensor], ...] | None = None
 
 
@@ -43,52 +49,81 @@ class IAUnetReIDOutput(ModelOutput):
     """Output of ``IAUnetForReID``: the loss (with ``labels``), identity logits, embeddings and part maps.
 
     Args:
-        loss: CE with label smoothing + triplet + part-mask BCE (when ``part_masks`` are given).
+        loss: with ``labels``: the reID loss (CE with label smoothing + triplet + part-mask BCE when ``part_masks``
+            are given) when ``config.problem_type`` is None, else the loss of that problem type.
         logits: identity logits (B, num_labels).
         embeddings: the retrieval embedding (B, D), after the BN neck.
-        loss_components: the unweighted parts of the loss, for logging.
-        part_attentions: as in ``IAUnetModelOutput``.
+        loss_components: the unweighted parts of the reID loss, for logging.
+        hidden_states: as in ``IAUnetModelOutput``, when ``output_hidden_states``.
+        part_attentions, part_logits: as in ``IAUnetModelOutput``.
     """
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     embeddings: torch.Tensor | None = None
     loss_components: dict[str, torch.Tensor] | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
     part_attentions: tuple[torch.Tensor, ...] | None = None
+    part_logits: tuple[torch.Tensor, ...] | None = None
 
 
 class IAUnetPreTrainedModel(PreTrainedModel):
-    """Base class: config class, weight prefix, and the spec's weight initialisation."""
+    """Base class: config class, weight prefix, the spec's weight initialisation and strict loading."""
 
     config_class = IAUnetConfig
     config: IAUnetConfig
     base_model_prefix = "iaunet"
     main_input_name = "pixel_values"
     input_modalities = ("image",)
+    # The network's ResNet stages are transformers GradientCheckpointingLayers, so the default
+    # _set_gradient_checkpointing of PreTrainedModel finds and switches them.
     supports_gradient_checkpointing = True
 
     def _init_weights(self, module: nn.Module) -> None:
         init_module_weights(module, init=hf_init)
 
     @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        """Load as transformers does, then move memory-mapped tensors into ordinary (aligned) memory.
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """``PreTrainedModel.from_pretrained``, but strict: a checkpoint that does not match its config raises.
 
-        transformers leaves safetensors weights mapped at 8-byte-aligned addresses, where the CPU GEMM takes a
-        different code path and rounds differently; CIAU's peaked Gram softmax amplifies that to ~1e-5. With
-        the copy, the transformers and timm faces of one checkpoint give bit-identical embeddings.
+        transformers only logs missing, unexpected and mismatched keys (and initialises them at random); here they
+        are a ValueError naming the checkpoint and the keys. The one tolerated difference: the identity classifier
+        of an ``IAUnetForReID`` checkpoint loaded into ``IAUnetModel``. A truncated or empty ``model.safetensors``
+        is a ValueError naming the file. ``output_loading_info=True`` returns ``(model, info)`` as usual.
+
+        Memory-mapped weights are then copied into ordinary (aligned) memory: at 8-byte-aligned addresses the CPU
+        GEMM takes a different code path and rounds differently, which CIAU's peaked Gram softmax amplifies to
+        ~1e-5; with the copy the transformers and timm faces of one checkpoint give bit-identical embeddings.
         """
-        model = super().from_pretrained(*args, **kwargs)
+        return_info = kwargs.pop("output_loading_info", False)
+        folder = Path(str(pretrained_model_name_or_path))
+        subfolder = kwargs.get("subfolder") or ""
+        weights = folder / subfolder / WEIGHTS_NAME
+        if weights.is_file():
+            check_safetensors_file(weights)
+            source = str(weights)
+        else:
+            source = f"{pretrained_model_name_or_path}/{WEIGHTS_NAME}"
+        try:
+            model, info = super().from_pretrained(
+                pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs
+            )
+        except SafetensorError as error:
+            raise ValueError(
+                f"{source} is truncated or not a safetensors file: {error}; expected an intact file written by "
+                "save_pretrained (re-save or re-download it)"
+            ) from error
+        raise_on_mismatch(
+            source,
+            missing=info.get("missing_keys", ()),
+            unexpected=info.get("unexpected_keys", ()),
+            mismatched=info.get("mismatched_keys", ()),
+        )
         with torch.no_grad():
             for tensor in (*model.parameters(), *model.buffers()):
                 if tensor.device.type == "cpu" and tensor.data_ptr() % 64:
                     tensor.data = tensor.data.clone()
-        return model
-
-    def _set_gradient_checkpointing(self, enable: bool = True, gradient_checkpointing_func=None) -> None:
-        for module in self.modules():
-            if isinstance(module, IAUnet):
-                module.set_grad_checkpointing(enable)
+        return (model, info) if return_info else model
 
 
 class IAUnetModel(IAUnetPreTrainedModel):
@@ -115,49 +150,47 @@ class IAUnetModel(IAUnetPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        network = self.network
-        x, num_frames, is_clip = network._split_clips(pixel_values)
-        feature_map, taps, part_attention, relations = network._run_stages(x, num_frames, output_relations)
-        feature_map = network._unflatten(feature_map, num_frames, is_clip)
-        embedding = network.bnneck(network.pool(feature_map))
+        out = self.network.forward_reid(
+            pixel_values, return_relations=output_relations, return_hidden_states=output_hidden_states
+        )
         output = IAUnetModelOutput(
-            last_hidden_state=feature_map,
-            pooler_output=embedding,
-            hidden_states=tuple(taps) if output_hidden_states else None,
-            part_attentions=tuple(network._unflatten(a, num_frames, is_clip) for a in part_attention),
-            relations=tuple(relations) if output_relations else None,
+            last_hidden_state=out.feature_map,
+            pooler_output=out.embedding,
+            hidden_states=out.hidden_states if output_hidden_states else None,
+            part_attentions=out.part_attention,
+            part_logits=out.part_logits,
+            relations=out.relations if output_relations else None,
         )
         return output if return_dict else output.to_tuple()
 
     @classmethod
     def from_timm(cls, timm_model: IAUnet, config: IAUnetConfig | None = None) -> IAUnetModel:
-        """Wrap the weights of a timm-built IAUnet (its classifier, if any, is dropped)."""
+        """Wrap the weights of a timm-built IAUnet (its classifier, if any, is dropped); in eval mode."""
         config = config or config_from_network(timm_model)
         model = cls(config)
         state = {k: v for k, v in timm_model.state_dict().items() if not k.startswith("classifier.")}
         model.network.load_state_dict(state)
-        return model
+        return model.eval()
 
     def to_timm(self) -> IAUnet:
-        """A timm-registered IAUnet with the same weights and no classifier."""
+        """A timm-registered IAUnet with the same weights and no classifier, in eval mode."""
         return _network_to_timm(self.network, self.config, num_classes=0)
 
 
 class IAUnetForReID(IAUnetPreTrainedModel):
-    """IAUnet with the identity classifier; with ``labels`` it returns the paper's training loss (spec §3)."""
+    """IAUnet with the identity classifier; registered for ``AutoModelForImageClassification``.
+
+    With ``labels`` and ``config.problem_type=None`` (the default) it returns the paper's reID loss (spec §3);
+    with an explicit ``problem_type`` it is a plain image classifier: ``"single_label_classification"``
+    (cross-entropy), ``"multi_label_classification"`` (BCE with logits) or ``"regression"`` (MSE).
+    """
 
     def __init__(self, config: IAUnetConfig) -> None:
         super().__init__(config)
         self.iaunet = IAUnetModel(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.classifier.is_classifier = True
-        self.loss_fn = ReIDLoss(
-            label_smoothing=config.label_smoothing,
-            triplet_margin=config.triplet_margin,
-            triplet_distance=config.triplet_distance,
-            triplet_weight=config.triplet_weight,
-            part_loss_weight=config.part_loss_weight,
-        )
+        self.loss_fn = ReIDLoss(config.loss_config())
         self.post_init()
 
     def forward(
@@ -166,34 +199,43 @@ class IAUnetForReID(IAUnetPreTrainedModel):
         labels: torch.Tensor | None = None,
         part_masks: torch.Tensor | None = None,
         mask_valid: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> IAUnetReIDOutput | tuple:
         """``part_masks``: (B, N, H, W) (or (B, T, N, H, W) for clips) in [0, 1]; ``mask_valid``: (B,) bool."""
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        base = self.iaunet(pixel_values, return_dict=True)
-        logits = self.classifier(base.pooler_output)
+        # The network's one pass, with this model's classifier as its head (same pool -> BN neck -> classifier).
+        out = self.iaunet.network.forward_reid(
+            pixel_values, return_hidden_states=output_hidden_states, classifier=self.classifier
+        )
         loss = components = None
-        if labels is not None:
-            losses = self.loss_fn(
-                logits, base.pooler_output, labels, base.part_attentions, part_masks, mask_valid
-            )
+        if labels is not None and self.config.problem_type is not None:
+            # transformers' own image-classification loss (CE, BCE with logits or MSE by problem_type)
+            loss = LOSS_MAPPING["ForImageClassification"](labels, out.logits, self.config)
+        elif labels is not None:
+            losses = self.loss_fn(out.logits, out.embedding, labels, out.part_logits, part_masks, mask_valid)
             loss = losses.loss
             components = {"cross_entropy": losses.cross_entropy, "triplet": losses.triplet}
             if losses.part is not None:
                 components["part"] = losses.part
         output = IAUnetReIDOutput(
             loss=loss,
-            logits=logits,
-            embeddings=base.pooler_output,
+            logits=out.logits,
+            embeddings=out.embedding,
             loss_components=components,
-            part_attentions=base.part_attentions,
+            hidden_states=out.hidden_states if output_hidden_states else None,
+            part_attentions=out.part_attention,
+            part_logits=out.part_logits,
         )
         return output if return_dict else output.to_tuple()
 
     @classmethod
     def from_timm(cls, timm_model: IAUnet, config: IAUnetConfig | None = None) -> IAUnetForReID:
-        """Wrap a timm-built IAUnet that has a classifier (``num_classes > 0``)."""
+        """Wrap a timm-built IAUnet that has a classifier (``num_classes > 0``); in eval mode."""
         if not isinstance(timm_model.classifier, nn.Linear):
             raise ValueError(
                 "IAUnetForReID.from_timm needs a timm IAUnet with a classifier (num_classes > 0)"
@@ -206,10 +248,10 @@ class IAUnetForReID(IAUnetPreTrainedModel):
             {"weight": state.pop("classifier.weight"), "bias": state.pop("classifier.bias")}
         )
         model.iaunet.network.load_state_dict(state)
-        return model
+        return model.eval()
 
     def to_timm(self) -> IAUnet:
-        """A timm-registered IAUnet with the same weights, classifier included."""
+        """A timm-registered IAUnet with the same weights, classifier included, in eval mode."""
         model = _network_to_timm(self.iaunet.network, self.config, num_classes=self.config.num_labels)
         model.classifier.load_state_dict(self.classifier.state_dict())
         return model
@@ -242,4 +284,4 @@ def _network_to_timm(network: IAUnet, config: IAUnetConfig, num_classes: int) ->
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith("classifier.")]:
         raise ValueError(f"network and timm model disagree: missing {missing}, unexpected {unexpected}")
-    return model
+    return model.eval()

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
+import torch.nn.functional as F
+from timm.models.resnet import BasicBlock, Bottleneck, downsample_conv
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
+from torch.utils.checkpoint import checkpoint
+from transformers.modeling_layers import GradientCheckpointingLayer
 
-from .blocks import IAUBlock, check_iau_options, init_module_weights
+from .blocks import IAUBlock, check_iau_options, init_module_weights, is_tracing
 
 RESNET_LAYOUTS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
     18: (BasicBlock, (2, 2, 2, 2)),
@@ -21,18 +25,21 @@ RESNET_LAYOUTS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
     50: (Bottleneck, (3, 4, 6, 3)),
 }
 STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
+GLOBAL_POOLS = ("avg",)
 
 
 @dataclass
 class IAUnetOutput:
-    """Everything a reID forward pass produces; clips keep a T axis in ``feature_map`` and ``part_attention``."""
+    """Everything a reID forward pass produces; clips keep a T axis in ``feature_map`` and the part maps."""
 
     embedding: torch.Tensor  # (B, D) retrieval feature, after the BN neck
     global_feature: torch.Tensor  # (B, D) pooled feature before the BN neck (the triplet loss may use either)
     feature_map: torch.Tensor  # (B, D, h, w) or (B, T, D, h, w)
     logits: torch.Tensor | None = None  # (B, num_classes)
     part_attention: tuple[torch.Tensor, ...] = ()  # per IAU stage with STIAU: (B, N, h, w) or (B, T, N, h, w)
+    part_logits: tuple[torch.Tensor, ...] = ()  # the same maps before the sigmoid (for a stable part loss)
     relations: tuple[dict[str, torch.Tensor], ...] = field(default_factory=tuple)  # per IAU stage, if asked
+    hidden_states: tuple[torch.Tensor, ...] = ()  # stem and stage outputs (B*T, C, h, w), if asked
 
 
 def check_network_options(
@@ -46,8 +53,13 @@ def check_network_options(
     part_division: str = "attention",
     num_frames: int = 1,
     last_stride: int = 1,
+    global_pool: str = "avg",
 ) -> None:
     """Raise a ValueError naming the option when an IAUnet setting is invalid (shared by the model and config)."""
+    if global_pool not in GLOBAL_POOLS:
+        raise ValueError(
+            f"global_pool must be one of {GLOBAL_POOLS} (average over space and time), got {global_pool!r}"
+        )
     if depth not in RESNET_LAYOUTS:
         raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
     if in_chans < 1:
@@ -63,27 +75,40 @@ def check_network_options(
         check_iau_options(tuple(iau_modules), iau_arrangement, relations, num_parts, part_division)
 
 
+class ResNetStage(nn.Sequential, GradientCheckpointingLayer):
+    """One ResNet stage (torchvision layout and names); the unit that gradient checkpointing recomputes.
+
+    Subclassing transformers' ``GradientCheckpointingLayer`` lets ``gradient_checkpointing_enable()`` find and
+    switch it; timm's ``set_grad_checkpointing`` sets the same two attributes, so both faces share one mechanism.
+    """
+
+
 def _make_stage(
-    block: type[nn.Module], in_channels: int, channels: int, num_blocks: int, stride: int
-) -> nn.Sequential:
+    block: type[nn.Module],
+    in_channels: int,
+    channels: int,
+    num_blocks: int,
+    stride: int,
+    device=None,
+    dtype=None,
+) -> ResNetStage:
     """A torchvision-style ResNet stage (stride on the first block's 3x3 conv, 1x1 projection shortcut)."""
+    dd = dict(device=device, dtype=dtype)
     downsample = None
     out_channels = channels * block.expansion
     if stride != 1 or in_channels != out_channels:
-        downsample = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-            nn.BatchNorm2d(out_channels),
-        )
-    blocks = [block(in_channels, channels, stride, downsample)]
-    blocks += [block(out_channels, channels) for _ in range(num_blocks - 1)]
-    return nn.Sequential(*blocks)
+        downsample = downsample_conv(in_channels, out_channels, kernel_size=1, stride=stride, **dd)
+    blocks = [block(in_channels, channels, stride, downsample, **dd)]
+    blocks += [block(out_channels, channels, **dd) for _ in range(num_blocks - 1)]
+    return ResNetStage(*blocks)
 
 
 class IAUnet(nn.Module):
     """IAUnet for image and video reID (spec §2): ResNet stages, IAU blocks, GAP, temporal mean, BN neck, classifier.
 
     ``iau_stages=()`` is the paper's baseline (modified ResNet + BN neck). Inputs are (B, 3, H, W) images or
-    (B, T, 3, H, W) clips with H and W divisible by 16.
+    (B, T, 3, H, W) clips with H and W divisible by 16, as float tensors normalised like the training data.
+    ``device``/``dtype`` build every layer there (``device="meta"`` included), as timm's own models do.
     """
 
     def __init__(
@@ -100,6 +125,9 @@ class IAUnet(nn.Module):
         num_frames: int = 1,
         last_stride: int = 1,
         drop_rate: float = 0.0,
+        global_pool: str = "avg",
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         iau_stages = tuple(int(stage) for stage in iau_stages)
@@ -114,7 +142,9 @@ class IAUnet(nn.Module):
             part_division,
             num_frames,
             last_stride,
+            global_pool,
         )
+        dd = dict(device=device, dtype=dtype)
         block, layers = RESNET_LAYOUTS[depth]
         self.depth = depth
         self.in_chans = in_chans
@@ -123,10 +153,10 @@ class IAUnet(nn.Module):
         self.num_frames = num_frames
         self.last_stride = last_stride
         self.drop_rate = drop_rate
-        self.grad_checkpointing = False
+        self.global_pool = global_pool
 
-        self.conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False, **dd)
+        self.bn1 = nn.BatchNorm2d(64, **dd)
         self.act1 = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         strides = (1, 2, 2, last_stride)
@@ -136,26 +166,28 @@ class IAUnet(nn.Module):
         iau_blocks = {}
         for index, (name, num_blocks, stride) in enumerate(zip(STAGE_NAMES, layers, strides, strict=True)):
             channels = 64 * 2**index
-            setattr(self, name, _make_stage(block, in_channels, channels, num_blocks, stride))
+            setattr(self, name, _make_stage(block, in_channels, channels, num_blocks, stride, **dd))
             in_channels = channels * block.expansion
             reduction *= stride
             if index + 1 in iau_stages:
                 iau_blocks[name] = IAUBlock(
-                    in_channels, iau_modules, iau_arrangement, relations, num_parts, part_division
+                    in_channels, iau_modules, iau_arrangement, relations, num_parts, part_division, **dd
                 )
-            self.feature_info.append(dict(num_chs=in_channels, reduction=reduction, module=name))
+            # the tap is the stage output after its IAU block (torch.fx names it by the block that makes it)
+            tap = f"iau.{name}" if name in iau_blocks else name
+            self.feature_info.append(dict(num_chs=in_channels, reduction=reduction, module=tap))
         self.iau = nn.ModuleDict(iau_blocks)
 
         self.num_features = self.head_hidden_size = in_channels
-        self.bnneck = nn.BatchNorm1d(in_channels)
+        self.bnneck = nn.BatchNorm1d(in_channels, **dd)
         self.num_classes = num_classes
-        self.classifier = self._make_classifier(num_classes)
+        self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()
 
-    def _make_classifier(self, num_classes: int) -> nn.Module:
+    def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
         if num_classes <= 0:
             return nn.Identity()
-        classifier = nn.Linear(self.num_features, num_classes)
+        classifier = nn.Linear(self.num_features, num_classes, device=device, dtype=dtype)
         classifier.is_classifier = True
         return classifier
 
@@ -171,23 +203,39 @@ class IAUnet(nn.Module):
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
+        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage."""
+        for module in self.modules():
+            if isinstance(module, GradientCheckpointingLayer):
+                module.gradient_checkpointing = enable
+                module._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
+
+    @property
+    def grad_checkpointing(self) -> bool:
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules() if m is not self)
 
     @torch.jit.ignore
     def get_classifier(self, name_only: bool = False):
         return "classifier" if name_only else self.classifier
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """Replace the identity classifier (global pooling is always average pooling over space and time)."""
+        """Replace the classifier (global pooling is always average pooling over space and time)."""
+        if global_pool is not None and global_pool not in GLOBAL_POOLS:
+            raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {global_pool!r}")
+        reference = self.conv1.weight
         self.num_classes = num_classes
-        self.classifier = self._make_classifier(num_classes)
-        if isinstance(self.classifier, nn.Linear):
-            device = self.bnneck.weight.device
-            init_module_weights(self.classifier)
-            self.classifier.to(device)
+        self.classifier = self._make_classifier(num_classes, device=reference.device, dtype=reference.dtype)
+        init_module_weights(self.classifier)
 
-    def _split_clips(self, x: torch.Tensor) -> tuple[torch.Tensor, int, bool]:
-        """Validate the input and flatten clips: (B, T, C, H, W) -> (B*T, C, H, W)."""
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError saying what was expected when ``x`` is not an input the network can take."""
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"IAUnet expects a torch.Tensor of pixel values, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise ValueError(
+                f"IAUnet expects float pixel values, got a {x.dtype} tensor; convert it to float and normalise it "
+                "(x.float() / 255, then ImageNet mean/std), or prepare images with IAUnetImageProcessor "
+                "(or timm.data.create_transform(**timm.data.resolve_model_data_config(model)))"
+            )
         if x.dim() not in (4, 5):
             raise ValueError(
                 f"IAUnet expects (B, {self.in_chans}, H, W) images or (B, T, {self.in_chans}, H, W) clips, "
@@ -200,78 +248,101 @@ class IAUnet(nn.Module):
             )
         if height % 16 or width % 16:
             raise ValueError(f"IAUnet needs H and W divisible by 16, got {height}x{width}")
-        if x.dim() == 5:
-            return x.flatten(0, 1), x.shape[1], True
-        return x, 1, False
+        if x.dim() == 5 and x.shape[1] == 0:
+            raise ValueError(
+                f"IAUnet got a clip of 0 frames (shape {tuple(x.shape)}); expected T >= 1 frames"
+            )
+
+    def _flatten_clips(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Validate (eagerly), then (B[, T], C, H, W) -> (B*T, C, H, W) and T, without branching on the rank.
+
+        Written without Python control flow on shapes so that torch.fx can trace it (checks are skipped there).
+        """
+        if not is_tracing():
+            self.check_input(x)
+        return x.flatten(0, -4), x.shape[1:-3].numel()
 
     def _run_stages(
         self, x: torch.Tensor, num_frames: int, return_relations: bool = False, last_stage: int = 4
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[dict[str, torch.Tensor]]]:
-        """Stem and stages on (B*T, C, H, W); returns the map, the stem and stage outputs, part maps, relations."""
+        """Stem and stages on (B*T, C, H, W); returns the map, the stem and stage outputs, part logits, relations."""
         stem = self.act1(self.bn1(self.conv1(x)))
         x = self.maxpool(stem)
-        stage_outputs, part_attention, relations = [stem], [], []
+        stage_outputs, part_logits, relations = [stem], [], []
         for name in STAGE_NAMES[:last_stage]:
-            stage = getattr(self, name)
-            if self.grad_checkpointing and self.training and not torch.jit.is_scripting():
-                x = torch.utils.checkpoint.checkpoint(stage, x, use_reentrant=False)
-            else:
-                x = stage(x)
+            x = getattr(self, name)(x)
             if name in self.iau:
-                x, attention, relation = self.iau[name](x, num_frames)
-                if attention is not None:
-                    part_attention.append(attention)
+                x, logits, relation = self.iau[name](x, num_frames)
+                if logits is not None:
+                    part_logits.append(logits)
                 if return_relations:
                     relations.append(relation)
             stage_outputs.append(x)
-        return x, stage_outputs, part_attention, relations
+        return x, stage_outputs, part_logits, relations
 
-    @staticmethod
-    def _unflatten(x: torch.Tensor, num_frames: int, is_clip: bool) -> torch.Tensor:
-        return x.unflatten(0, (-1, num_frames)) if is_clip else x
+    def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """Global average pool over space, then over time for clips: (B, D) from (B, D, h, w) or (B, T, D, h, w)."""
+        pooled = feature_map.mean(dim=(-2, -1))  # (B, D) or (B, T, D)
+        return pooled.reshape(pooled.shape[0], -1, pooled.shape[-1]).mean(dim=1)
+
+    def _head(
+        self, feature_map: torch.Tensor, classifier: nn.Module | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The one place that applies pool -> BN neck -> dropout -> classifier: (pooled, embedding, head output)."""
+        classifier = self.classifier if classifier is None else classifier
+        global_feature = self.pool(feature_map)
+        embedding = self.bnneck(global_feature)
+        if self.drop_rate > 0:
+            dropped = F.dropout(embedding, p=self.drop_rate, training=self.training)
+        else:
+            dropped = embedding
+        return global_feature, embedding, classifier(dropped)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Last feature map: (B, D, h, w) for images, (B, T, D, h, w) for clips."""
-        x, num_frames, is_clip = self._split_clips(x)
-        feature_map, _, _, _ = self._run_stages(x, num_frames)
-        return self._unflatten(feature_map, num_frames, is_clip)
-
-    def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """Global average pool over space, then over time for clips: (B, D)."""
-        pooled = feature_map.mean(dim=(-2, -1))
-        return pooled.mean(dim=1) if feature_map.dim() == 5 else pooled
+        flat, num_frames = self._flatten_clips(x)
+        feature_map, _, _, _ = self._run_stages(flat, num_frames)
+        return feature_map.unflatten(0, x.shape[:-3])
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Pool, BN neck (the retrieval embedding), then the classifier unless ``pre_logits``."""
-        embedding = self.bnneck(self.pool(x))
-        if pre_logits:
-            return embedding
-        if self.drop_rate > 0:
-            embedding = nn.functional.dropout(embedding, p=self.drop_rate, training=self.training)
-        return self.classifier(embedding)
+        """Pool, BN neck (the retrieval embedding), then dropout and the classifier unless ``pre_logits``."""
+        _, embedding, output = self._head(x)
+        return embedding if pre_logits else output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def forward_reid(
+        self,
+        x: torch.Tensor,
+        return_relations: bool = False,
+        return_hidden_states: bool = False,
+        classifier: nn.Module | None = None,
+    ) -> IAUnetOutput:
+        """The full pass every face uses: embedding, logits, every IAU stage's part maps (and relations, taps).
 
-    def forward_reid(self, x: torch.Tensor, return_relations: bool = False) -> IAUnetOutput:
-        """One pass returning the embedding, logits and every IAU stage's part attention (and relations)."""
-        x, num_frames, is_clip = self._split_clips(x)
-        feature_map, _, part_attention, relations = self._run_stages(x, num_frames, return_relations)
-        feature_map = self._unflatten(feature_map, num_frames, is_clip)
-        global_feature = self.pool(feature_map)
-        embedding = self.bnneck(global_feature)
-        logits = None
-        if not isinstance(self.classifier, nn.Identity):
-            dropped = nn.functional.dropout(embedding, p=self.drop_rate, training=self.training)
-            logits = self.classifier(dropped)
+        ``classifier`` replaces the network's own for this pass (``IAUnetForReID`` keeps its classifier outside
+        the network, so that its checkpoint keys stay those of an image classifier).
+        """
+        batch_shape = x.shape[:-3]  # (B,) for images, (B, T) for clips
+        flat, num_frames = self._flatten_clips(x)
+        feature_map, taps, part_logits, relations = self._run_stages(flat, num_frames, return_relations)
+        feature_map = feature_map.unflatten(0, batch_shape)
+        classifier = self.classifier if classifier is None else classifier
+        global_feature, embedding, output = self._head(feature_map, classifier)
+        part_logits = tuple(logits.unflatten(0, batch_shape) for logits in part_logits)
         return IAUnetOutput(
             embedding=embedding,
             global_feature=global_feature,
             feature_map=feature_map,
-            logits=logits,
-            part_attention=tuple(self._unflatten(a, num_frames, is_clip) for a in part_attention),
+            logits=None if isinstance(classifier, nn.Identity) else output,
+            part_attention=tuple(torch.sigmoid(logits) for logits in part_logits),
+            part_logits=part_logits,
             relations=tuple(relations),
+            hidden_states=tuple(taps) if return_hidden_states else (),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity logits, or the embedding when the model has no classifier (``num_classes=0``)."""
+        output = self.forward_reid(x)
+        return output.embedding if output.logits is None else output.logits
 
     def forward_intermediates(
         self,
@@ -288,8 +359,8 @@ class IAUnet(nn.Module):
         if output_fmt != "NCHW":
             raise ValueError(f"IAUnet intermediates are NCHW only, got output_fmt={output_fmt!r}")
         take_indices, max_index = feature_take_indices(5, indices)
-        x, num_frames, _ = self._split_clips(x)
-        final, taps, _, _ = self._run_stages(x, num_frames, last_stage=max_index if stop_early else 4)
+        flat, num_frames = self._flatten_clips(x)
+        final, taps, _, _ = self._run_stages(flat, num_frames, last_stage=max_index if stop_early else 4)
         intermediates = [taps[index] for index in take_indices]
         if intermediates_only:
             return intermediates

@@ -3,17 +3,30 @@
 ``pretrained=True`` starts the backbone from torchvision's ImageNet ResNet weights as published by timm (the
 paper's starting point); the IAU blocks, BN neck and classifier keep their spec initialisation. The same filter
 also reads checkpoints written by the transformers classes, so one ``save_pretrained`` folder serves both
-``AutoModel.from_pretrained`` and ``timm.create_model("local-dir:...")`` / ``"hf-hub:..."``.
+``AutoModel.from_pretrained`` and ``timm.create_model("local-dir:...")`` / ``"hf-hub:..."``. Loading is strict:
+anything but an exact match (or a plain ImageNet ResNet, recognised by its key set) is a ValueError.
+
+A trained reID checkpoint carries its identity classifier, so ``create_model("local-dir:...", pretrained=True)``
+returns identity logits; pass ``num_classes=0`` for the retrieval embedding (the timm idiom).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 
+from .checkpoints import (
+    check_safetensors_file,
+    checkpoint_source,
+    compare_state_dicts,
+    is_backbone_checkpoint,
+    is_backbone_key,
+)
 from .network import IAUnet
 
 # Prefixes under which the transformers classes hold the network (IAUnetForReID, IAUnetModel).
@@ -44,36 +57,62 @@ def reid_pretrained_cfg(
 
 
 def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: IAUnet) -> dict[str, torch.Tensor]:
-    """Map a plain ImageNet ResNet or a transformers-saved IAUnet state dict onto the timm model's keys.
+    """Map a plain ImageNet ResNet or a transformers-saved IAUnet state dict onto the timm model's keys, strictly.
 
-    A backbone-only checkpoint (no BN neck) loads into the ResNet stages; everything it lacks keeps the model's
-    own initialisation. Any other checkpoint must match exactly, so a config/weights mismatch is an error.
+    A plain ResNet (only stem/stage keys and its ``fc``) must match the backbone exactly; the IAU blocks, BN neck
+    and classifier keep the model's own initialisation. Any other checkpoint must match the whole model, except
+    the classifier when the caller asked for a different ``num_classes`` (timm then drops it). A mismatch is a
+    ValueError naming the checkpoint and the keys.
     """
+    source = checkpoint_source(getattr(model, "pretrained_cfg", None))
     mapped = {}
     for key, value in state_dict.items():
         for prefix in _TRANSFORMERS_PREFIXES:
             if key.startswith(prefix):
                 key = key[len(prefix) :]
                 break
-        if key.startswith("fc."):  # the ImageNet classifier of a plain ResNet
-            continue
         mapped[key] = value
-    if "bnneck.weight" not in mapped:
-        for key, value in model.state_dict().items():
-            if not key.startswith("classifier."):
-                mapped.setdefault(key, value)
+    own = model.state_dict()
+    if is_backbone_checkpoint(mapped):
+        backbone = {k: v for k, v in mapped.items() if not k.startswith("fc.")}
+        # torchvision's ResNet files predate BN's num_batches_tracked buffer; it starts at zero either way.
+        expected = {k: tuple(v.shape) for k, v in own.items() if is_backbone_key(k)}
+        found = {k: tuple(v.shape) for k, v in backbone.items()}
+        for key in expected.keys() - found.keys():
+            if key.endswith("num_batches_tracked"):
+                found[key] = expected[key]
+        compare_state_dicts(source, found, expected)
+        return {**{k: v for k, v in own.items() if not k.startswith("classifier.")}, **backbone}
+    keeps_classifier = model.num_classes == (model.pretrained_cfg or {}).get("num_classes", 0) > 0
+    found = {
+        k: tuple(v.shape) for k, v in mapped.items() if keeps_classifier or not k.startswith("classifier.")
+    }
+    expected = {
+        k: tuple(v.shape) for k, v in own.items() if keeps_classifier or not k.startswith("classifier.")
+    }
+    compare_state_dicts(source, found, expected)
     return mapped
 
 
 def _create_iaunet(variant: str, pretrained: bool = False, **kwargs: Any) -> IAUnet:
-    return build_model_with_cfg(
-        IAUnet,
-        variant,
-        pretrained,
-        pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(feature_cls="getter"),
-        **kwargs,
-    )
+    if pretrained:
+        source = checkpoint_source(kwargs.get("pretrained_cfg"))
+        if source.endswith(".safetensors") and Path(source).is_file():
+            check_safetensors_file(source)
+    try:
+        return build_model_with_cfg(
+            IAUnet,
+            variant,
+            pretrained,
+            pretrained_filter_fn=checkpoint_filter_fn,
+            feature_cfg=dict(feature_cls="getter"),
+            **kwargs,
+        )
+    except SafetensorError as error:  # e.g. a truncated file fetched from the Hub
+        raise ValueError(
+            f"pretrained weights of {variant} are truncated or not a safetensors file: {error}; expected an intact "
+            "model.safetensors (re-download it)"
+        ) from error
 
 
 default_cfgs = generate_default_cfgs(

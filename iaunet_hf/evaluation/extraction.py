@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,10 +45,19 @@ def model_input_config(model: nn.Module) -> dict[str, Any]:
 
 
 def embed(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
-    """Retrieval embedding (B, D) of any of the package's models (transformers or timm/torch face)."""
+    """Retrieval embedding (B, D) of a batch, for any face of the model: the one function that embeds a batch.
+
+    Extraction, the Hub checks, export and visualisation all call it, so every consumer gets the post-BN-neck
+    embedding of the network's one forward pass (``IAUnet.forward_reid``), whatever classifier a model carries.
+    Other timm models give their pre-logits features.
+    """
+    from ..network import IAUnet
+
     if isinstance(model, PreTrainedModel):
         # the base model (IAUnetModel inside IAUnetForReID) gives the embedding as pooler_output
         return model.base_model(pixel_values=pixel_values).pooler_output
+    if isinstance(model, IAUnet):
+        return model.forward_reid(pixel_values).embedding
     if hasattr(model, "forward_features") and hasattr(model, "forward_head"):
         return model.forward_head(model.forward_features(pixel_values), pre_logits=True)
     return model(pixel_values)
@@ -184,7 +194,9 @@ def evaluate_model(
 
     ``rerank`` applies k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3, or ``rerank_options``
     passed to ``k_reciprocal_rerank``) to the embeddings, which are L2-normalised first when
-    ``metric="cosine"``. Other keywords go to ``extract_features``. Returns ``evaluate_reid``'s dict.
+    ``metric="cosine"``. Other keywords go to ``extract_features``. Returns ``evaluate_reid``'s dict plus
+    ``"camera_filter"``: False when every query and gallery camid is -1 (camera unknown), in which case no
+    same-camera gallery entries are removed; True otherwise (the standard protocol).
     """
     for split in ("query", "gallery"):
         if split not in dataset_dict:
@@ -203,19 +215,32 @@ def evaluate_model(
         for prefix, split in (("q", "query"), ("g", "gallery"))
         for column in ("pid", "camid")
     }
+    camera_filter = not (bool((labels["q_camids"] == -1).all()) and bool((labels["g_camids"] == -1).all()))
     if rerank:
         if metric == "cosine":
             query_features = nn.functional.normalize(query_features, dim=1)
             gallery_features = nn.functional.normalize(gallery_features, dim=1)
         options = {"progress": extraction_options.get("progress", True), **(rerank_options or {})}
         distances = k_reciprocal_rerank(query_features, gallery_features, **options)
-        return evaluate_reid(distances, max_rank=max_rank, ap=ap, **labels)
-    return evaluate_reid_features(
-        query_features,
-        gallery_features,
-        metric=metric,
-        max_rank=max_rank,
-        ap=ap,
-        progress=extraction_options.get("progress", True),
-        **labels,
+        results = evaluate_reid(
+            distances, max_rank=max_rank, ap=ap, **labels, **_camera_option(evaluate_reid, camera_filter)
+        )
+    else:
+        results = evaluate_reid_features(
+            query_features,
+            gallery_features,
+            metric=metric,
+            max_rank=max_rank,
+            ap=ap,
+            progress=extraction_options.get("progress", True),
+            **labels,
+            **_camera_option(evaluate_reid_features, camera_filter),
+        )
+    return {**results, "camera_filter": camera_filter}
+
+
+def _camera_option(function: Callable, camera_filter: bool) -> dict[str, bool]:
+    """``camera_filter=`` for metric functions that take it (older ones always filter by camera)."""
+    return (
+        {"camera_filter": camera_filter} if "camera_filter" in inspect.signature(function).parameters else {}
     )

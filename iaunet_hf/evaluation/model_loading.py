@@ -10,7 +10,7 @@ from transformers import AutoModel
 
 
 def load_reid_model(spec: str) -> nn.Module:
-    """A model in eval mode from a ``save_pretrained`` folder, a Hub id, or a timm name.
+    """A model in eval mode from a ``save_pretrained`` folder, a Hub id, or a timm name; loading is strict.
 
     * a local folder with ``config.json`` or a Hub id (``org/name``): ``AutoModel.from_pretrained``
       (the transformers face; the Hub cache is used offline);
@@ -31,7 +31,13 @@ def load_reid_model(spec: str) -> nn.Module:
     if timm.is_model(spec):
         return timm.create_model(spec, pretrained=False, num_classes=0).eval()
     if spec.count("/") == 1 and not path.exists():
-        return AutoModel.from_pretrained(spec).eval()
+        try:
+            return AutoModel.from_pretrained(spec).eval()
+        except OSError as error:  # transformers reports Hub misses and connection failures as OSError
+            raise FileNotFoundError(
+                f"model {spec!r}: there is no folder {path.resolve()} and the Hub could not provide a model "
+                f"named {spec!r} ({error}); expected a save_pretrained folder or a reachable Hub id 'org/name'"
+            ) from error
     raise ValueError(
         f"model: expected a save_pretrained folder, a Hub id 'org/name', 'local-dir:'/'hf-hub:' or a timm name, found {spec!r}"
     )

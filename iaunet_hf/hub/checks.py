@@ -38,9 +38,12 @@ class CheckedModel:
 
 def check_safetensors(path: str | Path) -> dict[str, tuple[int, ...]]:
     """Open a safetensors file and read every tensor; return name -> shape. Corrupt or truncated -> ValueError."""
+    from iaunet_hf.checkpoints import check_safetensors_file
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; expected a safetensors file")
+    check_safetensors_file(path)  # names an empty or truncated file precisely, before any tensor is read
     shapes = {}
     try:
         with safe_open(str(path), framework="pt") as weights:
@@ -59,9 +62,10 @@ def check_safetensors(path: str | Path) -> dict[str, tuple[int, ...]]:
 def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedModel:
     """Load `model_dir` with both libraries and compare their embeddings; raise on any mismatch.
 
-    `atol` leaves room for float rounding only: the two faces run the same network, but the kernels CPU
-    libraries pick depend on where the weights sit in memory, and the IAU blocks' raw Gram softmax amplifies
-    the last-bit differences to ~1e-5. A wrong load differs by orders of magnitude more.
+    `atol` leaves room for float rounding only: the two faces run the same network on the same weights (both
+    loaders are strict and hold the weights in ordinary memory), so on one machine they agree bit for bit; the
+    IAU blocks' raw Gram softmax would amplify last-bit kernel differences to ~1e-5. A wrong load differs by
+    orders of magnitude more.
 
     Raises `FileNotFoundError` for a missing file and `ValueError` for corrupt weights, a config that is not an
     IAUnet config, a config whose model does not have exactly the saved tensors, or diverging embeddings.
@@ -71,6 +75,7 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
 
     import iaunet_hf
     from iaunet_hf import IAUnetConfig
+    from iaunet_hf.evaluation.extraction import embed
 
     folder = Path(model_dir)
     if not folder.is_dir():
@@ -131,8 +136,8 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
     shape = (2, config.num_frames, 3, height, width) if config.num_frames > 1 else (2, 3, height, width)
     inputs = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        via_transformers = _embedding(transformers_model, inputs)
-        via_timm = timm_model.forward_head(timm_model.forward_features(inputs), pre_logits=True)
+        via_transformers = embed(transformers_model, inputs)
+        via_timm = embed(timm_model, inputs)
     diff = (via_transformers - via_timm).abs().max().item()
     if diff > atol:
         raise ValueError(
@@ -140,9 +145,3 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
             "expected one checkpoint to give one embedding in both libraries"
         )
     return CheckedModel(folder, config, transformers_model, timm_model, diff)
-
-
-def _embedding(model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
-    """The retrieval embedding of any of our transformers models."""
-    output = model(pixel_values=pixel_values)
-    return output.pooler_output if hasattr(output, "pooler_output") else output.embeddings

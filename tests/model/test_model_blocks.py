@@ -18,10 +18,10 @@ def _randomise_norms(module: torch.nn.Module) -> None:
 def test_block_shapes_and_attention_range(num_frames):
     block = IAUBlock(32, num_parts=4)
     x = torch.randn(2 * num_frames, 32, 8, 4)
-    y, attention, relations = block(x, num_frames)
+    y, part_logits, relations = block(x, num_frames)
     assert y.shape == x.shape
-    assert attention.shape == (2 * num_frames, 4, 8, 4)
-    assert attention.min() >= 0 and attention.max() <= 1
+    assert part_logits.shape == (2 * num_frames, 4, 8, 4)
+    assert part_logits.min() < 0 < part_logits.max()  # logits: the attention is their sigmoid
     assert relations["channel"].shape == (2, 32 * num_frames, 32 * num_frames)
     assert relations["part"].shape == (2, 4 * num_frames, 4 * num_frames)
     torch.testing.assert_close(relations["part"].sum(-1), torch.ones(2, 4 * num_frames))
@@ -74,8 +74,8 @@ def test_temporal_only_on_single_frame_gives_no_context():
 def test_part_features_are_attention_weighted_sums():
     stiau = SpatialTemporalInteraction(8, num_parts=2)
     x = torch.randn(3, 8, 4, 2)
-    parts, attention = stiau.divide_parts(x)
-    expected = torch.einsum("bnhw,bchw->bnc", attention, x)
+    parts, part_logits = stiau.divide_parts(x)
+    expected = torch.einsum("bnhw,bchw->bnc", torch.sigmoid(part_logits), x)
     torch.testing.assert_close(parts, expected)
 
 
@@ -93,8 +93,8 @@ def test_gradients_reach_every_parameter():
     block = IAUBlock(16)
     _randomise_norms(block)
     x = torch.randn(4 * 2, 16, 8, 4, requires_grad=True)
-    y, attention, _ = block(x, num_frames=2)
-    (y.pow(2).mean() + attention.mean()).backward()
+    y, part_logits, _ = block(x, num_frames=2)
+    (y.pow(2).mean() + torch.sigmoid(part_logits).mean()).backward()
     for name, parameter in block.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
     assert x.grad.abs().sum() > 0
@@ -115,10 +115,10 @@ def test_ablation_variants(modules, arrangement):
     _randomise_norms(block)
     block.eval()
     x = torch.randn(2, 16, 8, 4)
-    y, attention, relations = block(x)
+    y, part_logits, relations = block(x)
     assert hasattr(block, "ciau") == ("ciau" in modules)
     assert hasattr(block, "stiau") == ("stiau" in modules)
-    assert (attention is not None) == ("stiau" in modules)
+    assert (part_logits is not None) == ("stiau" in modules)
     expected_relations = {"ciau": "channel", "stiau": "part"}
     assert set(relations) == {expected_relations[name] for name in modules}
     if arrangement == "parallel":

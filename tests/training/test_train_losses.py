@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from iaunet_hf.losses import ReIDLoss, batch_hard_triplet_loss, label_smoothing_cross_entropy, part_mask_loss
+from iaunet_hf.losses import (
+    ReIDLoss,
+    ReIDLossConfig,
+    batch_hard_triplet_loss,
+    label_smoothing_cross_entropy,
+    part_mask_loss,
+)
 
 
 def test_label_smoothing_cross_entropy_matches_hand_value():
@@ -64,21 +70,60 @@ def test_part_mask_loss_matches_hand_value_and_skips_samples_without_masks():
     valid = torch.tensor([True, False])
     # part 0: -ln 0.8; parts 1-3: -ln 0.7; mean over parts
     expected = (-math.log(0.8) - 3 * math.log(0.7)) / 4
-    loss = part_mask_loss((attention,), masks, valid)
+    loss = part_mask_loss((torch.logit(attention),), masks, valid)  # the loss takes pre-sigmoid logits
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     # two stages at different sizes: mean over stages
-    second = torch.full((2, 4, 1, 1), 0.5)
-    two = part_mask_loss((attention, second), masks, valid)
+    second = torch.zeros(2, 4, 1, 1)  # sigmoid(0) = 0.5
+    two = part_mask_loss((torch.logit(attention), second), masks, valid)
     assert two.item() == pytest.approx((expected + math.log(2)) / 2, rel=1e-5)
 
 
 def test_part_mask_loss_without_any_mask():
-    attention = torch.rand(2, 4, 2, 2, requires_grad=True)
+    logits = torch.randn(2, 4, 2, 2, requires_grad=True)
     masks = torch.rand(2, 4, 8, 8)
-    loss = part_mask_loss((attention,), masks, torch.tensor([False, False]))
+    loss = part_mask_loss((logits,), masks, torch.tensor([False, False]))
     assert loss.item() == 0.0
     loss.backward()  # still part of the graph, so a batch without masks trains normally
-    assert part_mask_loss((attention,), None) is None
+    assert part_mask_loss((logits,), None) is None
+
+
+@pytest.mark.reliability
+def test_non_finite_part_logits_give_a_non_finite_loss_not_an_error():
+    """A NaN/inf in the part attention must reach the trainer's non-finite guard (BCE on probabilities raised)."""
+    logits = torch.randn(2, 4, 2, 2)
+    logits[0, 0, 0, 0] = float("nan")
+    masks = (torch.rand(2, 4, 8, 8) > 0.5).float()
+    assert torch.isnan(part_mask_loss((logits,), masks))
+    logits[0, 0, 0, 0] = float("inf")
+    output = ReIDLoss()(torch.randn(2, 3), torch.randn(2, 8), torch.tensor([0, 1]), (logits,), masks)
+    assert not torch.isfinite(output.loss)
+
+
+def test_part_loss_is_stable_for_saturated_logits_and_under_autocast():
+    logits = torch.tensor([40.0, -40.0]).reshape(1, 2, 1, 1)  # sigmoid rounds to exactly 1 and 0 in float32
+    masks = torch.tensor([0.0, 1.0]).reshape(1, 2, 1, 1)
+    assert part_mask_loss((logits,), masks).item() == pytest.approx(40.0, rel=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = part_mask_loss((logits.bfloat16(),), masks)
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(40.0, rel=1e-6)
+
+
+def test_loss_config_is_the_one_set_of_defaults():
+    from iaunet_hf import IAUnetConfig
+
+    defaults = ReIDLossConfig()
+    assert defaults.to_dict() == dict(
+        label_smoothing=0.1,
+        triplet_margin=0.3,
+        triplet_distance="cosine",
+        triplet_weight=1.0,
+        part_loss_weight=0.5,
+    )
+    assert ReIDLoss().config == defaults
+    assert IAUnetConfig().loss_config() == defaults
+    assert ReIDLoss(ReIDLossConfig(triplet_weight=0.0)).triplet_weight == 0.0
+    with pytest.raises(ValueError, match="label_smoothing"):
+        ReIDLossConfig(label_smoothing=1.5)
 
 
 def test_reid_loss_weighted_sum():
@@ -86,12 +131,14 @@ def test_reid_loss_weighted_sum():
     logits = torch.randn(4, 3)
     embeddings = torch.randn(4, 8)
     labels = torch.tensor([0, 0, 1, 1])
-    attention = (torch.rand(4, 4, 2, 2),)
+    part_logits = (torch.randn(4, 4, 2, 2),)
     masks = (torch.rand(4, 4, 8, 8) > 0.5).float()
-    output = ReIDLoss(triplet_weight=1.0, part_loss_weight=0.5)(logits, embeddings, labels, attention, masks)
+    output = ReIDLoss(triplet_weight=1.0, part_loss_weight=0.5)(
+        logits, embeddings, labels, part_logits, masks
+    )
     ce = label_smoothing_cross_entropy(logits, labels, 0.1)
     triplet = batch_hard_triplet_loss(embeddings, labels, 0.3, "cosine")
-    part = part_mask_loss(attention, masks)
+    part = part_mask_loss(part_logits, masks)
     assert output.loss.item() == pytest.approx((ce + triplet + 0.5 * part).item(), rel=1e-6)
     only_ce = ReIDLoss(label_smoothing=0.0, triplet_weight=0.0, part_loss_weight=0.0)(
         logits, embeddings, labels
