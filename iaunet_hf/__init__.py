@@ -12,7 +12,13 @@ from . import timm_models
 from .blocks import ChannelInteraction, IAUBlock, SpatialTemporalInteraction
 from .configuration_iaunet import IAUnetConfig
 from .image_processing_iaunet import IAUnetImageProcessor, IAUnetImageProcessorPil
-from .losses import ReIDLoss, batch_hard_triplet_loss, label_smoothing_cross_entropy, part_mask_loss
+from .losses import (
+    ReIDLoss,
+    ReIDLossConfig,
+    batch_hard_triplet_loss,
+    label_smoothing_cross_entropy,
+    part_mask_loss,
+)
 from .modeling_iaunet import IAUnetForReID, IAUnetModel, IAUnetPreTrainedModel, config_from_network
 from .network import IAUnet, IAUnetOutput
 
@@ -39,6 +45,7 @@ __all__ = [
     "IAUnetOutput",
     "IAUnetPreTrainedModel",
     "ReIDLoss",
+    "ReIDLossConfig",
     "SpatialTemporalInteraction",
     "batch_hard_triplet_loss",
     "config_from_network",

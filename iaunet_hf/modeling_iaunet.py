@@ -88,14 +88,18 @@ class IAUnetPreTrainedModel(PreTrainedModel):
 
         transformers only logs missing, unexpected and mismatched keys (and initialises them at random); here they
         are a ValueError naming the checkpoint and the keys. The one tolerated difference: the identity classifier
-        of an ``IAUnetForReID`` checkpoint loaded into ``IAUnetModel``. A truncated or empty ``model.safetensors``
-        is a ValueError naming the file. ``output_loading_info=True`` returns ``(model, info)`` as usual.
+        of an ``IAUnetForReID`` checkpoint loaded into ``IAUnetModel``, and, with transformers'
+        ``ignore_mismatched_sizes=True``, tensors whose shape differs (a new head for another ``num_labels``). A
+        truncated or empty ``model.safetensors`` is a ValueError naming the file. ``output_loading_info=True``
+        returns ``(model, info)`` as usual.
 
         Memory-mapped weights are then copied into ordinary (aligned) memory: at 8-byte-aligned addresses the CPU
         GEMM takes a different code path and rounds differently, which CIAU's peaked Gram softmax amplifies to
         ~1e-5; with the copy the transformers and timm faces of one checkpoint give bit-identical embeddings.
         """
         return_info = kwargs.pop("output_loading_info", False)
+        # transformers' own idiom for a new head (e.g. another num_labels): mismatched shapes are re-initialised.
+        reinit_mismatched = kwargs.pop("ignore_mismatched_sizes", False)
         folder = Path(str(pretrained_model_name_or_path))
         subfolder = kwargs.get("subfolder") or ""
         weights = folder / subfolder / WEIGHTS_NAME
@@ -106,7 +110,11 @@ class IAUnetPreTrainedModel(PreTrainedModel):
             source = f"{pretrained_model_name_or_path}/{WEIGHTS_NAME}"
         try:
             model, info = super().from_pretrained(
-                pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs
+                pretrained_model_name_or_path,
+                *args,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported here, as a ValueError naming the keys
+                **kwargs,
             )
         except SafetensorError as error:
             raise ValueError(
@@ -117,7 +125,7 @@ class IAUnetPreTrainedModel(PreTrainedModel):
             source,
             missing=info.get("missing_keys", ()),
             unexpected=info.get("unexpected_keys", ()),
-            mismatched=info.get("mismatched_keys", ()),
+            mismatched=() if reinit_mismatched else info.get("mismatched_keys", ()),
         )
         with torch.no_grad():
             for tensor in (*model.parameters(), *model.buffers()):
