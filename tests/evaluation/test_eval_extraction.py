@@ -18,6 +18,7 @@ from iaunet_hf import IAUnetConfig, IAUnetForReID, IAUnetModel
 from iaunet_hf.data import build_eval_transform, load_reid_dataset
 from iaunet_hf.data.clip_sampling import test_clip_indices as clip_indices
 from iaunet_hf.evaluation import evaluate_model, evaluate_reid_features, extract_features
+from iaunet_hf.evaluation.extraction import embed
 
 SIZE = (64, 32)
 
@@ -119,6 +120,44 @@ def test_evaluate_model_matches_metrics_of_extracted_features(image_set, model):
         progress=False,
     )
     assert 0.0 < reranked["mAP"] <= 1.0 and reranked["num_valid_queries"] == len(dataset_dict["query"])
+
+
+def test_unknown_cameras_switch_the_camera_filter_off(image_set, model):
+    dataset_dict = image_set[2]
+    known = evaluate_model(model, dataset_dict, batch_size=16, image_size=SIZE, progress=False)
+    assert known["camera_filter"] is True
+    unknown = dataset_dict.map(lambda row: {"camid": -1})
+    for rerank in (False, True):
+        results = evaluate_model(
+            model,
+            unknown,
+            batch_size=16,
+            image_size=SIZE,
+            rerank=rerank,
+            rerank_options={"k1": 4},
+            progress=False,
+        )
+        # every query keeps its same-identity gallery images (all cameras are the same unknown camera)
+        assert results["camera_filter"] is False
+        assert results["num_valid_queries"] == len(dataset_dict["query"])
+
+
+def test_embed_is_the_post_bn_embedding_for_every_face(model):
+    """The one batch-embedding function: a classifier (timm or transformers) never changes what it returns."""
+    x = torch.randn(2, 3, *SIZE)
+    with_classifier = timm.create_model("iaunet_resnet18", num_classes=5).eval()
+    with_classifier.load_state_dict({**with_classifier.state_dict(), **model.state_dict()})
+    config = IAUnetConfig(depth=18, image_size=list(SIZE), num_labels=5)
+    with torch.no_grad():
+        expected = model(x)  # num_classes=0: forward gives the embedding
+        faces = [
+            model,
+            with_classifier,
+            IAUnetModel.from_timm(model, config),
+            IAUnetForReID.from_timm(with_classifier),
+        ]
+        for face in faces:
+            assert torch.equal(embed(face, x), expected)
 
 
 def test_tracklet_features_average_their_clips(tiny_tracklet_dirs, model):
