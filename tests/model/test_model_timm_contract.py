@@ -161,3 +161,11 @@ def test_gradient_checkpointing_through_timm_gives_the_same_gradients():
     assert model.grad_checkpointing
     for key in grads[0]:
         torch.testing.assert_close(grads[0][key], grads[1][key], rtol=0, atol=1e-6)
+
+
+def test_one_traced_graph_serves_images_and_clips():
+    model = _live(timm.create_model("iaunet_resnet18")).eval()
+    traced = symbolic_trace(model)
+    with torch.no_grad():
+        for x in (torch.randn(2, 3, H, W), torch.randn(2, 3, 3, H, W)):
+            assert torch.equal(traced(x), model(x))
