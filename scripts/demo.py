@@ -272,7 +272,10 @@ def main(argv: list[str] | None = None) -> dict:
             f"{name + ' model:':<22}{result.model_dir}  (card: README.md, results: eval_results.json, "
             "training_summary.json)"
         )
-        print(f"{name + ' run:':<22}{result.output_dir}  (logs, checkpoints, best_model/)")
+        print(
+            f"{name + ' run:':<22}{result.output_dir}  (config.yaml, log.csv, log.jsonl, tensorboard/, "
+            "checkpoints/, best_model/)"
+        )
     print(f"gallery index:        {search['index_dir']}")
     print(f"rank lists:           {args.output_dir / 'rank_lists'}")
     print(f"attention maps:       {args.output_dir / 'attention_maps'}")

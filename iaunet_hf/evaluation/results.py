@@ -213,16 +213,18 @@ def format_results_table(document: Mapping[str, Any], metrics: Iterable[str] = M
     Classification entries show their top-1 accuracy in a row of their own.
     """
     metrics = tuple(metrics)
-    header = f"{'dataset':<22} {'setting':<10} " + " ".join(f"{name:>7}" for name in metrics)
+    header = f"{'dataset':<22} {'setting':<15} " + " ".join(f"{name:>7}" for name in metrics)
     lines = [header, "-" * len(header)]
     for entry in document["results"]:
         if entry["protocol"] == CLASSIFICATION_PROTOCOL:
             accuracy = entry["metrics"]["top-1 accuracy"]
-            lines.append(f"{entry['dataset']:<22} {'top-1':<10} {accuracy:7.2f} (classification accuracy)")
+            lines.append(f"{entry['dataset']:<22} {'top-1':<15} {accuracy:7.2f} (classification accuracy)")
             continue
-        setting = "re-ranked" if entry["settings"].get("rerank") else "plain"
+        setting = ("re-ranked" if entry["settings"].get("rerank") else "plain") + (
+            " +flip" if entry["settings"].get("flip") else ""
+        )
         values = " ".join(
             f"{entry['metrics'][name]:7.2f}" if name in entry["metrics"] else f"{'-':>7}" for name in metrics
         )
-        lines.append(f"{entry['dataset']:<22} {setting:<10} {values}")
+        lines.append(f"{entry['dataset']:<22} {setting:<15} {values}")
     return "\n".join(lines)
