@@ -30,8 +30,6 @@ def write_model_card(
     ``IAUnetConfig`` (default: read from ``folder/config.json``).
     """
     folder = Path(folder)
-    if not isinstance(summary, Mapping):  # TRANSITION: the trainer's old positional call (config, metrics)
-        summary, results = None, None
     if model_config is None:
         from ..configuration_iaunet import IAUnetConfig
 
