@@ -1,28 +1,35 @@
 """Benchmark of the evaluation stack, every figure measured in one run on this machine.
 
-1. Metrics at Market-1501 scale (3,368 x 15,913): ``evaluate_reid`` vs a plain ``numpy.argsort`` of
-   the same matrix (the first step of every established evaluator); goal ratio <= 0.5.
-2. Evaluation from features at MSMT17 scale (11,659 x 82,161, 2048-d): peak memory beyond the
-   feature tensors; goal < 1 GiB.
-3. k-reciprocal re-ranking at Market-1501 scale (19,281 items, 2048-d): time and peak memory beyond
-   the features; goal < 4 GiB.
+1. ``metrics``: ``evaluate_reid`` at Market-1501 scale (3,368 x 15,913) vs a plain ``numpy.argsort``
+   of the same matrix (the first step of every established evaluator), on uniform-random and on
+   feature-derived (cosine) distances, for each ``--threads`` count (argsort is single-threaded);
+   goal ratio <= 0.25. Also prints the achieved GB/s against one streaming read of the matrix.
+2. ``features``: evaluation from features at MSMT17 scale (11,659 x 82,161, 2048-d): peak memory
+   beyond the feature tensors; goal < 1 GiB.
+3. ``distractors``: Market-1501 + 500k distractors (3,368 x 515,913, 2048-d, ~4.2 GB of features)
+   from features: time and peak beyond the features (goal < 1 GiB), beside the estimate for the
+   peers' way (the full distance matrix, then argsort: time extrapolated from a slice, memory
+   computed).
+4. ``rerank``: k-reciprocal re-ranked evaluation at MSMT17 scale (93,820 items, 2048-d) through
+   ``evaluate_reid_features(..., rerank=True)``: time and peak beyond the features (goal <= 4 GiB),
+   with exact neighbours and with FAISS (approximate) neighbours, and the mAP difference.
 
 Identity statistics follow the real sets (Market: 750 test identities, ~17 gallery images each,
-2,798 distractors; MSMT17: 3,060 test identities). Distances of part 1 are uniform random, the
-worst case for the method (the positives spread over the whole row). Torch runs on one CPU thread
-by default, like ``numpy.argsort``; features of parts 2-3 are
-identity centres plus noise. Memory is the peak resident set size minus the size at the start
-(CPU; sampled every millisecond) or ``torch.cuda.max_memory_allocated`` (GPU).
+2,798 distractors; MSMT17: 3,060 test identities, 15 cameras). Features are identity centres plus
+noise. Memory is the peak resident set size minus the size at the start (CPU; sampled every
+millisecond) or ``torch.cuda.max_memory_allocated`` (GPU). Every figure line names the CPU and
+numpy's SIMD level (numpy 2.x sorts with AVX-512 where the CPU has it).
 
-    python scripts/benchmark_eval.py                 # everything, on CPU
-    python scripts/benchmark_eval.py --device cuda   # everything, on the GPU
-    python scripts/benchmark_eval.py --parts metrics # only part 1
+    python scripts/benchmark_eval.py --parts metrics --threads 1 2
+    python scripts/benchmark_eval.py --parts distractors     # alone: ~4.2 GB of features
+    python scripts/benchmark_eval.py --device cuda           # the same on a GPU (torch kernel)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import threading
 import time
 from pathlib import Path
@@ -30,7 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features, k_reciprocal_rerank
+from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features
+from iaunet_hf.evaluation.distances import GalleryDistance
+from iaunet_hf.evaluation.metrics import numba_available, resolve_backend
 
 GIB = 1 << 30
 NOISE = 2.5  # feature noise relative to the identity centres (unit variance per dimension)
@@ -122,34 +131,89 @@ def clustered_features(
     return outputs
 
 
-def best_time(function, repeats: int, device: torch.device) -> tuple[float, object]:
-    best, result = float("inf"), None
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one (``platform.processor()`` is often empty)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def numpy_simd() -> str:
+    """numpy's compiled-in and detected SIMD extensions (what its sort dispatches to)."""
+    try:
+        simd = np.show_config(mode="dicts")["SIMD Extensions"]
+        return f"baseline {'+'.join(simd['baseline'])}, found {'+'.join(simd['found']) or 'none'}"
+    except (TypeError, KeyError):  # numpy < 2 prints only
+        return "unknown (numpy < 2)"
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}; host {cpu_name()}"
+    return f"{cpu_name()}, {torch.get_num_threads()} torch threads; numpy SIMD {numpy_simd()}"
+
+
+def best_times(functions: dict, repeats: int, device: torch.device) -> tuple[dict, dict]:
+    """Best of ``repeats`` for each function, interleaved so that load from other processes hits all alike."""
+    best, results = {name: float("inf") for name in functions}, {}
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        result = function()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        for name, function in functions.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            results[name] = function()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, results
 
 
-def benchmark_metrics(device: torch.device, repeats: int) -> dict:
+def market_features(generator: torch.Generator, labels, dim: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    q_pids, g_pids = labels[0], labels[1]
+    return tuple(clustered_features(generator, [q_pids, g_pids], dim, noise=NOISE))
+
+
+def benchmark_metrics(device: torch.device, repeats: int, threads: list[int]) -> list[dict]:
     rng = np.random.default_rng(0)
     num_query, num_gallery = 3368, 15913
-    q_pids, g_pids, q_cams, g_cams = market_like_labels(rng, num_query, num_gallery, 750, 2798, 6)
-    distmat = rng.random((num_query, num_gallery), dtype=np.float32)
-    argsort_seconds, _ = best_time(lambda: np.argsort(distmat, axis=1), repeats, torch.device("cpu"))
-    inputs = [torch.from_numpy(a).to(device) for a in (distmat, q_pids, g_pids, q_cams, g_cams)]
-    ours_seconds, results = best_time(lambda: evaluate_reid(*inputs), repeats, device)
-    return {
-        "shape": [num_query, num_gallery],
-        "numpy_argsort_s": argsort_seconds,
-        "evaluate_reid_s": ours_seconds,
-        "ratio": ours_seconds / argsort_seconds,
-        "mAP_random": results["mAP"],
+    labels = market_like_labels(rng, num_query, num_gallery, 750, 2798, 6)
+    query, gallery = market_features(torch.Generator().manual_seed(0), labels)
+    matrices = {
+        "uniform-random": rng.random((num_query, num_gallery), dtype=np.float32),
+        "feature-derived": GalleryDistance(gallery.to(device))(query.to(device)).cpu().numpy(),
     }
+    del query, gallery
+    backends = ["numba", "torch"] if device.type == "cpu" and numba_available() else ["torch"]
+    rows = []
+    for kind, distmat in matrices.items():
+        inputs = [torch.from_numpy(a).to(device) for a in (distmat, *labels)]
+        for backend in backends:  # compile / warm up outside the timing
+            evaluate_reid(inputs[0][:8], inputs[1][:8], inputs[2], inputs[3][:8], inputs[4], backend=backend)
+        for count in threads:
+            torch.set_num_threads(count)
+            functions = {
+                "numpy_argsort": lambda m=distmat: np.argsort(m, axis=1),
+                "read_once": lambda m=distmat: m.sum(),  # one streaming read of the matrix
+                **{
+                    f"evaluate_reid_{b}": (lambda b=b, x=inputs: evaluate_reid(*x, backend=b))
+                    for b in backends
+                },
+            }
+            seconds, results = best_times(functions, repeats, device)
+            row = {"distances": kind, "threads": count, "hardware": hardware(device)}
+            row.update({f"{name}_s": value for name, value in seconds.items()})
+            row["matrix_gb"] = distmat.nbytes / 1e9
+            for backend in backends:
+                row[f"ratio_{backend}"] = seconds[f"evaluate_reid_{backend}"] / seconds["numpy_argsort"]
+                row[f"gb_per_s_{backend}"] = row["matrix_gb"] / seconds[f"evaluate_reid_{backend}"]
+                row[f"mAP_{backend}"] = results[f"evaluate_reid_{backend}"]["mAP"]
+            row["gb_per_s_read_once"] = row["matrix_gb"] / seconds["read_once"]
+            rows.append(row)
+    torch.set_num_threads(threads[0])
+    return rows
 
 
 def benchmark_features(device: torch.device, num_query: int) -> dict:
@@ -158,12 +222,14 @@ def benchmark_features(device: torch.device, num_query: int) -> dict:
     num_gallery, dim = 82161, 2048
     q_pids, g_pids, q_cams, g_cams = market_like_labels(rng, num_query, num_gallery, 3060, 0, 15)
     query, gallery = (f.to(device) for f in clustered_features(generator, [q_pids, g_pids], dim, noise=NOISE))
+    evaluate_reid_features(query[:4], gallery[:64], q_pids[:4], g_pids[:64], q_cams[:4], g_cams[:64])
     feature_bytes = (query.numel() + gallery.numel()) * 4
     with PeakMemory(device) as peak:
         start = time.perf_counter()
         results = evaluate_reid_features(query, gallery, q_pids, g_pids, q_cams, g_cams)
         seconds = time.perf_counter() - start
     return {
+        "hardware": hardware(device),
         "shape": [num_query, num_gallery, dim],
         "feature_gib": feature_bytes / GIB,
         "full_distmat_gib": num_query * num_gallery * 4 / GIB,
@@ -174,31 +240,81 @@ def benchmark_features(device: torch.device, num_query: int) -> dict:
     }
 
 
-def benchmark_rerank(device: torch.device) -> dict:
-    generator = torch.Generator().manual_seed(2)
-    rng = np.random.default_rng(2)
-    num_query, num_gallery, dim = 3368, 15913, 2048
-    q_pids, g_pids, q_cams, g_cams = market_like_labels(rng, num_query, num_gallery, 750, 2798, 6)
-    query, gallery = (
-        torch.nn.functional.normalize(f, dim=1).to(device)
-        for f in clustered_features(generator, [q_pids, g_pids], dim, noise=NOISE)
+def benchmark_distractors(device: torch.device, num_distractors: int, slice_rows: int = 128) -> dict:
+    """Market-1501 + distractors from features, and the peers' dense way extrapolated from a slice."""
+    generator = torch.Generator().manual_seed(3)
+    rng = np.random.default_rng(3)
+    num_query, num_gallery, dim = 3368, 15913 + num_distractors, 2048
+    labels = market_like_labels(rng, num_query, num_gallery, 750, 2798 + num_distractors, 6)
+    query, gallery = (f.to(device) for f in clustered_features(generator, labels[:2], dim, noise=NOISE))
+    evaluate_reid_features(
+        query[:4], gallery[:64], labels[0][:4], labels[1][:64], labels[2][:4], labels[3][:64]
     )
+    feature_bytes = (query.numel() + gallery.numel()) * 4
     with PeakMemory(device) as peak:
         start = time.perf_counter()
-        distances = k_reciprocal_rerank(query, gallery, progress=False)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        results = evaluate_reid_features(query, gallery, *labels, progress=False)
         seconds = time.perf_counter() - start
-    before = evaluate_reid_features(query, gallery, q_pids, g_pids, q_cams, g_cams)
-    after = evaluate_reid(distances, q_pids, g_pids, q_cams, g_cams)
+    # the peers: the whole (Q, G) float32 matrix, then an int64 argsort of it (time from a slice)
+    distance = GalleryDistance(gallery)
+    start = time.perf_counter()
+    block = distance(query[:slice_rows])
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    matrix_seconds = (time.perf_counter() - start) * num_query / slice_rows
+    block = block.cpu().numpy()
+    start = time.perf_counter()
+    np.argsort(block, axis=1)
+    argsort_seconds = (time.perf_counter() - start) * num_query / slice_rows
     return {
-        "items": num_query + num_gallery,
-        "seconds": seconds,
+        "hardware": hardware(device),
+        "shape": [num_query, num_gallery, dim],
+        "feature_gib": feature_bytes / GIB,
         "peak_extra_gib": peak.extra_bytes / GIB,
-        "output_gib": distances.numel() * distances.element_size() / GIB,
-        "mAP_before": before["mAP"],
-        "mAP_after": after["mAP"],
+        "seconds": seconds,
+        "mAP": results["mAP"],
+        "peers_estimate_s": matrix_seconds + argsort_seconds,
+        "peers_matrix_s": matrix_seconds,
+        "peers_argsort_s": argsort_seconds,
+        "peers_memory_gib": num_query * num_gallery * (4 + 8) / GIB,
     }
+
+
+def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int) -> dict:
+    generator = torch.Generator().manual_seed(2)
+    rng = np.random.default_rng(2)
+    if scale == "msmt17":
+        num_query, num_gallery, ids, distractors, cams = 11659, 82161, 3060, 0, 15
+    else:
+        num_query, num_gallery, ids, distractors, cams = 3368, 15913, 750, 2798, 6
+    dim = 2048
+    labels = market_like_labels(rng, num_query, num_gallery, ids, distractors, cams)
+    query, gallery = (f.to(device) for f in clustered_features(generator, labels[:2], dim, noise=NOISE))
+    feature_bytes = (query.numel() + gallery.numel()) * 4
+    figures = {
+        "hardware": hardware(device),
+        "items": num_query + num_gallery,
+        "feature_gib": feature_bytes / GIB,
+    }
+    figures["mAP_before"] = evaluate_reid_features(query, gallery, *labels, progress=False)["mAP"]
+    modes = {"exact": {}}
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        print("faiss is not installed: the approximate re-ranking row is skipped")
+    else:
+        modes["faiss"] = {"neighbours": "faiss", "faiss_nprobe": faiss_nprobe}
+    for name, options in modes.items():
+        with PeakMemory(device) as peak:
+            start = time.perf_counter()
+            result = evaluate_reid_features(
+                query, gallery, *labels, rerank=True, rerank_options=options, progress=False
+            )
+            seconds = time.perf_counter() - start
+        figures[name] = {"seconds": seconds, "peak_extra_gib": peak.extra_bytes / GIB, "mAP": result["mAP"]}
+    if "faiss" in figures:
+        figures["faiss_mAP_difference"] = figures["faiss"]["mAP"] - figures["exact"]["mAP"]
+    return figures
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -207,8 +323,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--parts",
         nargs="+",
-        choices=("metrics", "features", "rerank"),
+        choices=("metrics", "features", "distractors", "rerank"),
         default=["metrics", "features", "rerank"],
+        help="distractors is not in the default set: it needs ~4.2 GB of features; run it alone",
     )
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats for part 1 (best is kept)")
     parser.add_argument(
@@ -220,36 +337,64 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="torch CPU threads (default 1: the same budget as numpy's single-threaded argsort)",
+        nargs="+",
+        default=[1, 2],
+        help="torch/numba CPU thread counts for part 1 (numpy's argsort is single-threaded); "
+        "the first is used for the other parts",
     )
+    parser.add_argument("--distractors", type=int, default=500_000, help="extra distractors of part 3")
+    parser.add_argument("--rerank-scale", choices=("msmt17", "market"), default="msmt17")
+    parser.add_argument("--faiss-nprobe", type=int, default=32)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads[0])
+    backend = resolve_backend("auto", device)
     print(
-        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, numpy {np.__version__}"
+        f"device {device}, torch {torch.__version__}, numpy {np.__version__}, rank kernel {backend}; "
+        f"{hardware(device)}"
     )
     figures = {}
     if "metrics" in args.parts:
-        m = figures["metrics"] = benchmark_metrics(device, args.repeats)
-        print(
-            f"[1] metrics {m['shape'][0]}x{m['shape'][1]}: numpy.argsort {m['numpy_argsort_s']:.3f} s, "
-            f"evaluate_reid {m['evaluate_reid_s']:.3f} s, ratio {m['ratio']:.3f} (goal <= 0.5)"
-        )
+        figures["metrics"] = benchmark_metrics(device, args.repeats, args.threads)
+        for m in figures["metrics"]:
+            kernels = ", ".join(
+                f"{b} {m[f'evaluate_reid_{b}_s']:.3f} s = {m[f'ratio_{b}']:.3f}x ({m[f'gb_per_s_{b}']:.1f} GB/s)"
+                for b in ("numba", "torch")
+                if f"ratio_{b}" in m
+            )
+            print(
+                f"[1] metrics 3368x15913 {m['distances']}, {m['threads']} thread(s): numpy.argsort "
+                f"{m['numpy_argsort_s']:.3f} s; evaluate_reid {kernels} (goal <= 0.25x); one read of the "
+                f"{m['matrix_gb'] * 1000:.0f} MB matrix {m['read_once_s']:.3f} s ({m['gb_per_s_read_once']:.1f} GB/s) "
+                f"[{m['hardware']}]"
+            )
     if "features" in args.parts:
         f = figures["features"] = benchmark_features(device, args.msmt_queries)
         print(
             f"[2] features {f['shape'][0]}x{f['shape'][1]}x{f['shape'][2]}: features {f['feature_gib']:.2f} GiB, "
             f"full distance matrix would be {f['full_distmat_gib']:.2f} GiB; peak beyond features "
-            f"{f['peak_extra_gib']:.3f} GiB (goal < 1), {f['seconds']:.1f} s, mAP {f['mAP']:.4f}"
+            f"{f['peak_extra_gib']:.3f} GiB (goal < 1), {f['seconds']:.1f} s, mAP {f['mAP']:.4f} [{f['hardware']}]"
+        )
+    if "distractors" in args.parts:
+        d = figures["distractors"] = benchmark_distractors(device, args.distractors)
+        print(
+            f"[3] distractors {d['shape'][0]}x{d['shape'][1]}x{d['shape'][2]}: {d['seconds']:.1f} s, peak beyond the "
+            f"{d['feature_gib']:.2f} GiB of features {d['peak_extra_gib']:.3f} GiB (goal < 1), mAP {d['mAP']:.4f}; "
+            f"peers' estimate {d['peers_estimate_s']:.1f} s (matrix {d['peers_matrix_s']:.1f} s + argsort "
+            f"{d['peers_argsort_s']:.1f} s) and {d['peers_memory_gib']:.1f} GiB [{d['hardware']}]"
         )
     if "rerank" in args.parts:
-        r = figures["rerank"] = benchmark_rerank(device)
-        print(
-            f"[3] re-ranking {r['items']} items: {r['seconds']:.1f} s, peak beyond features {r['peak_extra_gib']:.3f} GiB "
-            f"(goal < 4, output {r['output_gib']:.2f} GiB), mAP {r['mAP_before']:.4f} -> {r['mAP_after']:.4f}"
-        )
+        r = figures["rerank"] = benchmark_rerank(device, args.rerank_scale, args.faiss_nprobe)
+        for name in ("exact", "faiss"):
+            if name in r:
+                print(
+                    f"[4] re-ranked evaluation, {r['items']} items, {name} neighbours: {r[name]['seconds']:.1f} s, "
+                    f"peak beyond the {r['feature_gib']:.2f} GiB of features {r[name]['peak_extra_gib']:.3f} GiB "
+                    f"(goal <= 4), mAP {r['mAP_before']:.4f} -> {r[name]['mAP']:.4f} [{r['hardware']}]"
+                )
+        if "faiss_mAP_difference" in r:
+            print(f"[4] FAISS neighbours change the re-ranked mAP by {r['faiss_mAP_difference']:+.4f}")
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2))
     return figures

@@ -74,8 +74,31 @@ class ItemFeatures:
         dot[:, self.num_query :] = rows @ self.gallery.T
         return self._finish(dot, row_index, torch.arange(self.num_items, device=self.device))
 
-    def pair_squared_distances(self, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
-        """Squared distances of the listed (row, column) item pairs only, gathered in blocks."""
+    def block_squared_distances(self, start: int, stop: int, column: int, column_stop: int) -> torch.Tensor:
+        """(R, C) squared distances of items ``start .. stop - 1`` to items ``column .. column_stop - 1``."""
+        dot = self.rows(start, stop) @ self.rows(column, column_stop).T
+        rows = torch.arange(start, stop, device=self.device)
+        return self._finish(dot, rows, torch.arange(column, column_stop, device=self.device))
+
+    def pair_squared_distances(
+        self,
+        rows: torch.Tensor,
+        columns: torch.Tensor,
+        known_index: torch.Tensor | None = None,
+        known_distance: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Squared distances of the listed (row, column) item pairs only.
+
+        Pairs found in the rows' neighbour lists (``known_index``/``known_distance``, (N, K)) are
+        looked up; the others are computed from their gathered feature rows, in blocks.
+        """
+        if known_index is not None:
+            match = known_index[rows] == columns[:, None]  # (P, K)
+            found = match.any(1)
+            looked_up = known_distance[rows, match.to(torch.int8).argmax(1)]
+            missing = (~found).nonzero()[:, 0]
+            looked_up[missing] = self.pair_squared_distances(rows[missing], columns[missing])
+            return looked_up
         out = torch.empty(rows.numel(), dtype=self.dtype, device=self.device)
         for start in range(0, rows.numel(), PAIR_BLOCK):
             r, c = rows[start : start + PAIR_BLOCK], columns[start : start + PAIR_BLOCK]
@@ -90,19 +113,40 @@ class ItemFeatures:
 
 def exact_neighbours(
     items: ItemFeatures, k: int, chunk_size: int, progress: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, k) nearest items (the item itself first) and (N,) row maxima, from chunked distance rows."""
-    neighbours = torch.empty((items.num_items, k), dtype=torch.long, device=items.device)
-    row_max = torch.empty(items.num_items, dtype=items.dtype, device=items.device)
-    for start in tqdm(
-        range(0, items.num_items, chunk_size), desc="re-rank: neighbours", disable=not progress
-    ):
-        stop = min(start + chunk_size, items.num_items)
-        distance = items.squared_distances(start, stop)  # (R, N)
-        row_max[start:stop] = distance.max(1).values
-        neighbours[start:stop] = torch.topk(distance, k, dim=1, largest=False).indices
-        del distance
-    return neighbours, row_max
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, k) nearest items (the item itself first), their squared distances and (N,) row maxima, exactly.
+
+    The squared distances are symmetric, so only the blocks on and above the diagonal are computed
+    (half the N x N product); each block updates the running top k and maxima of its rows and,
+    transposed, of its columns. Blocks are ``8 * chunk_size`` items wide.
+    """
+    n, width = items.num_items, max(8 * chunk_size, k)
+    best_distance = torch.full((n, k), float("inf"), dtype=items.dtype, device=items.device)
+    best_index = torch.zeros((n, k), dtype=torch.long, device=items.device)
+    row_max = torch.zeros(n, dtype=items.dtype, device=items.device)
+
+    def update(rows: slice, distance: torch.Tensor, column_start: int) -> None:
+        row_max[rows] = torch.maximum(row_max[rows], distance.max(1).values)
+        values, index = torch.topk(distance, min(k, distance.shape[1]), dim=1, largest=False)
+        values = torch.cat([best_distance[rows], values], dim=1)
+        index = torch.cat([best_index[rows], index + column_start], dim=1)
+        keep = torch.topk(values, k, dim=1, largest=False).indices
+        best_distance[rows] = values.gather(1, keep)
+        best_index[rows] = index.gather(1, keep)
+
+    starts = range(0, n, width)
+    for first in tqdm(starts, desc="re-rank: neighbours", disable=not progress):
+        stop = min(first + width, n)
+        for column in range(first, n, width):
+            column_stop = min(column + width, n)
+            distance = items.block_squared_distances(first, stop, column, column_stop)
+            update(slice(first, stop), distance, column)
+            if column != first:  # a contiguous transpose: topk along strided rows is twice as slow
+                update(slice(column, column_stop), distance.T.contiguous(), first)
+            del distance
+    # the final lists in ascending distance
+    best_distance, order = torch.sort(best_distance, dim=1, stable=True)
+    return best_index.gather(1, order), best_distance, row_max
 
 
 def faiss_neighbours(

@@ -145,10 +145,14 @@ def k_reciprocal_blocks(
     num_neighbours = max(k1 + 1, k2)
     half_k1 = round(k1 / 2)  # round half to even, like numpy.around in the released code
 
-    # 1. Nearest neighbours and row maxima of the squared distances over all N items.
+    # 1. Nearest neighbours and row maxima of the squared distances over all N items. The exact
+    #    search keeps longer lists (2 (k1 + 1)) with their distances, where step 2 finds most pairs.
     if neighbours == "exact":
-        nearest, row_max = exact_neighbours(items, num_neighbours, chunk_size, progress)
+        known = min(num_items, max(num_neighbours, 2 * (k1 + 1)))
+        known_index, known_distance, row_max = exact_neighbours(items, known, chunk_size, progress)
+        nearest = known_index[:, :num_neighbours]
     else:
+        known_index = known_distance = None
         nearest, row_max = faiss_neighbours(
             items, num_neighbours, max(chunk_size, 4096), progress, faiss_nlist, faiss_nprobe
         )
@@ -174,15 +178,15 @@ def k_reciprocal_blocks(
         local_row, slot = (members >= 0).nonzero(as_tuple=True)  # present entries only
         member = members[local_row, slot]
         row = local_row + start
-        # |f_i - f_j|^2 for the listed pairs only; gathering the padded (R, S, D) block costs more
-        distance = items.pair_squared_distances(row, member)
+        # |f_i - f_j|^2 for the listed pairs only (most are in the neighbour lists)
+        distance = items.pair_squared_distances(row, member, known_index, known_distance)
         weight = torch.exp(-distance / row_max[row])
         row_total = torch.zeros(members.shape[0], dtype=dtype, device=device).index_add_(0, local_row, weight)
         v_rows.append(row)
         v_cols.append(member)
         v_values.append(weight / row_total[local_row])
     v_matrix = _sparse(torch.cat(v_rows), torch.cat(v_cols), torch.cat(v_values), (num_items, num_items))
-    del v_rows, v_cols, v_values
+    del v_rows, v_cols, v_values, known_index, known_distance
 
     # 3. Local query expansion: V[i] <- mean of V over the k2 nearest items of i (a sparse product).
     if k2 > 1:
