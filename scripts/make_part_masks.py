@@ -6,7 +6,9 @@ Example::
         --data-dir /data/Market-1501-v15.09.15 --output /data/market_masks
 
 then ``load_reid_dataset("market1501", ..., mask_dir="/data/market_masks")``. Re-running skips
-images whose masks exist, so an interrupted run resumes.
+images whose masks exist, so an interrupted run resumes. Any option of the dataset's builder is passed as
+``--data.<option> VALUE``, with the same names as in a training recipe's ``data:`` section, e.g.
+``--dataset folder --data.name_pattern '([-0-9]+)_c([0-9])'``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import argparse
 
 from iaunet_hf.data.loading import DATASET_NAMES
 from iaunet_hf.data.mask_generation import MASK_LAYOUTS, compute_part_masks
+from iaunet_hf.training.cli import parse_overrides
+from iaunet_hf.training.config import builder_option_fields
+from iaunet_hf.training.recipes import parse_cli_value
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -33,11 +38,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layout", default="compact", choices=MASK_LAYOUTS)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    return parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    try:
+        return args, builder_options(args.dataset, parse_overrides(rest))
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def builder_options(dataset: str, overrides: dict[str, str]) -> dict:
+    """``{"data.name_pattern": "..."}`` -> the builder's options, typed by its config fields."""
+    fields = builder_option_fields(dataset) or {}
+    options = {}
+    for key, text in overrides.items():
+        section, _, name = key.replace("-", "_").partition(".")
+        if section != "data" or name not in fields:
+            raise ValueError(f"unknown option --{key}; expected --data.OPTION with one of {sorted(fields)}")
+        options[name] = parse_cli_value(text, fields[name])
+    return options
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    args, options = parse_args(argv)
+    extra = {"builder_options": options} if options else {}
     counts = compute_part_masks(
         args.model,
         args.dataset,
@@ -47,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         layout=args.layout,
         batch_size=args.batch_size,
         device=args.device,
+        **extra,
     )
     print(f"wrote masks for {counts['written']} image(s), skipped {counts['skipped']} already done")
 

@@ -177,13 +177,24 @@ def save_checkpoint(
     return final
 
 
-def check_torch_files(checkpoint: Path) -> None:
-    """Load every torch file of the checkpoint with ``weights_only=True`` (accelerate's safe globals for numpy
-    RNG states); a file that would need arbitrary unpickling is refused with its name, before anything runs."""
+def check_checkpoint_files(checkpoint: Path) -> TrainingProgress:
+    """Read the progress JSON, open every safetensors file and load every torch file of the checkpoint with
+    ``weights_only=True`` (accelerate's safe globals for numpy RNG states): a file that is not what it claims
+    or would need arbitrary unpickling is refused with its name, before anything is loaded or written."""
     from accelerate.utils import load
+    from safetensors import safe_open
 
+    progress = TrainingProgress.from_file(checkpoint / PROGRESS_FILE)
     for path in sorted(checkpoint.iterdir()):
-        if path.suffix in TORCH_FILE_SUFFIXES:
+        if path.suffix == ".safetensors":
+            try:
+                with safe_open(str(path), framework="pt"):
+                    pass
+            except Exception as error:
+                raise ValueError(
+                    f"checkpoint file {path} is not a valid safetensors file ({error})"
+                ) from None
+        elif path.suffix in TORCH_FILE_SUFFIXES:
             try:
                 load(path, map_location="cpu", weights_only=True)
             except Exception as error:  # UnpicklingError, RuntimeError, EOFError ...: all mean "not loadable"
@@ -194,13 +205,13 @@ def check_torch_files(checkpoint: Path) -> None:
                     f"checkpoint file {path} cannot be loaded as plain tensors (weights_only=True): {first_line}; "
                     "refusing to unpickle it"
                 ) from None
+    return progress
 
 
 def load_checkpoint(accelerator: Accelerator, path: str | Path) -> TrainingProgress:
     """Restore model, optimizer, scheduler and RNG states from ``path``; return the run's progress."""
     path = Path(path)
-    progress = TrainingProgress.from_file(path / PROGRESS_FILE)
-    check_torch_files(path)
+    progress = check_checkpoint_files(path)
     accelerator.load_state(str(path), load_kwargs={"weights_only": True})
     # accelerate leaves its counter at 0 after load_state; continue numbering after the loaded checkpoint.
     accelerator.project_configuration.iteration = progress.checkpoint_index + 1

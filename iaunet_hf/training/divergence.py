@@ -1,8 +1,10 @@
 """Divergence: what counts as a broken run, so that broken weights are never saved as a checkpoint.
 
 A loss that is NaN/inf stops the run (or skips the step, by option) before the optimizer sees it. A loss that
-stays finite but explodes (``divergence_factor`` x the run's first logged loss, e.g. lr 1e6 giving ~1e15) warns,
-and while it stays up no checkpoint is written, so the "last good checkpoint" a stop message names is good.
+stays finite but explodes (``divergence_factor`` x the run's first logged loss, e.g. lr 1e6 giving ~1e15) warns.
+Before every checkpoint and the final model the loss of the current weights is probed on the last batch: weights
+that are non-finite or whose loss has exploded are never saved, so the "last good checkpoint" a stop message
+names is good.
 """
 
 from __future__ import annotations
@@ -51,10 +53,27 @@ class DivergenceMonitor:
             )
         self.diverged = exploded
 
-    def unhealthy_reason(self, model: torch.nn.Module) -> str | None:
-        """Why the current weights must not become a checkpoint, or None when they may."""
+    def unhealthy_reason(self, model: torch.nn.Module, current_loss: float | None) -> str | None:
+        """Why the current weights must not be saved, or None when they may. ``current_loss`` is the loss of
+        the current weights (the logged losses were computed before each step's update, so they lag behind)."""
         if not weights_are_finite(model):
             return "the weights are not finite"
-        if self.diverged:
-            return f"the loss diverged ({self.last_loss:.4g} against a first logged loss of {self.reference_loss:.4g})"
+        if current_loss is not None and not math.isfinite(current_loss):
+            return f"the loss of the current weights is {current_loss}"
+        reference = self.reference_loss
+        if current_loss is not None and reference is not None and current_loss > self.factor * reference:
+            return f"the loss diverged ({current_loss:.4g} against a first logged loss of {reference:.4g})"
         return None
+
+
+@torch.no_grad()
+def probe_loss(model: torch.nn.Module, inputs: dict[str, torch.Tensor], autocast) -> float:
+    """The loss of ``model``'s current weights on one batch in training mode, leaving its buffers (BN
+    statistics) as they were, so probing changes nothing the run would otherwise compute."""
+    buffers = [(buffer, buffer.clone()) for buffer in model.buffers()]
+    try:
+        with autocast():
+            return float(model(**inputs).loss)
+    finally:
+        for buffer, saved in buffers:
+            buffer.copy_(saved)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..data import collate_reid
 from ..evaluation.results import read_results, results_document
 from .checkpoints import TrainingProgress, latest_checkpoint, load_checkpoint, save_checkpoint
-from .divergence import DivergenceMonitor, NonFiniteLossError
+from .divergence import DivergenceMonitor, NonFiniteLossError, probe_loss
 from .evaluation import flat_metrics
 from .recipes import save_config
 from .resume import apply_optimizer_settings
@@ -149,6 +149,7 @@ class Trainer(TrainerSetup):
         bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{train.epochs}", unit="batch", leave=False,
                    disable=not accelerator.is_local_main_process)  # fmt: skip
         for batch in bar:
+            self.last_batch = batch
             losses = self.train_step(batch)
             if losses is None:
                 skipped += 1
@@ -226,6 +227,13 @@ class Trainer(TrainerSetup):
             if epoch_number % config.checkpoint.every_epochs == 0 or last_epoch:
                 self.save_checkpoint()
         train_seconds = time.perf_counter() - start
+        reason = self.weights_problem()
+        if reason is not None:  # broken weights are never saved, as a checkpoint or as the final model
+            raise NonFiniteLossError(
+                f"{reason} after epoch {self.progress.epochs_done}; no final model is saved. The last good "
+                f"checkpoint is {latest_checkpoint(self.checkpoints_dir) or 'none'}: resume from it with "
+                "--resume latest and a lower --optimizer.lr"
+            )
         final, entries = self.evaluate_and_keep_best(config.train.epochs, final=True)
         accelerator.log(final, step=self.progress.global_step)
         self.run_log.write("final", config.train.epochs, self.progress.global_step, final)
@@ -252,9 +260,20 @@ class Trainer(TrainerSetup):
         metrics = flat_metrics(document["results"]) if document else {}
         return TrainingResult(self.output_dir, model_dir, metrics, [], results=document)
 
+    def weights_problem(self) -> str | None:
+        """Why the current weights must not be saved (non-finite, or their loss on the last batch exploded)."""
+        model = self.accelerator.unwrap_model(self.model)
+        batch = getattr(self, "last_batch", None)
+        loss = (
+            None if batch is None else probe_loss(model, self.model_inputs(batch), self.accelerator.autocast)
+        )
+        if loss is not None and self.accelerator.num_processes > 1:  # one decision for every process
+            loss = self.accelerator.reduce(torch.tensor([loss], device=self.accelerator.device), "max").item()
+        return self.divergence.unhealthy_reason(model, loss)
+
     def save_checkpoint(self) -> None:
         """A training-state checkpoint of the current epoch, unless the weights are broken (then warn)."""
-        reason = self.divergence.unhealthy_reason(self.accelerator.unwrap_model(self.model))
+        reason = self.weights_problem()
         if reason is not None:
             warnings.warn(
                 f"not saving a checkpoint after epoch {self.progress.epochs_done}: {reason}; the last good "

@@ -18,7 +18,7 @@ from torch.utils.data import Sampler
 from ..data import build_train_transform, load_reid_dataset
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
-from .checkpoints import list_checkpoints, read_run_config, resolve_resume
+from .checkpoints import check_checkpoint_files, list_checkpoints, read_run_config, resolve_resume
 from .resume import check_resume_changes, config_changes
 from .run_log import tensorboard_available
 
@@ -41,6 +41,7 @@ class TrainerSetup:
                 )
             return None, {}
         path = resolve_resume(resume, self.checkpoints_dir)
+        check_checkpoint_files(path)
         changes = config_changes(read_run_config(path), self.config.to_dict())
         check_resume_changes(changes, path)
         return path, changes

@@ -126,3 +126,31 @@ def test_per_frame_masks_for_tracklets(tiny_parser: Path, tmp_path: Path, cache_
     dataset = load_reid_dataset("dukemtmc_videoreid", video_root, cache_dir=cache_dir, mask_dir=str(output))
     first = dataset["train"][0]
     assert len(first["part_masks"]) == len(first["frames"])
+
+
+def test_cli_passes_builder_options_such_as_a_folder_name_pattern(
+    tiny_parser: Path, small_market: Path, tmp_path: Path, monkeypatch, capsys
+):
+    # the same images, named the way a user's own set might be: "person0003-view1-....jpg"
+    root = tmp_path / "my_set"
+    for split, source in (
+        ("train", "bounding_box_train"),
+        ("query", "query"),
+        ("gallery", "bounding_box_test"),
+    ):
+        (root / split).mkdir(parents=True)
+        for image in sorted((small_market / source).glob("*.jpg")):
+            pid, camera = image.stem.split("_")[:2]
+            (root / split / f"person{pid}-view{camera[1:]}-{image.name}").write_bytes(image.read_bytes())
+    argv = [str(SCRIPT), "--model", str(tiny_parser), "--dataset", "folder", "--data-dir", str(root)]
+    argv += ["--output", str(tmp_path / "masks"), "--data.name_pattern", r"person([-\d]+)-view(\d)"]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert "wrote masks for 12 image(s)" in capsys.readouterr().out
+    assert len(list((tmp_path / "masks" / "train").glob("*.png"))) == 12
+
+    # an option the builder does not have is refused, naming it
+    monkeypatch.setattr(sys, "argv", [*argv[:-2], "--data.name_patern", "x"])
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert "--data.name_patern" in capsys.readouterr().err

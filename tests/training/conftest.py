@@ -45,7 +45,7 @@ def tiny_config(output_dir: Path, **overrides) -> TrainingConfig:
     return load_config("synthetic", {"checkpoint.output_dir": str(output_dir), **TINY_TRAINING, **overrides})
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_overrides() -> dict:
     """``TINY_TRAINING`` as command-line style overrides."""
     return dict(TINY_TRAINING)
