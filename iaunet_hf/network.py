@@ -283,7 +283,8 @@ class IAUnet(nn.Module):
     def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
         """Global average pool over space, then over time for clips: (B, D) from (B, D, h, w) or (B, T, D, h, w)."""
         pooled = feature_map.mean(dim=(-2, -1))  # (B, D) or (B, T, D)
-        return pooled.reshape(pooled.shape[0], -1, pooled.shape[-1]).mean(dim=1)
+        # (B, D) -> (B, 1, D), (B, T, D) stays: no branch on the rank (torch.fx), and an empty batch works too
+        return pooled.unsqueeze(-2).flatten(1, -2).mean(dim=1)
 
     def _head(
         self, feature_map: torch.Tensor, classifier: nn.Module | None = None
