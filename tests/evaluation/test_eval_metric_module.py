@@ -94,3 +94,21 @@ def test_output_maps_to_the_results_format(items, tmp_path):
     assert set(entry["metrics"]) == {"mAP", "mINP", "rank-1", "rank-5", "rank-10", "rank-20"}
     path = write_results(tmp_path / "results.json", results_document([entry]))
     assert read_results(path)["results"] == [entry]
+
+
+def test_unknown_cameras_switch_the_camera_filter_off(items):
+    embeddings, pids, _, is_query = items
+    unknown = np.full(len(pids), -1)
+    output = evaluate.load(METRIC_PATH).compute(
+        embeddings=embeddings, pids=pids, camids=unknown, is_query=is_query
+    )
+    q, g = is_query, ~is_query
+    expected = evaluate_reid_features(
+        embeddings[q], embeddings[g], pids[q], pids[g], unknown[q], unknown[g], camera_filter=False
+    )
+    assert output["camera_filter"] is False
+    assert output["mAP"] == pytest.approx(expected["mAP"], abs=1e-12)
+    known = evaluate.load(METRIC_PATH).compute(
+        embeddings=embeddings, pids=pids, camids=items[2], is_query=is_query
+    )
+    assert known["camera_filter"] is True

@@ -30,8 +30,11 @@ Args:
     metric: "cosine" (default) or "euclidean" distance.
     max_rank: length of the CMC curve (default 50).
     ap: "standard" (default) or "trapezoid".
+    camera_filter: remove same-identity same-camera gallery items (default: yes, unless every camid is -1,
+        i.e. the cameras are unknown).
 Returns:
-    mAP, mINP, rank-1, rank-5, rank-10, rank-20 (those within max_rank), cmc (list), num_valid_queries;
+    mAP, mINP, rank-1, rank-5, rank-10, rank-20 (those within max_rank), cmc (list), num_valid_queries,
+    camera_filter (as applied);
     fractions in [0, 1]. ``results.result_entry(dataset, output, settings=..., num_query=..., num_gallery=...)``
     turns the dict into an entry of a results file (percent).
 Examples:
@@ -72,7 +75,17 @@ class ReidMetric(evaluate.Metric):
             ),
         )
 
-    def _compute(self, embeddings, pids, camids, is_query, metric="cosine", max_rank=50, ap="standard"):
+    def _compute(
+        self,
+        embeddings,
+        pids,
+        camids,
+        is_query,
+        metric="cosine",
+        max_rank=50,
+        ap="standard",
+        camera_filter=None,
+    ):
         features = np.asarray(embeddings, dtype=np.float32)  # (N, D)
         if features.ndim != 2:
             raise ValueError(
@@ -85,6 +98,10 @@ class ReidMetric(evaluate.Metric):
                 f"is_query: expected both query and gallery items, found {int(is_query.sum())} queries "
                 f"and {int((~is_query).sum())} gallery items"
             )
+        if (
+            camera_filter is None
+        ):  # unknown cameras (camid -1 everywhere): nothing to filter, as evaluate_model does
+            camera_filter = not bool((camids == -1).all())
         results = evaluate_reid_features(
             features[is_query],
             features[~is_query],
@@ -95,6 +112,7 @@ class ReidMetric(evaluate.Metric):
             metric=metric,
             max_rank=max_rank,
             ap=ap,
+            camera_filter=camera_filter,
         )
         output = {"mAP": results["mAP"], "mINP": results["mINP"]}
         for rank in CMC_RANKS:
@@ -102,4 +120,5 @@ class ReidMetric(evaluate.Metric):
                 output[f"rank-{rank}"] = float(results["cmc"][rank - 1])
         output["cmc"] = results["cmc"].tolist()
         output["num_valid_queries"] = results["num_valid_queries"]
+        output["camera_filter"] = camera_filter
         return output
