@@ -149,3 +149,17 @@ def test_reid_loss_weighted_sum():
     )
     with pytest.raises(ValueError, match="triplet_distance"):
         ReIDLoss(triplet_distance="manhattan")
+
+
+@pytest.mark.reliability
+def test_nan_part_attention_of_the_model_reaches_the_loss_as_nan():
+    """End to end through IAUnetForReID: a NaN in a part attention map gives a NaN loss, not a BCE error."""
+    from iaunet_hf import IAUnetConfig, IAUnetForReID
+
+    torch.manual_seed(0)
+    model = IAUnetForReID(IAUnetConfig(depth=18, image_size=(64, 32), num_labels=2)).train()
+    with torch.no_grad():
+        model.iaunet.network.iau["layer3"].stiau.part_conv.bias[0] = float("nan")
+    masks = (torch.rand(4, 4, 64, 32) > 0.5).float()
+    output = model(torch.randn(4, 3, 64, 32), labels=torch.tensor([0, 0, 1, 1]), part_masks=masks)
+    assert torch.isnan(output.loss_components["part"]) and not torch.isfinite(output.loss)
