@@ -84,6 +84,7 @@ def _poison_logits(trainer):
     return classifier.register_forward_hook(lambda module, inputs, output: output * float("nan"))
 
 
+@pytest.mark.reliability
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tiny_reid, make_config, tmp_path):
     Trainer(make_config(tmp_path / "run", **{"train.epochs": 1}), tiny_reid).train()
     checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint_1"
@@ -99,6 +100,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tiny_reid, make_con
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["checkpoint_1"]
 
 
+@pytest.mark.reliability
 def test_non_finite_loss_can_skip_the_step(tiny_reid, make_config, tmp_path):
     trainer = Trainer(
         make_config(tmp_path / "run", **{"train.epochs": 1, "train.non_finite_loss": "skip"}), tiny_reid
