@@ -13,18 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-try:
-    from ..losses import ReIDLossConfig
-except ImportError:  # until the loss module defines the one set of loss defaults; same names and values
-
-    @dataclass
-    class ReIDLossConfig:
-        label_smoothing: float = 0.1
-        triplet_margin: float = 0.3
-        triplet_distance: str = "cosine"
-        triplet_weight: float = 1.0
-        part_loss_weight: float = 0.5
-
+from ..losses import ReIDLossConfig
 
 RECIPE_VERSION = 1
 TASKS = ("reid", "classification")

@@ -203,7 +203,10 @@ def config_from_dict(raw: dict[str, Any], source: str = "recipe") -> TrainingCon
             kwargs = {name: kwargs[name] for name in declared & set(kwargs)} | {
                 "options": {name: kwargs[name] for name in unknown}
             }
-        values[key] = sections[key](**kwargs)
+        try:
+            values[key] = sections[key](**kwargs)
+        except ValueError as error:  # a section's own check (e.g. ReIDLossConfig's)
+            raise ValueError(f"{source}: {key}: {error}") from None
     config = TrainingConfig(**values)
     config.validate()
     return config

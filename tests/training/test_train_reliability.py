@@ -14,7 +14,7 @@ import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file
 
-from iaunet_hf.training import Trainer
+from iaunet_hf.training import NonFiniteLossError, Trainer
 from iaunet_hf.training.checkpoints import TrainingProgress, list_checkpoints, save_checkpoint
 from iaunet_hf.training.cli import main
 
@@ -233,3 +233,17 @@ def test_rotation_renames_before_deleting(tmp_path, monkeypatch):
     progress.checkpoint_index = 3
     save_checkpoint(accelerator, tmp_path, progress, {}, keep=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_3"]
+
+
+@pytest.mark.parametrize("action", ["stop", "skip"])
+def test_a_nan_in_the_part_attention_reaches_the_non_finite_guard(tiny_reid, make_config, tmp_path, action):
+    trainer = Trainer(make_config(tmp_path / "run", **{"train.non_finite_loss": action}), tiny_reid)
+    network = trainer.accelerator.unwrap_model(trainer.model).iaunet.network
+    block = next(iter(network.iau.values()))
+    # a user forward hook that makes the part attention logits NaN (what a diverged part branch gives)
+    block.stiau.part_norm.register_forward_hook(lambda module, inputs, output: output * float("nan"))
+    if action == "stop":
+        with pytest.raises(NonFiniteLossError, match="non-finite loss"):
+            trainer.train_one_epoch(0)
+    else:
+        assert trainer.train_one_epoch(0)["train/skipped_steps"] == 1
