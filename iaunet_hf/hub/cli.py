@@ -14,6 +14,10 @@ def _log_our_progress() -> None:
     logging.getLogger("iaunet_hf").setLevel(logging.INFO)
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
 def push_main(argv: Sequence[str] | None = None) -> int:
     """`iaunet-push --model DIR --repo-id ORG/NAME [--private] [--dataset-results results.json]`."""
     parser = argparse.ArgumentParser(
@@ -58,14 +62,15 @@ def push_main(argv: Sequence[str] | None = None) -> int:
             endpoint=args.endpoint,
         )
     except (FileNotFoundError, ValueError) as error:  # checked before any network call
-        print(f"iaunet-push: refused: {error}", file=sys.stderr)
+        print(f"iaunet-push: refused: {_one_line(error)}", file=sys.stderr)
         return 2
     except HfHubHTTPError as error:  # the checks passed; the Hub said no (token, permissions, ...)
-        print(f"iaunet-push: the Hub at {endpoint} refused the upload: {error}", file=sys.stderr)
+        print(f"iaunet-push: the Hub at {endpoint} refused the upload: {_one_line(error)}", file=sys.stderr)
         return 1
     except ClientHTTPError as error:  # no answer: connection refused, DNS, timeout
         print(
-            f"iaunet-push: cannot reach the Hub at {endpoint} ({type(error).__name__}: {error}); nothing was pushed",
+            f"iaunet-push: cannot reach the Hub at {endpoint} ({type(error).__name__}: {_one_line(error)}); "
+            "nothing was pushed",
             file=sys.stderr,
         )
         return 1
