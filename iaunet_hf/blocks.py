@@ -18,6 +18,9 @@ IAU_MODULE_NAMES = ("ciau", "stiau")
 IAU_ARRANGEMENTS = ("sequential", "parallel")
 RELATION_KINDS = ("both", "spatial", "temporal")
 PART_DIVISIONS = ("attention", "patches")
+# Relation strategies (paper Table IX): CIAU's Gram "dot" or "l2", STIAU's relation "subnet" or "l2".
+CHANNEL_RELATIONS = ("dot", "l2")
+PART_RELATIONS = ("subnet", "l2")
 
 # Masked relation logits are filled with this before the row softmax (the authors' choice, spec §1b.6).
 _MASKED_LOGIT = -1e8
@@ -29,6 +32,8 @@ def check_iau_options(
     relations: str = "both",
     num_parts: int = 4,
     part_division: str = "attention",
+    channel_relation: str = "dot",
+    part_relation: str = "subnet",
 ) -> None:
     """Raise a ValueError naming the option when an IAU block setting is not one the paper defines."""
     modules = tuple(modules)
@@ -43,6 +48,10 @@ def check_iau_options(
         raise ValueError(f"relations must be one of {RELATION_KINDS}, got {relations!r}")
     if part_division not in PART_DIVISIONS:
         raise ValueError(f"part_division must be one of {PART_DIVISIONS}, got {part_division!r}")
+    if channel_relation not in CHANNEL_RELATIONS:
+        raise ValueError(f"channel_relation must be one of {CHANNEL_RELATIONS}, got {channel_relation!r}")
+    if part_relation not in PART_RELATIONS:
+        raise ValueError(f"part_relation must be one of {PART_RELATIONS}, got {part_relation!r}")
     if num_parts < 1:
         raise ValueError(f"num_parts must be >= 1, got {num_parts}")
     if part_division == "patches" and num_parts != 4:
@@ -129,15 +138,20 @@ def relation_mask(num_frames: int, num_parts: int, relations: str = "both", devi
 
 
 @torch.fx.wrap  # a leaf for torch.fx: autocast and dtype promotion need concrete tensors
-def channel_aggregation(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def channel_aggregation(rows: torch.Tensor, strategy: str = "dot") -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(rows rows^T) rows for (B, TC, HW) rows, in at least float32; returns (aggregated, relation).
 
     The raw Gram entries are far outside fp16/bf16 range, so under autocast they are computed in float32, and a
-    float64 model stays float64. ``aggregated`` comes back in the dtype of ``rows``.
+    float64 model stays float64. ``aggregated`` comes back in the dtype of ``rows``. ``strategy="l2"`` (CIAU-L2,
+    Table IX) relates rows by softmax_j(-||r_i - r_j||^2), computed as softmax_j(2 r_i.r_j - ||r_j||^2): the
+    dropped -||r_i||^2 is constant along a softmax row, so the relation is the same with smaller logits.
     """
     with torch.autocast(device_type=rows.device.type, enabled=False):
         wide = rows.to(at_least_float32(rows.dtype))
-        relation = torch.bmm(wide, wide.transpose(1, 2)).softmax(dim=-1)  # (B, TC, TC)
+        gram = torch.bmm(wide, wide.transpose(1, 2))  # (B, TC, TC)
+        if strategy == "l2":
+            gram = 2.0 * gram - wide.pow(2).sum(dim=-1)[:, None, :]
+        relation = gram.softmax(dim=-1)
         aggregated = torch.bmm(relation, wide)  # (B, TC, HW)
     return aggregated.to(rows.dtype), relation
 
@@ -151,13 +165,22 @@ def masked_relation_softmax(logits: torch.Tensor, allowed: torch.Tensor) -> torc
         return wide.softmax(dim=-1) * allowed.any(dim=-1, keepdim=True)
 
 
+def l2_relation_logits(nodes: torch.Tensor) -> torch.Tensor:
+    """STIAU-L2 logits (B, M, M) (Table IX): r_ij = -||p'_i - p'_j||^2 between node vectors (B, M, D).
+
+    Computed in at least float32 (squared distances of summed part features lose too much in bf16)."""
+    wide = nodes.to(at_least_float32(nodes.dtype))
+    return -(wide[:, :, None, :] - wide[:, None, :, :]).pow(2).sum(dim=-1)
+
+
 class ChannelInteraction(nn.Module):
     """CIAU: channels (one row per channel per frame) attend to each other through their Gram matrix (spec §1a)."""
 
-    def __init__(self, channels: int, device=None, dtype=None) -> None:
+    def __init__(self, channels: int, channel_relation: str = "dot", device=None, dtype=None) -> None:
         super().__init__()
         dd = dict(device=device, dtype=dtype)
         self.channels = channels
+        self.channel_relation = channel_relation
         self.update = nn.Conv2d(channels, channels, kernel_size=1, bias=True, **dd)
         self.norm = mark_zero_init(nn.BatchNorm2d(channels, **dd))
         self.apply(init_module_weights)
@@ -167,7 +190,7 @@ class ChannelInteraction(nn.Module):
         height, width = x.shape[-2], x.shape[-1]
         # (B*T, C, H, W) -> (B, T*C, H*W): one row per channel per frame.
         rows = x.reshape(-1, num_frames * self.channels, height * width)
-        aggregated, relation = channel_aggregation(rows)
+        aggregated, relation = channel_aggregation(rows, self.channel_relation)
         aggregated = aggregated.reshape(-1, self.channels, height, width)
         return self.norm(self.update(aggregated)), relation
 
@@ -181,11 +204,14 @@ class SpatialTemporalInteraction(nn.Module):
         num_parts: int = 4,
         relations: str = "both",
         part_division: str = "attention",
+        part_relation: str = "subnet",
         device=None,
         dtype=None,
     ) -> None:
         super().__init__()
-        check_iau_options(("stiau",), "sequential", relations, num_parts, part_division)
+        check_iau_options(
+            ("stiau",), "sequential", relations, num_parts, part_division, part_relation=part_relation
+        )
         if channels % 2:
             raise ValueError(f"STIAU halves the channels, so channels must be even, got {channels}")
         dd = dict(device=device, dtype=dtype)
@@ -194,12 +220,15 @@ class SpatialTemporalInteraction(nn.Module):
         self.num_parts = num_parts
         self.relations = relations
         self.part_division = part_division
+        self.part_relation = part_relation
         if part_division == "attention":
             self.part_conv = nn.Conv2d(channels, num_parts, kernel_size=1, bias=True, **dd)
             self.part_norm = nn.BatchNorm2d(num_parts, **dd)
         self.embed = nn.Linear(channels, reduced, **dd)  # g, shared by part nodes and the global node
-        self.relation = nn.Linear(2 * reduced, 1, **dd)  # w_r and b over [|p'_i - p'_j| ; u']
-        self.relation_norm = nn.BatchNorm1d(1, **dd)  # one-channel BN over all logits: a learned temperature
+        if part_relation == "subnet":  # STIAU-L2 has no relation sub-network
+            self.relation = nn.Linear(2 * reduced, 1, **dd)  # w_r and b over [|p'_i - p'_j| ; u']
+            # one-channel BN over all logits: a learned temperature
+            self.relation_norm = nn.BatchNorm1d(1, **dd)
         self.part_update = nn.Linear(2 * reduced, reduced, **dd)
         self.part_update_norm = nn.BatchNorm1d(reduced, **dd)
         self.frame_update = nn.Linear(channels, channels, **dd)
@@ -235,13 +264,18 @@ class SpatialTemporalInteraction(nn.Module):
         part_nodes = self.embed(parts.reshape(-1, num_nodes, channels))  # (B, TN, C')
         global_embedded = self.embed(global_node)  # (B, C')
 
-        # r_ij = w_r . [|p'_i - p'_j| ; u'] + b, split so the (B, TN, TN, 2C') concatenation is never built.
-        weight_diff, weight_global = self.relation.weight[0, :reduced], self.relation.weight[0, reduced:]
-        pair_diff = (part_nodes[:, :, None, :] - part_nodes[:, None, :, :]).abs()  # (B, TN, TN, C')
-        logits = (
-            pair_diff @ weight_diff + (global_embedded @ weight_global)[:, None, None] + self.relation.bias
-        )
-        logits = self.relation_norm(logits.reshape(-1, 1)).reshape(-1, num_nodes, num_nodes)
+        if self.part_relation == "l2":
+            logits = l2_relation_logits(part_nodes)  # (B, TN, TN)
+        else:
+            # r_ij = w_r . [|p'_i - p'_j| ; u'] + b, split so the (B, TN, TN, 2C') concatenation is never built.
+            weight_diff, weight_global = self.relation.weight[0, :reduced], self.relation.weight[0, reduced:]
+            pair_diff = (part_nodes[:, :, None, :] - part_nodes[:, None, :, :]).abs()  # (B, TN, TN, C')
+            logits = (
+                pair_diff @ weight_diff
+                + (global_embedded @ weight_global)[:, None, None]
+                + self.relation.bias
+            )
+            logits = self.relation_norm(logits.reshape(-1, 1)).reshape(-1, num_nodes, num_nodes)
 
         allowed = relation_mask(num_frames, self.num_parts, self.relations, device=x.device)
         relation = masked_relation_softmax(logits, allowed)  # (B, TN, TN), at least float32
@@ -268,21 +302,25 @@ class IAUBlock(nn.Module):
         relations: str = "both",
         num_parts: int = 4,
         part_division: str = "attention",
+        channel_relation: str = "dot",
+        part_relation: str = "subnet",
         device=None,
         dtype=None,
     ) -> None:
         super().__init__()
         modules = tuple(modules)
-        check_iau_options(modules, arrangement, relations, num_parts, part_division)
+        check_iau_options(
+            modules, arrangement, relations, num_parts, part_division, channel_relation, part_relation
+        )
         self.channels = channels
         self.order = modules
         self.arrangement = arrangement
         self.num_parts = num_parts
         if "ciau" in modules:
-            self.ciau = ChannelInteraction(channels, device=device, dtype=dtype)
+            self.ciau = ChannelInteraction(channels, channel_relation, device=device, dtype=dtype)
         if "stiau" in modules:
             self.stiau = SpatialTemporalInteraction(
-                channels, num_parts, relations, part_division, device=device, dtype=dtype
+                channels, num_parts, relations, part_division, part_relation, device=device, dtype=dtype
             )
 
     def forward(

@@ -23,26 +23,15 @@ Every unit maps a (B*T, C, H, W) map to its output and one relation map; ``Compa
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 from torch import nn
 
-from .blocks import init_module_weights, mark_zero_init
-from .relations import at_least_float32, channel_relation
+from .blocks import at_least_float32, channel_aggregation, init_module_weights, is_tracing, mark_zero_init
 
-
-def _is_tracing() -> bool:
-    return torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
-
-
-def _full_precision(x: torch.Tensor):
-    """Autocast off for affinities and softmaxes (fx symbolic tracing records no context managers)."""
-    if torch.fx._symbolic_trace.is_fx_symbolic_tracing():
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=x.device.type, enabled=False)
-
+# A leaf for torch.fx here too (torch.fx.wrap patches the calling module's own global name).
+torch.fx.wrap("channel_aggregation")
 
 COMPARISON_MODULE_NAMES = ("nl", "se", "sia", "cia")
 # Key of each unit's map in the block's relations dict.
@@ -62,6 +51,18 @@ def check_comparison_modules(modules: tuple[str, ...] | list[str]) -> None:
         )
     if "nl" in modules and "sia" in modules:
         raise ValueError(f"'nl' and 'sia' both relate positions; use one of them, got {modules!r}")
+
+
+@torch.fx.wrap  # a leaf for torch.fx: autocast and dtype promotion need concrete tensors
+def position_aggregation(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax_j(q_i·k_j) v over (B, P, C') rows, in at least float32 (autocast off); v's dtype comes back."""
+    with torch.autocast(device_type=queries.device.type, enabled=False):
+        compute = at_least_float32(queries.dtype)
+        relation = torch.bmm(queries.to(compute), keys.to(compute).transpose(1, 2)).softmax(dim=-1)
+        aggregated = torch.bmm(relation, values.to(compute))  # (B, P, C')
+    return aggregated.to(values.dtype), relation
 
 
 class NonLocal(nn.Module):
@@ -91,11 +92,8 @@ class NonLocal(nn.Module):
         theta = self._clip_positions(self.theta(x), num_frames)
         phi = self._clip_positions(self.phi(x), num_frames)
         g = self._clip_positions(self.g(x), num_frames)
-        with _full_precision(x):
-            compute = at_least_float32(x.dtype)
-            relation = torch.bmm(theta.to(compute), phi.to(compute).transpose(1, 2)).softmax(dim=-1)
-            aggregated = torch.bmm(relation, g.to(compute))  # (B, THW, C')
-        aggregated = aggregated.to(g.dtype).reshape(-1, num_frames, height * width, self.inter_channels)
+        aggregated, relation = position_aggregation(theta, phi, g)  # (B, THW, C'), (B, THW, THW)
+        aggregated = aggregated.reshape(-1, num_frames, height * width, self.inter_channels)
         aggregated = aggregated.permute(0, 1, 3, 2).reshape(frames_times_batch, -1, height, width)
         return x + self.norm(self.out(aggregated)), relation
 
@@ -127,6 +125,21 @@ def location_prior(height: int, width: int, device=None, dtype=None) -> torch.Te
     return (-(dx**2) / (2 * alpha_x**2) - dy**2 / (2 * alpha_y**2)).softmax(dim=-1)
 
 
+@torch.fx.wrap  # a leaf for torch.fx: autocast and dtype promotion need concrete tensors
+def prior_weighted_aggregation(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """SIA's R = softmax_j(L ⊙ softmax_j(x_iᵀx_j/√C)) and R·x per frame, in at least float32 (autocast off)."""
+    frames_times_batch, channels, height, width = x.shape
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        compute = at_least_float32(x.dtype)
+        positions = x.to(compute).flatten(2).transpose(1, 2)  # (B*T, HW, C)
+        semantic = torch.bmm(positions, positions.transpose(1, 2)) / math.sqrt(channels)
+        prior = location_prior(height, width, device=x.device, dtype=compute)
+        relation = (prior * semantic.softmax(dim=-1)).softmax(dim=-1)  # (B*T, HW, HW)
+        aggregated = torch.bmm(relation, positions)  # (B*T, HW, C)
+    aggregated = aggregated.transpose(1, 2).to(x.dtype).reshape(frames_times_batch, channels, height, width)
+    return aggregated, relation
+
+
 class SpatialInteraction(nn.Module):
     """IANet's SIA: position-to-position aggregation under a fixed location prior (module docstring)."""
 
@@ -138,17 +151,7 @@ class SpatialInteraction(nn.Module):
 
     def forward(self, x: torch.Tensor, num_frames: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Return z (B*T, C, H, W) and the (B*T, HW, HW) relation R; frames are independent."""
-        frames_times_batch, channels, height, width = x.shape
-        with _full_precision(x):
-            compute = at_least_float32(x.dtype)
-            positions = x.to(compute).flatten(2).transpose(1, 2)  # (B*T, HW, C)
-            semantic = torch.bmm(positions, positions.transpose(1, 2)) / math.sqrt(self.channels)
-            prior = location_prior(height, width, device=x.device, dtype=compute)
-            relation = (prior * semantic.softmax(dim=-1)).softmax(dim=-1)  # (B*T, HW, HW)
-            aggregated = torch.bmm(relation, positions)  # (B*T, HW, C)
-        aggregated = (
-            aggregated.transpose(1, 2).to(x.dtype).reshape(frames_times_batch, channels, height, width)
-        )
+        aggregated, relation = prior_weighted_aggregation(x)  # (B*T, C, H, W), (B*T, HW, HW)
         return x + self.norm(aggregated), relation
 
 
@@ -164,12 +167,9 @@ class ChannelAggregation(nn.Module):
     def forward(self, x: torch.Tensor, num_frames: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Return z (B*T, C, H, W) and the (B, TC, TC) channel relation."""
         frames_times_batch, channels, height, width = x.shape
-        rows = x.reshape(frames_times_batch // num_frames, num_frames * channels, height * width)
-        with _full_precision(x):
-            relation = channel_relation(rows, "dot")  # (B, TC, TC)
-            aggregated = torch.bmm(relation, rows.to(relation.dtype))
-        aggregated = aggregated.to(x.dtype).reshape(frames_times_batch, channels, height, width)
-        return x + self.norm(aggregated), relation
+        rows = x.reshape(-1, num_frames * channels, height * width)
+        aggregated, relation = channel_aggregation(rows)  # (B, TC, HW), (B, TC, TC)
+        return x + self.norm(aggregated.reshape(frames_times_batch, channels, height, width)), relation
 
 
 COMPARISON_MODULES: dict[str, type[nn.Module]] = {
@@ -198,7 +198,7 @@ class ComparisonBlock(nn.Module):
         self, x: torch.Tensor, num_frames: int = 1
     ) -> tuple[torch.Tensor, None, dict[str, torch.Tensor]]:
         """Return the updated map (B*T, C, H, W), no part attention, and each unit's relation map."""
-        if not _is_tracing():
+        if not is_tracing():
             if x.dim() != 4 or x.shape[1] != self.channels:
                 raise ValueError(
                     f"{type(self).__name__} expects a (B*T, {self.channels}, H, W) tensor, got shape {tuple(x.shape)}"

@@ -8,7 +8,7 @@ from transformers import PreTrainedConfig
 
 from .blocks import IAU_MODULE_NAMES
 from .losses import ReIDLossConfig
-from .network import RESNET_LAYOUTS, check_network_options
+from .network import check_network_options, embedding_size
 from .timm_models import reid_pretrained_cfg
 
 # Derived keys config.json carries (timm reads most of them); recomputed from the fields, never stored.
@@ -27,12 +27,19 @@ class IAUnetConfig(PreTrainedConfig):
     r"""Configuration of an IAUnet model. ``IAUnetConfig()`` is the paper's image model.
 
     Args:
-        depth (`int`, defaults to 50): ResNet depth of the backbone, 18, 34 or 50.
+        depth (`int`, defaults to 50): ResNet depth of the backbone, 18, 34, 50, 101 or 152.
+        backbone (`str`, defaults to `"resnet"`): `"resnet"`, or `"googlenet"` (GoogLeNet with BN, paper
+            Table XI's Inception; `depth` is then unused).
+        head (`str`, defaults to `"bnneck"`): the BN-neck head, or `"pcb"` (PCB's six stripes with a classifier
+            each, paper Table XII).
         iau_stages (`list[int]`, defaults to `[2, 3]`): stages (1-4) followed by an IAU block; `[]` is the
             paper's baseline, `[2]` its video model.
-        iau_modules (`list[str]`, defaults to `["ciau", "stiau"]`): the IAU sub-modules, in order.
+        iau_modules (`list[str]`, defaults to `["ciau", "stiau"]`): the IAU sub-modules, in order, or the
+            paper's comparison blocks `"nl"`, `"se"`, `"sia"`, `"cia"` (Tables VI and VII).
         iau_arrangement (`str`, defaults to `"sequential"`): `"sequential"` or `"parallel"` (paper Table X).
         relations (`str`, defaults to `"both"`): STIAU relations, `"both"`, `"spatial"` or `"temporal"`.
+        channel_relation (`str`, defaults to `"dot"`): CIAU's relation, `"dot"` or `"l2"` (paper Table IX).
+        part_relation (`str`, defaults to `"subnet"`): STIAU's relation, `"subnet"` or `"l2"` (paper Table IX).
         num_parts (`int`, defaults to 4): body parts N (head, upper body, lower body, shoes).
         part_division (`str`, defaults to `"attention"`): learned part attention, or `"patches"` (a fixed 2x2
             grid, for CIFAR-100).
@@ -50,7 +57,8 @@ class IAUnetConfig(PreTrainedConfig):
             `"multi_label_classification"` (BCE with logits) or `"regression"` (MSE): the plain loss
             `AutoModelForImageClassification` models compute for that problem type.
 
-    The embedding size ``hidden_size`` follows from ``depth`` (512 for ResNet-18/34, 2048 for ResNet-50).
+    The embedding size ``hidden_size`` follows from the backbone and head (512 for ResNet-18/34, 2048 for
+    ResNet-50 to 152, 1024 for GoogLeNet, 1536 for PCB).
     """
 
     model_type = "iaunet"
@@ -73,6 +81,10 @@ class IAUnetConfig(PreTrainedConfig):
         triplet_distance: str = ReIDLossConfig.triplet_distance,
         triplet_weight: float = ReIDLossConfig.triplet_weight,
         part_loss_weight: float = ReIDLossConfig.part_loss_weight,
+        backbone: str = "resnet",
+        head: str = "bnneck",
+        channel_relation: str = "dot",
+        part_relation: str = "subnet",
         **kwargs: Any,
     ) -> None:
         for key in _TIMM_KEYS:
@@ -82,6 +94,10 @@ class IAUnetConfig(PreTrainedConfig):
                 f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}"
             )
         self.depth = depth
+        self.backbone = backbone
+        self.head = head
+        self.channel_relation = channel_relation
+        self.part_relation = part_relation
         self.iau_stages = [int(stage) for stage in iau_stages]
         self.iau_modules = list(iau_modules)
         self.iau_arrangement = iau_arrangement
@@ -102,8 +118,7 @@ class IAUnetConfig(PreTrainedConfig):
             self.loss_config()
         except ValueError as error:
             raise ValueError(f"IAUnetConfig: {error}") from None
-        block, _ = RESNET_LAYOUTS[depth]
-        self.hidden_size = 512 * block.expansion
+        self.hidden_size = embedding_size(depth, backbone, head)
         super().__init__(**kwargs)
 
     def network_kwargs(self) -> dict[str, Any]:
@@ -119,6 +134,10 @@ class IAUnetConfig(PreTrainedConfig):
             part_division=self.part_division,
             num_frames=self.num_frames,
             last_stride=self.last_stride,
+            backbone=self.backbone,
+            head=self.head,
+            channel_relation=self.channel_relation,
+            part_relation=self.part_relation,
         )
 
     def loss_config(self) -> ReIDLossConfig:
@@ -133,6 +152,11 @@ class IAUnetConfig(PreTrainedConfig):
 
     @property
     def timm_architecture(self) -> str:
+        """The registered timm name whose defaults this config starts from (the rest goes in ``model_args``)."""
+        if self.backbone == "googlenet":
+            return "iaunet_googlenet"
+        if self.head == "pcb":
+            return "iaunet_resnet50_pcb"
         return f"iaunet_resnet{self.depth}"
 
     def timm_num_classes(self) -> int:
@@ -143,7 +167,8 @@ class IAUnetConfig(PreTrainedConfig):
         """Serialise, adding the keys timm's ``local-dir:``/``hf-hub:`` loader reads from the same config.json."""
         output = super().to_dict()
         model_args = {k: list(v) if isinstance(v, tuple) else v for k, v in self.network_kwargs().items()}
-        model_args.pop("depth")  # implied by the architecture name
+        if self.backbone == "googlenet" or self.timm_architecture.startswith(f"iaunet_resnet{self.depth}"):
+            model_args.pop("depth")  # implied by the architecture name (or unused)
         num_classes = self.timm_num_classes()
         pretrained_cfg = reid_pretrained_cfg((self.num_channels, *self.image_size), num_classes=num_classes)
         pretrained_cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in pretrained_cfg.items()}

@@ -15,11 +15,12 @@ from transformers import initialization as hf_init
 from transformers.loss.loss_utils import LOSS_MAPPING
 from transformers.utils import ModelOutput
 
+from .backbones import pcb_loss
 from .blocks import init_module_weights
 from .checkpoints import WEIGHTS_NAME, check_safetensors_file, raise_on_mismatch
 from .configuration_iaunet import IAUnetConfig
 from .losses import ReIDLoss
-from .network import IAUnet
+from .network import IAUnet, make_identity_classifier
 
 
 @dataclass
@@ -196,8 +197,8 @@ class IAUnetForReID(IAUnetPreTrainedModel):
     def __init__(self, config: IAUnetConfig) -> None:
         super().__init__(config)
         self.iaunet = IAUnetModel(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.classifier.is_classifier = True
+        # one linear layer, or one per stripe for PCB (the network's own classifier rule)
+        self.classifier = make_identity_classifier(config.hidden_size, config.num_labels, config.head)
         self.loss_fn = ReIDLoss(config.loss_config())
         self.post_init()
 
@@ -224,8 +225,21 @@ class IAUnetForReID(IAUnetPreTrainedModel):
         if labels is not None and self.config.problem_type is not None:
             # transformers' own image-classification loss (CE, BCE with logits or MSE by problem_type)
             loss = LOSS_MAPPING["ForImageClassification"](labels, out.logits, self.config)
+        elif (
+            labels is not None and out.stripe_logits is not None
+        ):  # PCB: the stripes' cross-entropies, summed
+            losses = pcb_loss(
+                out.stripe_logits,
+                out.embedding,
+                labels,
+                self.loss_fn.config,
+                out.part_logits,
+                part_masks,
+                mask_valid,
+            )
         elif labels is not None:
             losses = self.loss_fn(out.logits, out.embedding, labels, out.part_logits, part_masks, mask_valid)
+        if labels is not None and self.config.problem_type is None:
             loss = losses.loss
             components = {"cross_entropy": losses.cross_entropy, "triplet": losses.triplet}
             if losses.part is not None:
@@ -244,7 +258,7 @@ class IAUnetForReID(IAUnetPreTrainedModel):
     @classmethod
     def from_timm(cls, timm_model: IAUnet, config: IAUnetConfig | None = None) -> IAUnetForReID:
         """Wrap a timm-built IAUnet that has a classifier (``num_classes > 0``); in eval mode."""
-        if not isinstance(timm_model.classifier, nn.Linear):
+        if isinstance(timm_model.classifier, nn.Identity):
             raise ValueError(
                 "IAUnetForReID.from_timm needs a timm IAUnet with a classifier (num_classes > 0)"
             )
@@ -252,8 +266,9 @@ class IAUnetForReID(IAUnetPreTrainedModel):
         config.num_labels = timm_model.num_classes
         model = cls(config)
         state = timm_model.state_dict()
+        classifier_keys = [key for key in state if key.startswith("classifier.")]
         model.classifier.load_state_dict(
-            {"weight": state.pop("classifier.weight"), "bias": state.pop("classifier.bias")}
+            {key[len("classifier.") :]: state.pop(key) for key in classifier_keys}
         )
         model.iaunet.network.load_state_dict(state)
         return model.eval()
@@ -271,9 +286,13 @@ def config_from_network(network: IAUnet, **kwargs) -> IAUnetConfig:
     stiau = getattr(first_iau, "stiau", None)
     return IAUnetConfig(
         depth=network.depth,
+        backbone=network.backbone,
+        head=network.head,
+        channel_relation=network.channel_relation,
+        part_relation=network.part_relation,
         iau_stages=list(network.iau_stages),
         iau_modules=list(first_iau.order) if first_iau is not None else ["ciau", "stiau"],
-        iau_arrangement=first_iau.arrangement if first_iau is not None else "sequential",
+        iau_arrangement=getattr(first_iau, "arrangement", "sequential"),
         relations=stiau.relations if stiau is not None else "both",
         num_parts=network.num_parts,
         part_division=stiau.part_division if stiau is not None else "attention",

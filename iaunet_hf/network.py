@@ -1,7 +1,9 @@
-"""The IAUnet network: a last-stride-1 ResNet with IAU blocks after chosen stages and a BN-neck head.
+"""The IAUnet network: a last-stride-1 backbone with IAU blocks after chosen stages and a BN-neck head.
 
-Defined once in plain torch (the timm face builds it directly, the transformers face wraps it). Backbone
-parameter names equal torchvision's and timm's ResNet names, so ImageNet ResNet weights load unchanged.
+Defined once in plain torch (the timm face builds it directly, the transformers face wraps it). The backbone is a
+ResNet (18-152) or GoogLeNet with BN, run through its ``BackboneLayout``; its parameter names equal torchvision's
+(and timm's), so ImageNet weights load unchanged. After a stage goes an IAU block or one of the paper's
+comparison blocks (``iau_modules``); the head is the BN neck or PCB's six stripes (``head="pcb"``).
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from timm.models.resnet import BasicBlock, Bottleneck, downsample_conv
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers.modeling_layers import GradientCheckpointingLayer
 
-from .blocks import IAUBlock, check_iau_options, init_module_weights, is_tracing
+from .backbones import (
+    RESNET_LAYOUTS,
+    PCBHead,
+    StripeClassifier,
+    build_googlenet,
+    build_resnet,
+    googlenet_layout,
+    resnet_layout,
+)
+from .blocks import IAU_MODULE_NAMES, IAUBlock, check_iau_options, init_module_weights, is_tracing
+from .comparison_blocks import COMPARISON_MODULE_NAMES, ComparisonBlock, check_comparison_modules
 
-RESNET_LAYOUTS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
-    18: (BasicBlock, (2, 2, 2, 2)),
-    34: (BasicBlock, (3, 4, 6, 3)),
-    50: (Bottleneck, (3, 4, 6, 3)),
-}
-STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
 GLOBAL_POOLS = ("avg",)
+BACKBONES = ("resnet", "googlenet")
+HEADS = ("bnneck", "pcb")
 
 
 @dataclass
@@ -35,7 +42,8 @@ class IAUnetOutput:
     embedding: torch.Tensor  # (B, D) retrieval feature, after the BN neck
     global_feature: torch.Tensor  # (B, D) pooled feature before the BN neck (the triplet loss may use either)
     feature_map: torch.Tensor  # (B, D, h, w) or (B, T, D, h, w)
-    logits: torch.Tensor | None = None  # (B, num_classes)
+    logits: torch.Tensor | None = None  # (B, num_classes); PCB: the mean of the stripe logits
+    stripe_logits: torch.Tensor | None = None  # PCB only: (B, 6, num_classes), one classifier per stripe
     part_attention: tuple[torch.Tensor, ...] = ()  # per IAU stage with STIAU: (B, N, h, w) or (B, T, N, h, w)
     part_logits: tuple[torch.Tensor, ...] = ()  # the same maps before the sigmoid (for a stable part loss)
     relations: tuple[dict[str, torch.Tensor], ...] = field(default_factory=tuple)  # per IAU stage, if asked
@@ -54,13 +62,21 @@ def check_network_options(
     num_frames: int = 1,
     last_stride: int = 1,
     global_pool: str = "avg",
+    backbone: str = "resnet",
+    head: str = "bnneck",
+    channel_relation: str = "dot",
+    part_relation: str = "subnet",
 ) -> None:
     """Raise a ValueError naming the option when an IAUnet setting is invalid (shared by the model and config)."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
     if global_pool not in GLOBAL_POOLS:
         raise ValueError(
             f"global_pool must be one of {GLOBAL_POOLS} (average over space and time), got {global_pool!r}"
         )
-    if depth not in RESNET_LAYOUTS:
+    if backbone == "resnet" and depth not in RESNET_LAYOUTS:
         raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
     if in_chans < 1:
         raise ValueError(f"in_chans must be >= 1, got {in_chans}")
@@ -71,42 +87,52 @@ def check_network_options(
         raise ValueError(f"last_stride must be 1 or 2, got {last_stride}")
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-    if stages:
-        check_iau_options(tuple(iau_modules), iau_arrangement, relations, num_parts, part_division)
+    modules = tuple(iau_modules)
+    if stages and modules and all(name in COMPARISON_MODULE_NAMES for name in modules):
+        check_comparison_modules(modules)
+        if iau_arrangement != "sequential":
+            raise ValueError(
+                f"iau_arrangement={iau_arrangement!r} applies to CIAU and STIAU only; comparison blocks "
+                f"{modules!r} run in sequence"
+            )
+    elif stages:
+        if any(name in COMPARISON_MODULE_NAMES for name in modules):
+            raise ValueError(
+                f"iau_modules mixes IAU sub-modules {IAU_MODULE_NAMES} and comparison blocks "
+                f"{COMPARISON_MODULE_NAMES}; choose from one of them, got {modules!r}"
+            )
+        check_iau_options(
+            modules, iau_arrangement, relations, num_parts, part_division, channel_relation, part_relation
+        )
 
 
-class ResNetStage(nn.Sequential, GradientCheckpointingLayer):
-    """One ResNet stage (torchvision layout and names); the unit that gradient checkpointing recomputes.
+def embedding_size(depth: int = 50, backbone: str = "resnet", head: str = "bnneck") -> int:
+    """Size of the retrieval embedding: the backbone's last channels, or PCB's 6 x 256 stripe features."""
+    if head == "pcb":
+        return PCBHead.embedding_size()
+    layout = googlenet_layout() if backbone == "googlenet" else resnet_layout(depth)
+    return layout.stage_channels[-1]
 
-    Subclassing transformers' ``GradientCheckpointingLayer`` lets ``gradient_checkpointing_enable()`` find and
-    switch it; timm's ``set_grad_checkpointing`` sets the same two attributes, so both faces share one mechanism.
-    """
 
-
-def _make_stage(
-    block: type[nn.Module],
-    in_channels: int,
-    channels: int,
-    num_blocks: int,
-    stride: int,
-    device=None,
-    dtype=None,
-) -> ResNetStage:
-    """A torchvision-style ResNet stage (stride on the first block's 3x3 conv, 1x1 projection shortcut)."""
-    dd = dict(device=device, dtype=dtype)
-    downsample = None
-    out_channels = channels * block.expansion
-    if stride != 1 or in_channels != out_channels:
-        downsample = downsample_conv(in_channels, out_channels, kernel_size=1, stride=stride, **dd)
-    blocks = [block(in_channels, channels, stride, downsample, **dd)]
-    blocks += [block(out_channels, channels, **dd) for _ in range(num_blocks - 1)]
-    return ResNetStage(*blocks)
+def make_identity_classifier(
+    num_features: int, num_classes: int, head: str = "bnneck", device=None, dtype=None
+) -> nn.Module:
+    """The identity classifier on the embedding: one linear layer, or one per PCB stripe; Identity for 0 classes."""
+    if num_classes <= 0:
+        return nn.Identity()
+    if head == "pcb":
+        return StripeClassifier(num_classes, device=device, dtype=dtype)
+    classifier = nn.Linear(num_features, num_classes, device=device, dtype=dtype)
+    classifier.is_classifier = True
+    return classifier
 
 
 class IAUnet(nn.Module):
-    """IAUnet for image and video reID (spec §2): ResNet stages, IAU blocks, GAP, temporal mean, BN neck, classifier.
+    """IAUnet for image and video reID (spec §2): backbone stages, IAU blocks, GAP, temporal mean, BN neck, classifier.
 
-    ``iau_stages=()`` is the paper's baseline (modified ResNet + BN neck). Inputs are (B, 3, H, W) images or
+    ``iau_stages=()`` is the paper's baseline (modified ResNet + BN neck). ``backbone="googlenet"`` is Table XI's
+    Inception, ``head="pcb"`` Table XII's PCB; ``iau_modules`` also takes the comparison blocks ``"nl"``,
+    ``"se"``, ``"sia"``, ``"cia"`` (``comparison_blocks``). Inputs are (B, 3, H, W) images or
     (B, T, 3, H, W) clips with H and W divisible by 16, as float tensors normalised like the training data.
     ``device``/``dtype`` build every layer there (``device="meta"`` included), as timm's own models do.
     """
@@ -126,11 +152,16 @@ class IAUnet(nn.Module):
         last_stride: int = 1,
         drop_rate: float = 0.0,
         global_pool: str = "avg",
+        backbone: str = "resnet",
+        head: str = "bnneck",
+        channel_relation: str = "dot",
+        part_relation: str = "subnet",
         device=None,
         dtype=None,
     ) -> None:
         super().__init__()
         iau_stages = tuple(int(stage) for stage in iau_stages)
+        iau_modules = tuple(iau_modules)
         check_network_options(
             depth,
             in_chans,
@@ -143,10 +174,17 @@ class IAUnet(nn.Module):
             num_frames,
             last_stride,
             global_pool,
+            backbone,
+            head,
+            channel_relation,
+            part_relation,
         )
         dd = dict(device=device, dtype=dtype)
-        block, layers = RESNET_LAYOUTS[depth]
         self.depth = depth
+        self.backbone = backbone
+        self.head = head
+        self.channel_relation = channel_relation
+        self.part_relation = part_relation
         self.in_chans = in_chans
         self.iau_stages = iau_stages
         self.num_parts = num_parts
@@ -155,41 +193,57 @@ class IAUnet(nn.Module):
         self.drop_rate = drop_rate
         self.global_pool = global_pool
 
-        self.conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False, **dd)
-        self.bn1 = nn.BatchNorm2d(64, **dd)
-        self.act1 = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        strides = (1, 2, 2, last_stride)
-        in_channels = 64
-        self.feature_info = [dict(num_chs=64, reduction=2, module="act1")]
-        reduction = 4
+        if backbone == "googlenet":
+            modules, self.layout = build_googlenet(in_chans, last_stride, **dd), googlenet_layout(last_stride)
+        else:
+            modules, self.layout = (
+                build_resnet(depth, in_chans, last_stride, **dd),
+                resnet_layout(depth, last_stride),
+            )
+        for name, module in modules.items():
+            self.add_module(name, module)
+        # An IAU (or comparison) block follows the last module of each chosen stage, under that module's name.
         iau_blocks = {}
-        for index, (name, num_blocks, stride) in enumerate(zip(STAGE_NAMES, layers, strides, strict=True)):
-            channels = 64 * 2**index
-            setattr(self, name, _make_stage(block, in_channels, channels, num_blocks, stride, **dd))
-            in_channels = channels * block.expansion
-            reduction *= stride
-            if index + 1 in iau_stages:
-                iau_blocks[name] = IAUBlock(
-                    in_channels, iau_modules, iau_arrangement, relations, num_parts, part_division, **dd
+        self.feature_info = self.layout.feature_info()
+        for index, (names, channels) in enumerate(
+            zip(self.layout.stages, self.layout.stage_channels), start=1
+        ):
+            if index in iau_stages:
+                iau_blocks[names[-1]] = self._make_block(
+                    channels, iau_modules, iau_arrangement, relations, num_parts, part_division, **dd
                 )
-            # the tap is the stage output after its IAU block (torch.fx names it by the block that makes it)
-            tap = f"iau.{name}" if name in iau_blocks else name
-            self.feature_info.append(dict(num_chs=in_channels, reduction=reduction, module=tap))
+                # the tap is the stage output after its block (torch.fx names it by the block that makes it)
+                self.feature_info[index]["module"] = f"iau.{names[-1]}"
         self.iau = nn.ModuleDict(iau_blocks)
 
-        self.num_features = self.head_hidden_size = in_channels
-        self.bnneck = nn.BatchNorm1d(in_channels, **dd)
+        in_channels = self.layout.stage_channels[-1]
+        if head == "pcb":
+            self.pcb = PCBHead(in_channels, **dd)
+            self.num_features = self.head_hidden_size = self.pcb.out_features
+        else:
+            self.num_features = self.head_hidden_size = in_channels
+            self.bnneck = nn.BatchNorm1d(in_channels, **dd)
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()
 
+    def _make_block(
+        self, channels: int, modules: tuple[str, ...], *iau_args, device=None, dtype=None
+    ) -> nn.Module:
+        if all(name in COMPARISON_MODULE_NAMES for name in modules):
+            return ComparisonBlock(channels, modules, device=device, dtype=dtype)
+        return IAUBlock(
+            channels,
+            modules,
+            *iau_args,
+            self.channel_relation,
+            self.part_relation,
+            device=device,
+            dtype=dtype,
+        )
+
     def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
-        if num_classes <= 0:
-            return nn.Identity()
-        classifier = nn.Linear(self.num_features, num_classes, device=device, dtype=dtype)
-        classifier.is_classifier = True
-        return classifier
+        return make_identity_classifier(self.num_features, num_classes, self.head, device=device, dtype=dtype)
 
     def init_weights(self) -> None:
         """Apply the spec's initialisation to every module (ImageNet weights, if any, are loaded afterwards)."""
@@ -199,6 +253,8 @@ class IAUnet(nn.Module):
     # --- timm model interface -------------------------------------------------------------------------------
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
+        if self.backbone == "googlenet":
+            return dict(stem=r"^conv1", blocks=[(r"^conv[23]", (0,)), (r"^inception(\d)", None)])
         return dict(stem=r"^conv1|bn1", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
 
     @torch.jit.ignore
@@ -221,7 +277,7 @@ class IAUnet(nn.Module):
         """Replace the classifier (global pooling is always average pooling over space and time)."""
         if global_pool is not None and global_pool not in GLOBAL_POOLS:
             raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {global_pool!r}")
-        reference = self.conv1.weight
+        reference = next(self.parameters())
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes, device=reference.device, dtype=reference.dtype)
         init_module_weights(self.classifier)
@@ -266,13 +322,14 @@ class IAUnet(nn.Module):
         self, x: torch.Tensor, num_frames: int, return_relations: bool = False, last_stage: int = 4
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[dict[str, torch.Tensor]]]:
         """Stem and stages on (B*T, C, H, W); returns the map, the stem and stage outputs, part logits, relations."""
-        stem = self.act1(self.bn1(self.conv1(x)))
-        x = self.maxpool(stem)
-        stage_outputs, part_logits, relations = [stem], [], []
-        for name in STAGE_NAMES[:last_stage]:
+        for name in self.layout.stem:
             x = getattr(self, name)(x)
-            if name in self.iau:
-                x, logits, relation = self.iau[name](x, num_frames)
+        stage_outputs, part_logits, relations = [x], [], []
+        for names in self.layout.stages[:last_stage]:
+            for name in names:
+                x = getattr(self, name)(x)
+            if names[-1] in self.iau:
+                x, logits, relation = self.iau[names[-1]](x, num_frames)
                 if logits is not None:
                     part_logits.append(logits)
                 if return_relations:
@@ -288,16 +345,28 @@ class IAUnet(nn.Module):
 
     def _head(
         self, feature_map: torch.Tensor, classifier: nn.Module | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The one place that applies pool -> BN neck -> dropout -> classifier: (pooled, embedding, head output)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The one place that applies pool -> BN neck -> dropout -> classifier.
+
+        Returns (pooled, embedding, head output, stripe logits): PCB's head output is the mean of its (B, 6, K)
+        stripe logits, which come back separately for its loss (None for the BN-neck head).
+        """
         classifier = self.classifier if classifier is None else classifier
-        global_feature = self.pool(feature_map)
-        embedding = self.bnneck(global_feature)
+        if (
+            self.head == "pcb"
+        ):  # the concatenated reduced stripe features are both pooled feature and embedding
+            global_feature = embedding = self.pcb(feature_map)
+        else:
+            global_feature = self.pool(feature_map)
+            embedding = self.bnneck(global_feature)
         if self.drop_rate > 0:
             dropped = F.dropout(embedding, p=self.drop_rate, training=self.training)
         else:
             dropped = embedding
-        return global_feature, embedding, classifier(dropped)
+        output = classifier(dropped)
+        if isinstance(classifier, StripeClassifier):
+            return global_feature, embedding, output.mean(dim=1), output
+        return global_feature, embedding, output, None
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Last feature map: (B, D, h, w) for images, (B, T, D, h, w) for clips."""
@@ -307,7 +376,7 @@ class IAUnet(nn.Module):
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Pool, BN neck (the retrieval embedding), then dropout and the classifier unless ``pre_logits``."""
-        _, embedding, output = self._head(x)
+        _, embedding, output, _ = self._head(x)
         return embedding if pre_logits else output
 
     def forward_reid(
@@ -327,13 +396,14 @@ class IAUnet(nn.Module):
         feature_map, taps, part_logits, relations = self._run_stages(flat, num_frames, return_relations)
         feature_map = feature_map.unflatten(0, batch_shape)
         classifier = self.classifier if classifier is None else classifier
-        global_feature, embedding, output = self._head(feature_map, classifier)
+        global_feature, embedding, output, stripe_logits = self._head(feature_map, classifier)
         part_logits = tuple(logits.unflatten(0, batch_shape) for logits in part_logits)
         return IAUnetOutput(
             embedding=embedding,
             global_feature=global_feature,
             feature_map=feature_map,
             logits=None if isinstance(classifier, nn.Identity) else output,
+            stripe_logits=stripe_logits,
             part_attention=tuple(torch.sigmoid(logits) for logits in part_logits),
             part_logits=part_logits,
             relations=tuple(relations),
@@ -374,13 +444,17 @@ class IAUnet(nn.Module):
         from timm.models._features import feature_take_indices
 
         take_indices, max_index = feature_take_indices(5, indices)
-        for name in STAGE_NAMES[max_index:]:
-            setattr(self, name, nn.Sequential())
-            if name in self.iau:
-                del self.iau[name]
+        for names in self.layout.stages[max_index:]:
+            for name in names:
+                setattr(self, name, nn.Sequential())
+            if names[-1] in self.iau:
+                del self.iau[names[-1]]
         if max_index < 4:
             self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-            self.bnneck = nn.Identity()
+            if self.head == "pcb":
+                self.pcb = nn.Identity()
+            else:
+                self.bnneck = nn.Identity()
         if prune_head or max_index < 4:
             self.reset_classifier(0)
         return take_indices

@@ -20,17 +20,29 @@ from safetensors import SafetensorError
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 
-from .checkpoints import (
-    check_safetensors_file,
-    checkpoint_source,
-    compare_state_dicts,
-    is_backbone_checkpoint,
-    is_backbone_key,
-)
+from .checkpoints import check_safetensors_file, checkpoint_source, compare_state_dicts
 from .network import IAUnet
 
 # Prefixes under which the transformers classes hold the network (IAUnetForReID, IAUnetModel).
 _TRANSFORMERS_PREFIXES = ("iaunet.network.", "network.")
+# The ImageNet heads a plain torchvision/timm classifier file carries (GoogLeNet adds two auxiliary ones).
+_IMAGENET_HEAD_PREFIXES = ("fc.", "aux1.", "aux2.")
+TORCHVISION_GOOGLENET_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
+
+
+def _backbone_prefixes(model: IAUnet) -> tuple[str, ...]:
+    """Parameter-name prefixes of the model's ImageNet backbone (its stem and stage modules)."""
+    layout = model.layout
+    return tuple(f"{name}." for name in (*layout.stem, *(n for names in layout.stages for n in names)))
+
+
+def _is_imagenet_backbone(keys, model: IAUnet) -> bool:
+    """True for a plain ImageNet classifier of the model's backbone, recognised by its key set."""
+    keys = set(keys)
+    prefixes = (*_backbone_prefixes(model), *_IMAGENET_HEAD_PREFIXES)
+    return bool(keys) and all(key.startswith(prefixes) for key in keys)
+
+
 DEFAULT_INPUT_SIZE = (3, 256, 128)
 
 
@@ -73,10 +85,11 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: IAUnet) -> 
                 break
         mapped[key] = value
     own = model.state_dict()
-    if is_backbone_checkpoint(mapped):
-        backbone = {k: v for k, v in mapped.items() if not k.startswith("fc.")}
+    if _is_imagenet_backbone(mapped, model):
+        backbone = {k: v for k, v in mapped.items() if not k.startswith(_IMAGENET_HEAD_PREFIXES)}
         # torchvision's ResNet files predate BN's num_batches_tracked buffer; it starts at zero either way.
-        expected = {k: tuple(v.shape) for k, v in own.items() if is_backbone_key(k)}
+        prefixes = _backbone_prefixes(model)
+        expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith(prefixes)}
         found = {k: tuple(v.shape) for k, v in backbone.items()}
         for key in expected.keys() - found.keys():
             if key.endswith("num_batches_tracked"):
@@ -91,6 +104,8 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: IAUnet) -> 
         k: tuple(v.shape) for k, v in own.items() if keeps_classifier or not k.startswith("classifier.")
     }
     compare_state_dicts(source, found, expected)
+    if not keeps_classifier:  # timm drops only ``classifier.weight``/``.bias``; PCB has one per stripe
+        return {k: v for k, v in mapped.items() if not k.startswith("classifier.")}
     return mapped
 
 
@@ -121,6 +136,13 @@ default_cfgs = generate_default_cfgs(
         "iaunet_resnet34.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet34.tv_in1k"),
         "iaunet_resnet50.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet50.tv_in1k"),
         "iaunet_resnet50_video.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet50.tv_in1k"),
+        "iaunet_resnet101.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet101.tv_in1k"),
+        "iaunet_resnet152.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet152.tv_in1k"),
+        "iaunet_resnet50_pcb.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet50.tv_in1k"),
+        # torchvision's own ImageNet GoogLeNet (timm publishes none); a .pth read with weights_only=True
+        "iaunet_googlenet.tv_in1k": reid_pretrained_cfg(
+            url=TORCHVISION_GOOGLENET_URL, first_conv="conv1.conv"
+        ),
     }
 )
 
@@ -148,3 +170,27 @@ def iaunet_resnet50_video(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """The paper's video IAUnet: ResNet-50, one STIAU+CIAU block after stage 2, 4-frame clips."""
     model_args = dict(depth=50, iau_stages=(2,), num_frames=4)
     return _create_iaunet("iaunet_resnet50_video", pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def iaunet_resnet101(pretrained: bool = False, **kwargs: Any) -> IAUnet:
+    """IAUnet on ResNet-101, last stride 1, IAU blocks after stages 2 and 3."""
+    return _create_iaunet("iaunet_resnet101", pretrained, **dict(dict(depth=101), **kwargs))
+
+
+@register_model
+def iaunet_resnet152(pretrained: bool = False, **kwargs: Any) -> IAUnet:
+    """IAUnet on ResNet-152, last stride 1, IAU blocks after stages 2 and 3."""
+    return _create_iaunet("iaunet_resnet152", pretrained, **dict(dict(depth=152), **kwargs))
+
+
+@register_model
+def iaunet_googlenet(pretrained: bool = False, **kwargs: Any) -> IAUnet:
+    """IAUnet on GoogLeNet with BN (paper Table XI's Inception): IAU after inception3b and inception4e."""
+    return _create_iaunet("iaunet_googlenet", pretrained, **dict(dict(backbone="googlenet"), **kwargs))
+
+
+@register_model
+def iaunet_resnet50_pcb(pretrained: bool = False, **kwargs: Any) -> IAUnet:
+    """PCB-IAU (paper Table XII): ResNet-50 with IAU blocks after stages 2 and 3 and PCB's six-stripe head."""
+    return _create_iaunet("iaunet_resnet50_pcb", pretrained, **dict(dict(depth=50, head="pcb"), **kwargs))

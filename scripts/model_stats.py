@@ -1,7 +1,9 @@
-"""Print IAUnet's parameter counts and multiply-accumulates next to the paper's Table VI.
+"""Print the parameter counts and multiply-accumulates of every Table VI row next to the paper's.
 
 Parameters exclude the classifier; MACs are counted by ``torch.utils.flop_counter`` (FLOPs / 2) for one
-256x128 image, or one 4-frame clip for the video rows.
+256x128 image, or one 4-frame clip for the video rows (Table VI (b): one block after stage 2). The paper
+prints parameters to one decimal of M (truncated in most rows, rounded in some), so a count matches when it
+truncates or rounds to the printed value; MACs match within 2 %.
 
     python scripts/model_stats.py [--json stats.json]
 """
@@ -10,20 +12,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from iaunet_hf.network import IAUnet
 
-# (name, IAUnet kwargs, frames, paper params in M, paper GMACs or None)
+MACS_TOLERANCE = 0.02
+_VIDEO = dict(iau_stages=(2,), num_frames=4)
+# (table, row, IAUnet kwargs, frames, paper params in M as printed, paper GFLOPs (= GMACs))
 TABLE_VI = [
-    ("baseline, image", dict(iau_stages=()), 1, 23.51, 4.06),
-    ("CIAU only (stage2+3), image", dict(iau_modules=("ciau",)), 1, 24.83, 4.86),
-    ("STIAU only (stage2+3), image", dict(iau_modules=("stiau",)), 1, 26.15, 4.07),
-    ("IAUnet (stage2+3), image", dict(), 1, 27.46, 4.87),
-    ("baseline, video T=4", dict(iau_stages=()), 4, 23.51, 16.24),
-    ("IAUnet (stage2), video T=4", dict(iau_stages=(2,)), 4, 24.31, 21.08),
+    ("VI(a) image", "baseline", dict(iau_stages=()), 1, 23.5, 4.06),
+    ("VI(a) image", "NL", dict(iau_modules=("nl",)), 1, 26.1, 4.75),
+    ("VI(a) image", "STIAU", dict(iau_modules=("stiau",)), 1, 26.1, 4.07),
+    ("VI(a) image", "SE", dict(iau_modules=("se",)), 1, 23.7, 4.06),
+    ("VI(a) image", "CIAU", dict(iau_modules=("ciau",)), 1, 24.8, 4.86),
+    ("VI(a) image", "IAUnet", dict(), 1, 27.4, 4.87),
+    ("VI(b) video T=4", "baseline", dict(iau_stages=(), num_frames=4), 4, 23.5, 16.24),
+    ("VI(b) video T=4", "NL", dict(_VIDEO, iau_modules=("nl",)), 4, 24.0, 19.46),
+    ("VI(b) video T=4", "STIAU", dict(_VIDEO, iau_modules=("stiau",)), 4, 24.0, 16.25),
+    ("VI(b) video T=4", "SE", dict(_VIDEO, iau_modules=("se",)), 4, 23.5, 16.24),
+    ("VI(b) video T=4", "CIAU", dict(_VIDEO, iau_modules=("ciau",)), 4, 23.7, 21.07),
+    ("VI(b) video T=4", "IAUnet", dict(_VIDEO), 4, 24.3, 21.08),
 ]
 
 
@@ -41,33 +52,43 @@ def count_macs(model: torch.nn.Module, frames: int, height: int = 256, width: in
     return counter.get_total_flops() // 2
 
 
-def model_stats(depth: int = 50) -> list[dict]:
-    rows = []
-    for name, kwargs, frames, paper_params, paper_macs in TABLE_VI:
-        model = IAUnet(depth=depth, num_classes=751, num_frames=frames, **kwargs).eval()
+def matches_printed(params_m: float, printed_m: float) -> bool:
+    """True when the count truncates or rounds to the paper's one-decimal figure."""
+    truncated = math.floor(params_m * 10 + 1e-9) / 10
+    return math.isclose(truncated, printed_m) or math.isclose(round(params_m, 1), printed_m)
+
+
+def model_stats(rows=TABLE_VI, depth: int = 50) -> list[dict]:
+    results = []
+    for table, name, kwargs, frames, paper_params, paper_macs in rows:
+        model = IAUnet(depth=depth, num_classes=751, **kwargs).eval()
         params, macs = count_parameters(model), count_macs(model, frames)
-        rows.append(
+        macs_rel_err = abs(macs / 1e9 - paper_macs) / paper_macs
+        results.append(
             dict(
+                table=table,
                 model=name,
                 params_m=params / 1e6,
                 paper_params_m=paper_params,
                 gmacs=macs / 1e9,
                 paper_gmacs=paper_macs,
-                params_rel_err=abs(params / 1e6 - paper_params) / paper_params,
-                macs_rel_err=abs(macs / 1e9 - paper_macs) / paper_macs,
+                macs_rel_err=macs_rel_err,
+                matches=matches_printed(params / 1e6, paper_params) and macs_rel_err < MACS_TOLERANCE,
             )
         )
-    return rows
+    return results
 
 
 def format_table(rows: list[dict]) -> str:
     lines = [
-        f"{'model':32s} {'params (M)':>11s} {'paper':>7s} {'GMACs':>8s} {'paper':>7s} {'d params':>9s} {'d MACs':>8s}"
+        f"{'table':16s} {'model':9s} {'params (M)':>10s} {'paper':>6s} {'GMACs':>7s} {'paper':>6s} "
+        f"{'d MACs':>7s}  match"
     ]
     for row in rows:
         lines.append(
-            f"{row['model']:32s} {row['params_m']:11.3f} {row['paper_params_m']:7.2f} {row['gmacs']:8.3f} "
-            f"{row['paper_gmacs']:7.2f} {100 * row['params_rel_err']:8.2f}% {100 * row['macs_rel_err']:7.2f}%"
+            f"{row['table']:16s} {row['model']:9s} {row['params_m']:10.3f} {row['paper_params_m']:6.1f} "
+            f"{row['gmacs']:7.3f} {row['paper_gmacs']:6.2f} {100 * row['macs_rel_err']:6.2f}%  "
+            f"{'yes' if row['matches'] else 'NO'}"
         )
     return "\n".join(lines)
 
@@ -83,6 +104,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
+    if not all(row["matches"] for row in rows):
+        raise SystemExit("some rows do not match the paper's Table VI")
 
 
 if __name__ == "__main__":

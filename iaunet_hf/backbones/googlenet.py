@@ -8,9 +8,13 @@ channels, stride 8) and after ``inception4e`` (832 channels, stride 16); last st
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
-from torchvision.models.googlenet import BasicConv2d, Inception
+from torchvision.models.googlenet import BasicConv2d
+from torchvision.models.googlenet import Inception as TorchvisionInception
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .layout import BackboneLayout
 
@@ -33,25 +37,43 @@ GOOGLENET_LAYOUT = BackboneLayout(
 )
 
 
+class Inception(TorchvisionInception, GradientCheckpointingLayer):
+    """torchvision's inception module, as the unit gradient checkpointing recomputes (like a ResNet stage)."""
+
+
 class InceptionInput(nn.Module):
-    """torchvision's ``transform_input``: ImageNet-normalised RGB -> the [-1, 1] range the weights expect."""
+    """torchvision's ``transform_input``: ImageNet-normalised RGB -> the [-1, 1] range the weights expect.
+
+    The constants are made per call, not stored as buffers: nothing to save, load or initialise on meta devices.
+    """
 
     def __init__(self, in_chans: int = 3) -> None:
         super().__init__()
         self.enabled = in_chans == 3
-        scale = torch.tensor([s / 0.5 for s in _IMAGENET_STD]).reshape(1, 3, 1, 1)
-        shift = torch.tensor([(m - 0.5) / 0.5 for m in _IMAGENET_MEAN]).reshape(1, 3, 1, 1)
-        self.register_buffer("scale", scale, persistent=False)
-        self.register_buffer("shift", shift, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        return x * self.scale.to(x.dtype) + self.shift.to(x.dtype)
+        scale = x.new_tensor([s / 0.5 for s in _IMAGENET_STD]).reshape(1, 3, 1, 1)
+        shift = x.new_tensor([(m - 0.5) / 0.5 for m in _IMAGENET_MEAN]).reshape(1, 3, 1, 1)
+        return x * scale + shift
 
 
-def build_googlenet(in_chans: int = 3, last_stride: int = 1) -> dict[str, nn.Module]:
-    """The GoogLeNet modules by torchvision name, in forward order (``GOOGLENET_LAYOUT`` says how to run them)."""
+def build_googlenet(in_chans: int = 3, last_stride: int = 1, device=None, dtype=None) -> dict[str, nn.Module]:
+    """The GoogLeNet modules by torchvision name, in forward order (``GOOGLENET_LAYOUT`` says how to run them).
+
+    torchvision's modules take no ``device``/``dtype``, so they are built under ``torch.device`` (meta included)
+    and cast afterwards.
+    """
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        modules = _googlenet_modules(in_chans, last_stride)
+    if dtype is not None:
+        for module in modules.values():
+            module.to(dtype=dtype)
+    return modules
+
+
+def _googlenet_modules(in_chans: int, last_stride: int) -> dict[str, nn.Module]:
     return {
         "transform_input": InceptionInput(in_chans),
         "conv1": BasicConv2d(in_chans, 64, kernel_size=7, stride=2, padding=3),

@@ -8,9 +8,13 @@ sum of the six stripes' cross-entropies (PCB's setting), to which PCB-IAU adds t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..losses import ReIDLossConfig, ReIDLossOutput, batch_hard_triplet_loss, part_mask_loss
 
 PCB_STRIPES = 6
 PCB_STRIPE_FEATURES = 256
@@ -24,19 +28,26 @@ class PCBHead(nn.Module):
         in_features: int = 2048,
         num_stripes: int = PCB_STRIPES,
         stripe_features: int = PCB_STRIPE_FEATURES,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         self.num_stripes = num_stripes
         self.stripe_features = stripe_features
         self.out_features = num_stripes * stripe_features
         self.reduce = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(in_features, stripe_features, kernel_size=1, bias=False),
-                nn.BatchNorm2d(stripe_features),
+                nn.Conv2d(in_features, stripe_features, kernel_size=1, bias=False, **dd),
+                nn.BatchNorm2d(stripe_features, **dd),
                 nn.ReLU(inplace=True),
             )
             for _ in range(num_stripes)
         )
+
+    @staticmethod
+    def embedding_size(num_stripes: int = PCB_STRIPES, stripe_features: int = PCB_STRIPE_FEATURES) -> int:
+        return num_stripes * stripe_features
 
     def pool_stripes(self, feature_map: torch.Tensor) -> torch.Tensor:
         """(B, D, h, w) or (B, T, D, h, w) -> (B, D, S, 1): stripes averaged over their rows (and the clip)."""
@@ -55,13 +66,20 @@ class StripeClassifier(nn.Module):
     """One linear classifier per stripe on its slice of the embedding: (B, S*d) -> stripe logits (B, S, K)."""
 
     def __init__(
-        self, num_classes: int, num_stripes: int = PCB_STRIPES, stripe_features: int = PCB_STRIPE_FEATURES
-    ):
+        self,
+        num_classes: int,
+        num_stripes: int = PCB_STRIPES,
+        stripe_features: int = PCB_STRIPE_FEATURES,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         self.num_stripes = num_stripes
         self.stripe_features = stripe_features
         self.out_features = num_classes
-        self.stripes = nn.ModuleList(nn.Linear(stripe_features, num_classes) for _ in range(num_stripes))
+        self.stripes = nn.ModuleList(
+            nn.Linear(stripe_features, num_classes, device=device, dtype=dtype) for _ in range(num_stripes)
+        )
         for linear in self.stripes:
             linear.is_classifier = True  # the network's init gives classifiers std 0.001
 
@@ -80,3 +98,28 @@ def stripe_cross_entropy(
         logits, labels.repeat_interleave(num_stripes), label_smoothing=label_smoothing, reduction="none"
     )
     return per_sample.reshape(-1, num_stripes).mean(dim=0).sum()
+
+
+def pcb_loss(
+    stripe_logits: torch.Tensor,
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    config: ReIDLossConfig,
+    part_logits: Sequence[torch.Tensor] = (),
+    part_masks: torch.Tensor | None = None,
+    mask_valid: torch.Tensor | None = None,
+) -> ReIDLossOutput:
+    """PCB(-IAU)'s loss: the stripes' summed cross-entropies, plus the triplet and part terms ``config`` weighs.
+
+    PCB's own setting has no label smoothing and no triplet (the PCB recipes set both to 0); the IAU part loss is
+    what PCB-IAU adds.
+    """
+    cross_entropy = stripe_cross_entropy(stripe_logits, labels, config.label_smoothing)
+    triplet = cross_entropy.new_zeros(())
+    if config.triplet_weight:
+        triplet = batch_hard_triplet_loss(embeddings, labels, config.triplet_margin, config.triplet_distance)
+    loss = cross_entropy + config.triplet_weight * triplet
+    part = part_mask_loss(part_logits, part_masks, mask_valid) if config.part_loss_weight else None
+    if part is not None:
+        loss = loss + config.part_loss_weight * part
+    return ReIDLossOutput(loss=loss, cross_entropy=cross_entropy, triplet=triplet, part=part)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from iaunet_hf.blocks import channel_aggregation, check_iau_options, l2_relation_logits
 from iaunet_hf.comparison_blocks import (
     COMPARISON_MODULE_NAMES,
     ComparisonBlock,
@@ -16,7 +17,6 @@ from iaunet_hf.comparison_blocks import (
     check_comparison_modules,
     location_prior,
 )
-from iaunet_hf.relations import channel_relation, check_relation_options, l2_relation_logits
 
 RESIDUAL = ("nl", "sia", "cia")  # SE is a gating, not a residual branch
 
@@ -169,12 +169,15 @@ def test_sia_matches_its_formulation():
 def test_l2_relations_are_minus_squared_distances():
     rows = torch.randn(2, 5, 7, dtype=torch.float64)
     distances = torch.cdist(rows, rows) ** 2
-    torch.testing.assert_close(channel_relation(rows, "l2"), torch.softmax(-distances, dim=-1))
-    torch.testing.assert_close(
-        channel_relation(rows, "dot"), torch.softmax(rows @ rows.transpose(1, 2), dim=-1)
-    )
+    aggregated, relation = channel_aggregation(rows, "l2")
+    torch.testing.assert_close(relation, torch.softmax(-distances, dim=-1))
+    torch.testing.assert_close(aggregated, relation @ rows)
+    _, dot = channel_aggregation(rows, "dot")
+    torch.testing.assert_close(dot, torch.softmax(rows @ rows.transpose(1, 2), dim=-1))
     torch.testing.assert_close(l2_relation_logits(rows), -distances)
-    assert channel_relation(rows.to(torch.bfloat16), "l2").dtype == torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert channel_aggregation(rows.float().to(torch.bfloat16), "l2")[1].dtype == torch.float32
+        assert l2_relation_logits(rows.to(torch.bfloat16)).dtype == torch.float32
 
 
 class ClipWrapper(nn.Module):
@@ -211,9 +214,9 @@ def test_bad_options_and_inputs_name_the_problem():
     with pytest.raises(ValueError, match="'nl' and 'sia' both relate positions"):
         check_comparison_modules(("nl", "sia"))
     with pytest.raises(ValueError, match="channel_relation must be one of"):
-        check_relation_options(channel_relation="cosine")
+        check_iau_options(channel_relation="cosine")
     with pytest.raises(ValueError, match="part_relation must be one of"):
-        check_relation_options(part_relation="dot")
+        check_iau_options(part_relation="dot")
     block = ComparisonBlock(16, ("se",))
     with pytest.raises(ValueError, match=r"expects a \(B\*T, 16, H, W\) tensor"):
         block(torch.randn(2, 8, 4, 4))
