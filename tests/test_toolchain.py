@@ -147,6 +147,10 @@ def test_train_evaluate_push_download_load(dataset, tmp_path):
             "unknown dataset",
         ),
         (["iaunet-eval", "--model", "MODEL", "--dataset", "market1501", "--data-dir", "missing"], "missing"),
+        (
+            ["iaunet-eval", "--model", "missing-run/model", "--dataset", "market1501", "--data-dir", "."],
+            "no folder",
+        ),
         (["iaunet-push", "--model", "missing_folder", "--repo-id", "lab/x"], "missing_folder"),
         (["iaunet-push", "--model", "MODEL", "--repo-id", "lab/x", "--dataset-results", "BAD"], "'format'"),
         (["iaunet-train", "--recipe", "synthetic", "--model.no_such_option", "1"], "no_such_option"),

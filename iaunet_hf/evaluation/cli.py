@@ -144,12 +144,15 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     folders = dataset_folders(names, list(args.data_dir))
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     routed = route_data_options(names, data_options, args.video)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no weight-loading bar; extraction shows its own progress
+    model = load_reid_model(args.model).to(device)  # before preparing data: a wrong model name fails fast
     video = {"video": True} if args.video else {}
     dataset_dicts = {
         name: load_reid_dataset(name, folder, cache_dir=args.cache_dir, **video, **routed[name])
         for name, folder in zip(names, folders, strict=True)
     }
-    model = load_reid_model(args.model).to(device)
     image_size = tuple(args.image_size) if args.image_size else model_input_config(model)["image_size"]
     entries = []
     for name, dataset_dict in dataset_dicts.items():
@@ -195,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = evaluate_datasets(args, parse_data_options(extra))
         write_results(args.output, document)
     except (FileNotFoundError, ValueError, OSError) as error:  # bad input the user can fix: one line, exit 2
-        print(f"iaunet-eval: error: {error}", file=sys.stderr)
+        print(f"iaunet-eval: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     cross_domain = len(document["results"]) > 1
     title = f"{args.model}" + (" +flip" if args.flip else "") + (" +rerank" if args.rerank else "")
