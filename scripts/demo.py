@@ -30,6 +30,7 @@ from iaunet_hf.evaluation import (
     pairwise_distance,
 )
 from iaunet_hf.evaluation.results import (
+    CMC_RANKS,
     read_results,
     result_entry,
     results_document,
@@ -49,9 +50,7 @@ MODELS = {"IAUnet": {}, "baseline": {"model.iau_stages": []}}
 # (label, metric, re-ranked?) rows of the printed comparison, read from results documents.
 TABLE_ROWS = (
     ("mAP", "mAP", False),
-    ("rank-1", "rank-1", False),
-    ("rank-5", "rank-5", False),
-    ("rank-10", "rank-10", False),
+    *((f"rank-{rank}", f"rank-{rank}", False) for rank in CMC_RANKS),
     ("mINP", "mINP", False),
     ("mAP, re-ranked", "mAP", True),
     ("rank-1, re-ranked", "rank-1", True),
