@@ -129,6 +129,7 @@ def test_train_evaluate_push_download_load(dataset, tmp_path):
     for section in ("## Limitations", "## Out-of-scope use", "## Bias, risks and privacy"):
         assert section in text
     assert "not comparable with published benchmark numbers" in text
+    assert ("synthetic person set" in text) == (name == "synthetic")  # the folder run names its own data
     values = {(r.dataset_type, r.metric_type): r.metric_value for r in card.data.eval_results}
     assert values == {("custom", metric): round(value, 2) for metric, value in entry["metrics"].items()}
     assert model_index_to_eval_results(

@@ -17,7 +17,7 @@ import datasets
 from huggingface_hub import CommitInfo, DatasetCard, DatasetCardData, HfApi
 from tqdm.auto import tqdm
 
-from .model_card import card_template, load_card_facts
+from .card_facts import card_template, load_card_facts
 
 DATASET_TAGS = ("person-reid", "part-masks", "iaunet")
 

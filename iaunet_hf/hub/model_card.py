@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,84 +31,17 @@ from ..evaluation.results import (
     dataset_type,
     validate_results,
 )
+from .card_facts import (
+    CardFacts,
+    card_facts_for_dataset,
+    card_facts_from_dict,
+    card_template,
+    load_card_facts,
+)
 from .card_text import limitation_lines, training_data_text, training_lines
 
 CARD_TAGS = ("image-feature-extraction", "person-reid", "timm", "transformers", "iaunet")
-CARD_FACT_FIELDS = ("dataset_name", "protocol", "dataset_terms")
 PLACEHOLDER_ORG = "your-org"
-
-
-def card_template(name: str) -> str:
-    """The text of the package's card template ``name`` (``model_card.md``, ``dataset_card.md``)."""
-    template = resources.files("iaunet_hf.hub") / "model_cards" / name
-    if not template.is_file():
-        raise FileNotFoundError(
-            f"card template {name} is missing from the installed package (iaunet_hf/hub/model_cards/); "
-            "reinstall iaunet-hf"
-        )
-    return template.read_text(encoding="utf-8")
-
-
-@dataclass(frozen=True)
-class CardFacts:
-    """The model-card facts of one dataset, from the ``card:`` section of its base training recipe."""
-
-    recipe: str
-    dataset: str
-    task: str
-    dataset_name: str
-    protocol: str
-    dataset_terms: str
-    paper: dict[str, float] = field(default_factory=dict)
-    paper_table: str | None = None
-
-
-def _recipe_files() -> dict[str, Any]:
-    folder = resources.files("iaunet_hf") / "training" / "recipes"
-    return {entry.name[: -len(".yaml")]: entry for entry in folder.iterdir() if entry.name.endswith(".yaml")}
-
-
-def card_facts_from_dict(card: Mapping[str, Any], *, recipe: str, dataset: str, task: str) -> CardFacts:
-    """Check a recipe's ``card:`` mapping and return its facts; errors name the recipe and the field."""
-    missing = [key for key in CARD_FACT_FIELDS if not card.get(key)]
-    if missing:
-        raise ValueError(
-            f"recipe {recipe}: card section lacks {missing}; expected {list(CARD_FACT_FIELDS)} "
-            "(and optionally paper, paper_table)"
-        )
-    return CardFacts(
-        recipe=recipe,
-        dataset=dataset,
-        task=task,
-        dataset_name=str(card["dataset_name"]),
-        protocol=str(card["protocol"]),
-        dataset_terms=str(card["dataset_terms"]),
-        paper={str(k): float(v) for k, v in (card.get("paper") or {}).items()},
-        paper_table=card.get("paper_table"),
-    )
-
-
-def load_card_facts(recipe: str) -> CardFacts | None:
-    """The card facts of a shipped base recipe, or None when it has no ``card:`` section."""
-    files = _recipe_files()
-    if recipe not in files:
-        raise ValueError(f"unknown recipe {recipe!r}; expected one of {sorted(files)}")
-    document = yaml.safe_load(files[recipe].read_text(encoding="utf-8")) or {}
-    if not document.get("card"):
-        return None
-    dataset = (document.get("data") or {}).get("dataset", recipe)
-    dataset = dataset[0] if isinstance(dataset, list) and len(dataset) == 1 else dataset
-    task = document.get("task", "reid")
-    return card_facts_from_dict(document["card"], recipe=recipe, dataset=str(dataset), task=task)
-
-
-def card_facts_for_dataset(dataset: str) -> CardFacts | None:
-    """The card facts of the base recipe that trains on ``dataset`` alone (None for a dataset without one)."""
-    for recipe in sorted(_recipe_files()):
-        facts = load_card_facts(recipe)
-        if facts is not None and facts.dataset == dataset:
-            return facts
-    return None
 
 
 def _setting(entry: Mapping[str, Any]) -> str:
@@ -194,18 +125,28 @@ def _cell(value: float | None, digits: int) -> str:
 
 
 def _training_facts(summary: Mapping[str, Any] | None, entries: list[Mapping[str, Any]]) -> CardFacts | None:
-    """The training data's card facts: the run's recipe card, else the base recipe of its one dataset."""
+    """The facts of the one training set: its shipped base recipe's card when that recipe trains on it, the
+    run's own recipe card for a recipe of the user's, else the shipped recipe of that dataset."""
     datasets_ = list((summary or {}).get("train_datasets") or [])
-    if summary is not None and summary.get("card") and len(datasets_) <= 1:
-        return card_facts_from_dict(
-            summary["card"],
-            recipe=str(summary.get("base_recipe") or summary.get("recipe")),
-            dataset=datasets_[0] if datasets_ else str(summary.get("recipe")),
-            task=str(summary.get("task", "reid")),
-        )
     if summary is None and entries:
         datasets_ = [entries[0]["dataset"]]
-    return card_facts_for_dataset(datasets_[0]) if len(datasets_) == 1 else None
+    if len(datasets_) != 1:
+        return None
+    recipe = (summary or {}).get("base_recipe") or (summary or {}).get("recipe")
+    try:
+        shipped = load_card_facts(recipe) if recipe else None
+    except ValueError:  # a recipe file of the user's: its card (if any) describes its own data
+        shipped = None
+        if summary.get("card"):
+            return card_facts_from_dict(
+                summary["card"],
+                recipe=str(recipe),
+                dataset=datasets_[0],
+                task=str(summary.get("task", "reid")),
+            )
+    if shipped is not None and shipped.dataset == datasets_[0]:
+        return shipped
+    return card_facts_for_dataset(datasets_[0])  # e.g. the synthetic recipe run on a folder set: not its card
 
 
 def build_model_card(
@@ -242,9 +183,24 @@ def build_model_card(
     reid = task != "classification"
     columns, rows, tables = _result_table(entries, names, summary)
     train_datasets = list((summary or {}).get("train_datasets") or ([facts.dataset] if facts else []))
+    # Every training set's own facts (several sets: each one's display name and terms).
+    train_facts = {
+        name: facts if facts and name == facts.dataset else card_facts_for_dataset(name)
+        for name in train_datasets
+    }
     trained_on = ", ".join(
-        facts.dataset_name if facts and name == facts.dataset else name for name in train_datasets
+        train_facts[name].dataset_name if train_facts[name] else name for name in train_datasets
     )
+    known_terms = [found.dataset_terms for found in train_facts.values() if found]
+    unknown_terms = [name for name, found in train_facts.items() if not found]
+    terms = " ".join(known_terms)
+    if unknown_terms or not train_facts:
+        terms += (
+            f" The terms of {', '.join(unknown_terms) or 'the training data'} are those of its owner: check that "
+            "they permit training and sharing a model."
+        )
+    evaluated = sorted(names)
+    eval_facts = card_facts_for_dataset(evaluated[0]) if len(evaluated) == 1 else None
     architecture = (summary or {}).get("architecture")
     purpose = "person re-identification" if reid else "image classification"
     card_data = ModelCardData(
@@ -275,19 +231,14 @@ def build_model_card(
         embedding_dim=embedding_dim,
         input_height=input_size[0],
         input_width=input_size[1],
-        protocol=facts.protocol if facts and len(names) <= 1 else _protocol_text(entries),
+        protocol=eval_facts.protocol if eval_facts else _protocol_text(entries),
         result_columns=columns,
         result_rows=rows,
         paper_note=paper_note,
         training=training_lines(summary),
         training_data=training_data_text(summary, trained_on),
         limitations=limitation_lines(summary, entries),
-        dataset_terms=facts.dataset_terms
-        if facts
-        else (
-            "The training data's terms are those of its owner: check that they permit training and "
-            "sharing a model."
-        ),
+        dataset_terms=terms.strip(),
         license=license,
     )
 

@@ -155,6 +155,26 @@ def test_custom_dataset_gets_a_custom_entry_and_no_paper_numbers():
     assert "not comparable with published benchmark numbers" in parsed.text
 
 
+def test_a_recipe_run_on_other_data_does_not_borrow_the_recipe_card():
+    """The synthetic recipe run on a user's folder set: the card names the folder set and its owner's terms."""
+    summary = summary_for("synthetic", train_datasets=["folder"])  # summary["card"] is the synthetic recipe's
+    text = build_model_card(reid_results("folder"), repo_id="org/mine", summary=summary).text
+    assert "Trained on folder." in text and "synthetic person set" not in text
+    assert "The terms of folder are those of its owner" in text.replace("\n", " ")
+
+
+def test_several_training_sets_list_each_with_its_terms():
+    summary = summary_for("market1501", train_datasets=["market1501", "msmt17"], card=None)
+    text = build_model_card(reid_results("market1501"), repo_id="org/multi", summary=summary).text
+    flat = text.replace("\n", " ")
+    assert "Trained on Market-1501, MSMT17." in text
+    assert (
+        load_card_facts("market1501").dataset_terms in flat
+        and load_card_facts("msmt17").dataset_terms in flat
+    )
+    assert "paper (" not in text  # trained on more than the evaluated set: not the paper's setting
+
+
 def test_paper_numbers_only_beside_a_base_run_on_that_dataset():
     # A model trained on market1501 and evaluated on DukeMTMC-reID (cross-domain): no paper row for Duke.
     summary = summary_for("market1501")
