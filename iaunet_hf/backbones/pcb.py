@@ -50,11 +50,12 @@ class PCBHead(nn.Module):
         return num_stripes * stripe_features
 
     def pool_stripes(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """(B, D, h, w) or (B, T, D, h, w) -> (B, D, S, 1): stripes averaged over their rows (and the clip)."""
-        if feature_map.dim() == 5:
-            stripes = F.adaptive_avg_pool2d(feature_map.flatten(0, 1), (self.num_stripes, 1))
-            return stripes.unflatten(0, feature_map.shape[:2]).mean(dim=1)
-        return F.adaptive_avg_pool2d(feature_map, (self.num_stripes, 1))
+        """(B, D, h, w) or (B, T, D, h, w) -> (B, D, S, 1): stripes averaged over their rows (and the clip).
+
+        Written without branching on the rank, so torch.fx can trace it.
+        """
+        stripes = F.adaptive_avg_pool2d(feature_map.flatten(0, -4), (self.num_stripes, 1))  # (B*T, D, S, 1)
+        return stripes.unflatten(0, (feature_map.shape[0], -1)).mean(dim=1)
 
     def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
         stripes = self.pool_stripes(feature_map)

@@ -232,3 +232,81 @@ def test_table_vi_macs_of_the_comparison_rows(name: str):
     rows = [row for row in stats.TABLE_VI if row[1] == name]
     for row in stats.model_stats(rows):
         assert row["macs_rel_err"] < 0.02 and row["matches"], row
+
+
+# timm's model contract (as tests/model/test_model_timm_contract.py checks it for the ResNets), for the new rows.
+CONTRACT = [
+    ("iaunet_googlenet", dict()),
+    ("iaunet_resnet50_pcb", dict()),
+    ("iaunet_resnet18", dict(iau_modules=["nl"])),
+    ("iaunet_resnet18", dict(iau_modules=["sia", "cia"], num_frames=2)),
+]
+
+
+def _live(model: nn.Module) -> nn.Module:
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.running_var.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+    return model
+
+
+def _input(model: nn.Module) -> torch.Tensor:
+    shape = (2, 2, 3, H, W) if model.num_frames > 1 else (2, 3, H, W)
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize("architecture, kwargs", CONTRACT)
+def test_timm_contract_of_the_new_rows(architecture: str, kwargs: dict):
+    meta = timm.create_model(architecture, device="meta", num_classes=3, **kwargs)
+    assert all(t.device.type == "meta" for t in (*meta.parameters(), *meta.buffers()))
+    model = _live(timm.create_model(architecture, num_classes=5, **kwargs)).eval()
+    x = _input(model)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        embedding = model.forward_head(features, pre_logits=True)
+        assert torch.equal(model.forward_head(features), model(x))
+        expected = model.forward_intermediates(x, intermediates_only=True)
+    assert [t.shape[1] for t in expected] == [info["num_chs"] for info in model.feature_info]
+    assert embedding.shape == (2, model.num_features)
+    features_only = _live(
+        timm.create_model(architecture, features_only=True, out_indices=(1, 2, 3), **kwargs)
+    )
+    assert [t.shape[1] for t in features_only.eval()(x)] == features_only.feature_info.channels()
+    # pruning keeps the requested taps
+    with torch.no_grad():
+        before = model.forward_intermediates(x, [0, 2], intermediates_only=True)
+        model.prune_intermediate_layers([0, 2])
+        after = model.forward_intermediates(x, [0, 2], intermediates_only=True)
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+@pytest.mark.parametrize("architecture, kwargs", CONTRACT)
+def test_fx_trace_forward_and_backward_equal_eager(architecture: str, kwargs: dict):
+    eager = _live(timm.create_model(architecture, num_classes=5, **kwargs)).train()
+    traced = torch.fx.symbolic_trace(eager)
+    x = _input(eager)
+    outputs = []
+    for module in (eager, traced):
+        module.zero_grad()
+        output = module(x)
+        output.pow(2).mean().backward()
+        outputs.append((output.detach(), {n: p.grad.clone() for n, p in module.named_parameters()}))
+    assert torch.equal(outputs[0][0], outputs[1][0])
+    assert all(torch.equal(outputs[0][1][n], outputs[1][1][n]) for n in outputs[0][1])
+
+
+def test_googlenet_gradient_checkpointing_gives_the_same_gradients():
+    model = _live(timm.create_model("iaunet_googlenet", num_classes=4)).train()
+    x = torch.randn(4, 3, H, W, generator=torch.Generator().manual_seed(4))
+    grads = []
+    for enable in (False, True):
+        model.set_grad_checkpointing(enable)
+        assert model.grad_checkpointing is enable
+        model.zero_grad()
+        model(x).logsumexp(1).mean().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-5, atol=1e-6)
