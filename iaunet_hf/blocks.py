@@ -185,12 +185,25 @@ class ChannelInteraction(nn.Module):
         self.norm = mark_zero_init(nn.BatchNorm2d(channels, **dd))
         self.apply(init_module_weights)
 
-    def forward(self, x: torch.Tensor, num_frames: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the residual update for ``x`` (B*T, C, H, W) and the (B, T*C, T*C) channel relation."""
+    def forward(
+        self, x: torch.Tensor, num_frames: int = 1, return_relation: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the residual update for ``x`` (B*T, C, H, W) and the (B, T*C, T*C) channel relation.
+
+        ``return_relation=False`` returns None for the relation and, for the "dot" relation, runs
+        softmax(X X^T) X as one fused ``scaled_dot_product_attention`` with scale 1 (the TC x TC matrix is
+        never materialised), in at least float32 like ``channel_aggregation``.
+        """
         height, width = x.shape[-2], x.shape[-1]
         # (B*T, C, H, W) -> (B, T*C, H*W): one row per channel per frame.
         rows = x.reshape(-1, num_frames * self.channels, height * width)
-        aggregated, relation = channel_aggregation(rows, self.channel_relation)
+        if return_relation or self.channel_relation != "dot":
+            aggregated, relation = channel_aggregation(rows, self.channel_relation)
+        else:
+            with torch.autocast(device_type=rows.device.type, enabled=False):
+                wide = rows.to(at_least_float32(rows.dtype))
+                fused = torch.nn.functional.scaled_dot_product_attention(wide, wide, wide, scale=1.0)
+            aggregated, relation = fused.to(rows.dtype), None
         aggregated = aggregated.reshape(-1, self.channels, height, width)
         return self.norm(self.update(aggregated)), relation
 
