@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-classes", type=int, default=751)
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=list(PRECISIONS))
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument(
+        "--ciau", action="store_true", help="also time CIAU alone: relation materialised vs fused SDPA"
+    )
     return parser.parse_args(argv)
 
 
@@ -120,6 +123,41 @@ def alternate(functions: dict, steps: int, warmup: int, device: torch.device) ->
             synchronize(device)
             best[name] = min(best[name], time.perf_counter() - start)
     return best
+
+
+def ciau_affinity(args: argparse.Namespace) -> list[dict]:
+    """CIAU at the IAU stages' shapes: relation materialised (the default) vs fused SDPA, fwd + bwd, fp32."""
+    from iaunet_hf.blocks import ChannelInteraction
+
+    device, rows = torch.device(args.device), []
+    # ResNet-50 stages 2 and 3 (the IAU stages) at the input size: 512 / 1024 channels at 1/8 / 1/16
+    for channels, stride in ((512, 8), (1024, 16)):
+        module = ChannelInteraction(channels).to(device).train()
+        torch.nn.init.normal_(module.norm.weight)  # zero-initialised BN would hide the aggregation
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(
+            args.batch_size, channels, args.height // stride, args.width // stride, generator=generator
+        )
+        x = (0.05 * x).to(device).requires_grad_()
+
+        def run(return_relation: bool, module=module, x=x) -> torch.Tensor:
+            update, _ = module(x, return_relation=return_relation)
+            update.sum().backward()
+            return update.detach()
+
+        parity = float((run(True) - run(False)).abs().max() / run(True).abs().max())
+        seconds = alternate(
+            {"materialised": lambda: run(True), "fused": lambda: run(False)}, args.steps, 1, device
+        )
+        rows.append(
+            {
+                "shape": f"{channels}x{args.height // stride}x{args.width // stride}",
+                "materialised_ms": 1000 * seconds["materialised"],
+                "fused_ms": 1000 * seconds["fused"],
+                "max_relative_difference": parity,
+            }
+        )
+    return rows
 
 
 def cpu_name() -> str:
@@ -204,6 +242,13 @@ def main(argv: list[str] | None = None) -> dict:
         )
     print(f"reference: IAUnet/baseline MAC ratio {MAC_RATIO:.2f}x (goal <= 1.25x on CPU, <= 1.2x on a GPU)")
     report = {"setup": setup, "results": rows}
+    if args.ciau:
+        report["ciau_affinity"] = ciau_affinity(args)
+        for row in report["ciau_affinity"]:
+            print(
+                f"CIAU {row['shape']} fwd+bwd fp32: relation materialised {row['materialised_ms']:.1f} ms, "
+                f"fused SDPA {row['fused_ms']:.1f} ms, max relative difference {row['max_relative_difference']:.1e}"
+            )
     print(json.dumps(report))
     return report
 
