@@ -169,7 +169,7 @@ def test_bad_input_raises(shape, message):
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        (dict(depth=101), "depth"),
+        (dict(depth=200), "depth"),
         (dict(iau_stages=(5,)), "iau_stages"),
         (dict(iau_modules=("ciau", "gcn")), "iau_modules"),
         (dict(last_stride=3), "last_stride"),

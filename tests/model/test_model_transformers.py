@@ -58,7 +58,7 @@ def test_default_config_is_the_papers_image_model():
     "kwargs,field",
     [
         (dict(iau_modules=["ciau", "attention"]), "iau_modules"),
-        (dict(depth=152), "depth"),
+        (dict(depth=200), "depth"),
         (dict(image_size=(250, 128)), "image_size"),
     ],
 )
