@@ -57,10 +57,10 @@ class GalleryDistance:
         squared_norm = torch.zeros(
             gallery_features.shape[0], dtype=self.compute_dtype, device=gallery_features.device
         )
-        # norms in slices so that a half-precision gallery is never upcast as a whole
-        for start in range(0, gallery_features.shape[0], 65536):
-            block = gallery_features[start : start + 65536].to(self.compute_dtype)
-            squared_norm[start : start + 65536] = block.pow(2).sum(1)
+        # norms in slices: neither an upcast gallery nor its squares ever exist as a whole
+        for start in range(0, gallery_features.shape[0], 4096):
+            block = gallery_features[start : start + 4096].to(self.compute_dtype)
+            squared_norm[start : start + 4096] = block.pow(2).sum(1)
         self.squared_norm = squared_norm
 
     def __call__(self, query_features: torch.Tensor) -> torch.Tensor:
@@ -70,8 +70,8 @@ class GalleryDistance:
         if gallery is None:
             similarity = torch.cat(
                 [
-                    query @ self.gallery[start : start + 65536].to(self.compute_dtype).T
-                    for start in range(0, self.gallery.shape[0], 65536)
+                    query @ self.gallery[start : start + 8192].to(self.compute_dtype).T
+                    for start in range(0, self.gallery.shape[0], 8192)
                 ],
                 dim=1,
             )

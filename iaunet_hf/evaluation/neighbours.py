@@ -33,7 +33,14 @@ class ItemFeatures:
         self.num_query, self.num_gallery = query.shape[0], gallery.shape[0]
         self.num_items = self.num_query + self.num_gallery
         self.device = gallery.device
-        self.squared_norm = torch.cat([self.query.pow(2).sum(1), self.gallery.pow(2).sum(1)])
+        # in slices of 4096 rows, so that the squares never exist as a whole
+        self.squared_norm = torch.cat(
+            [
+                part[s : s + 4096].pow(2).sum(1)
+                for part in (self.query, self.gallery)
+                for s in range(0, len(part), 4096)
+            ]
+        )
         self.inverse_norm = self.squared_norm.sqrt().clamp_min(1e-12).reciprocal()
 
     def rows(self, start: int, stop: int) -> torch.Tensor:
