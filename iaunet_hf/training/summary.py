@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .checkpoints import write_json_atomic
 
 SUMMARY_FILE = "training_summary.json"
+
+
+@dataclass
+class TrainingResult:
+    """What a finished run produced, and where."""
+
+    output_dir: Path
+    model_dir: Path
+    metrics: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_metric: float | None = None
+    best_epoch: int | None = None
+    train_seconds: float = 0.0
+    results: dict[str, Any] | None = None  # the final results document (eval_results.json), None without eval
 
 
 def training_summary(trainer: Any) -> dict[str, Any]:

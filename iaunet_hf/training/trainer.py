@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,34 +21,18 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data import collate_reid
-from ..evaluation.results import read_results, results_document
-from .checkpoints import TrainingProgress, latest_checkpoint, load_checkpoint, save_checkpoint
+from ..evaluation.results import results_document
+from .checkpoints import TrainingProgress, latest_checkpoint, save_checkpoint
 from .divergence import DivergenceMonitor, NonFiniteLossError, probe_loss
 from .evaluation import flat_metrics
 from .recipes import save_config
-from .resume import apply_optimizer_settings
 from .run_log import LossMeter, RunLog, flat_hparams
-from .summary import read_summary
-from .trainer_setup import CHECKPOINTS_DIR, TrainerSetup
+from .summary import TrainingResult
+from .trainer_setup import CHECKPOINTS_DIR, MODEL_DIR, TrainerSetup
 
-MODEL_DIR = "model"
 BEST_MODEL_DIR = "best_model"
 AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 __all__ = ["BEST_MODEL_DIR", "MODEL_DIR", "NonFiniteLossError", "Trainer", "TrainingResult"]
-
-
-@dataclass
-class TrainingResult:
-    """What a finished run produced, and where."""
-
-    output_dir: Path
-    model_dir: Path
-    metrics: dict[str, float]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    train_seconds: float = 0.0
-    results: dict[str, Any] | None = None  # the final results document (eval_results.json), None without eval
 
 
 class Trainer(TrainerSetup):
@@ -183,15 +166,6 @@ class Trainer(TrainerSetup):
         return summary
 
     # --- the run ------------------------------------------------------------------------------------------
-    def resume(self) -> None:
-        """Load the checkpoint ``check_resume`` accepted and apply the safe overrides of this run to it."""
-        self.progress = load_checkpoint(self.accelerator, self.resume_from)
-        self.divergence.reference_loss = self.progress.reference_loss
-        apply_optimizer_settings(self.optimizer, self.scheduler, self.config)
-        changed = {key: new for key, (old, new) in self.resume_changes.items()}
-        self.accelerator.print(f"resumed from {self.resume_from} after epoch {self.progress.epochs_done}"
-                               + (f", with changed settings {changed}" if changed else ""))  # fmt: skip
-
     def train(self) -> TrainingResult:
         """Run the recipe from the start or the resumed checkpoint; evaluate, checkpoint, save the final model."""
         accelerator, config = self.accelerator, self.config
@@ -243,22 +217,6 @@ class Trainer(TrainerSetup):
         document = results_document(entries, model=str(model_dir)) if entries else None
         return TrainingResult(self.output_dir, model_dir, final, history, best,
                               self.progress.best_epoch if best is not None else None, train_seconds, document)  # fmt: skip
-
-    def finished_result(self) -> TrainingResult | None:
-        """The result of a run whose final model already exists for these epochs (a resume of a finished run
-        changes nothing and appends nothing), or None when there is training left."""
-        model_dir = self.output_dir / MODEL_DIR
-        summary = read_summary(model_dir)
-        done = self.progress.epochs_done
-        if summary is None or done < self.config.train.epochs or summary.get("epochs_completed") != done:
-            return None
-        self.accelerator.print(
-            f"{self.output_dir}: the run already finished its {done} epochs; nothing to do"
-        )
-        results_path = model_dir / "eval_results.json"
-        document = read_results(results_path) if results_path.is_file() else None
-        metrics = flat_metrics(document["results"]) if document else {}
-        return TrainingResult(self.output_dir, model_dir, metrics, [], results=document)
 
     def weights_problem(self) -> str | None:
         """Why the current weights must not be saved (non-finite, or their loss on the last batch exploded)."""

@@ -18,11 +18,21 @@ from torch.utils.data import Sampler
 from ..data import build_train_transform, load_reid_dataset
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
-from .checkpoints import check_checkpoint_files, list_checkpoints, read_run_config, resolve_resume
-from .resume import check_resume_changes, config_changes
+from ..evaluation.results import read_results
+from .checkpoints import (
+    check_checkpoint_files,
+    list_checkpoints,
+    load_checkpoint,
+    read_run_config,
+    resolve_resume,
+)
+from .evaluation import flat_metrics
+from .resume import apply_optimizer_settings, check_resume_changes, config_changes
 from .run_log import tensorboard_available
+from .summary import TrainingResult, read_summary
 
 CHECKPOINTS_DIR = "checkpoints"
+MODEL_DIR = "model"
 EVAL_SPLIT_FILE = "eval_split.json"
 
 
@@ -45,6 +55,32 @@ class TrainerSetup:
         changes = config_changes(read_run_config(path), self.config.to_dict())
         check_resume_changes(changes, path)
         return path, changes
+
+    # --- resume -------------------------------------------------------------------------------------------
+    def resume(self) -> None:
+        """Load the checkpoint ``check_resume`` accepted and apply the safe overrides of this run to it."""
+        self.progress = load_checkpoint(self.accelerator, self.resume_from)
+        self.divergence.reference_loss = self.progress.reference_loss
+        apply_optimizer_settings(self.optimizer, self.scheduler, self.config)
+        changed = {key: new for key, (old, new) in self.resume_changes.items()}
+        self.accelerator.print(f"resumed from {self.resume_from} after epoch {self.progress.epochs_done}"
+                               + (f", with changed settings {changed}" if changed else ""))  # fmt: skip
+
+    def finished_result(self) -> TrainingResult | None:
+        """The result of a run whose final model already exists for these epochs (a resume of a finished run
+        changes nothing and appends nothing), or None when there is training left."""
+        model_dir = self.output_dir / MODEL_DIR
+        summary = read_summary(model_dir)
+        done = self.progress.epochs_done
+        if summary is None or done < self.config.train.epochs or summary.get("epochs_completed") != done:
+            return None
+        self.accelerator.print(
+            f"{self.output_dir}: the run already finished its {done} epochs; nothing to do"
+        )
+        results_path = model_dir / "eval_results.json"
+        document = read_results(results_path) if results_path.is_file() else None
+        metrics = flat_metrics(document["results"]) if document else {}
+        return TrainingResult(self.output_dir, model_dir, metrics, [], results=document)
 
     # --- accelerator and sampling ------------------------------------------------------------------------
     def build_accelerator(self) -> Accelerator:

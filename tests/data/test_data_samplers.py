@@ -1,4 +1,4 @@
-"""IdentityBatchSampler: P x K structure, replacement for small identities, determinism, sharding."""
+"""The trainer's batch samplers: P x K structure, replacement, determinism, sharding; epoch shuffles; caps."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from accelerate.data_loader import BatchSamplerShard
 
 from iaunet_hf.data import IdentityBatchSampler
+from iaunet_hf.data.samplers import EpochSeededBatchSampler, LimitedBatchSampler
 
 # 10 identities with 1..10 images each, interleaved as a dataset would be
 LABELS = [label for count in range(1, 11) for label in [count - 1] * count]
@@ -75,3 +76,25 @@ def test_bad_settings_are_rejected():
         IdentityBatchSampler(LABELS, batch_size=64, num_instances=4)
     with pytest.raises(ValueError, match=r"rank 2 with num_replicas 2"):
         IdentityBatchSampler(LABELS, batch_size=8, num_instances=4, num_replicas=2, rank=2)
+
+
+def test_epoch_seeded_batches_are_a_reproducible_shuffle_per_epoch():
+    sampler = EpochSeededBatchSampler(dataset_size=10, batch_size=3, seed=1)
+    first = list(sampler)
+    assert len(first) == len(sampler) == 3 and all(len(batch) == 3 for batch in first)
+    assert (
+        len({index for batch in first for index in batch}) == 9
+    )  # no repeats; the last partial batch dropped
+    assert list(sampler) == first  # the same epoch gives the same batches
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    with pytest.raises(ValueError, match="batch_size 11 for 10 items"):
+        EpochSeededBatchSampler(dataset_size=10, batch_size=11)
+
+
+def test_limited_batches_cap_an_epoch_and_pass_the_epoch_on():
+    inner = IdentityBatchSampler(LABELS, batch_size=8, num_instances=4, seed=0)
+    limited = LimitedBatchSampler(inner, max_batches=2)
+    limited.set_epoch(3)
+    assert inner.epoch == 3 and len(limited) == 2
+    assert list(limited) == _epoch(inner, 3)[:2]
