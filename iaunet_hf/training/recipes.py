@@ -90,9 +90,10 @@ def read_recipe(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[
     raw = _load_yaml(path)
     base = raw.get("base")
     if base is not None:
-        merged = merge(read_recipe(base, (*_seen, path)), raw)
+        base_raw = read_recipe(base, (*_seen, path))
+        merged = merge(base_raw, raw)
         merged["name"] = raw.get("name", path.stem)
-        return merged
+        return _without_stale_card(base_raw, merged, raw)
     if raw.get("version") != RECIPE_VERSION:
         raise ValueError(f"recipe {path}: version is {raw.get('version')!r}; expected {RECIPE_VERSION}")
     return raw
@@ -260,10 +261,26 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str,
     return merged
 
 
+def _dataset(raw: dict[str, Any]) -> Any:
+    return (raw.get("data") or {}).get("dataset")
+
+
+def _without_stale_card(
+    before: dict[str, Any], after: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """``card:`` holds facts of the recipe's dataset: drop it when the dataset changed and no new card came."""
+    if _dataset(after) != _dataset(before) and "card" not in changes:
+        after = {**after, "card": None}
+    return after
+
+
 def load_config(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> TrainingConfig:
     """A recipe (shipped name such as ``"market1501"``, an ablation name, or a YAML path) with overrides applied
-    and validated."""
-    raw = apply_overrides(read_recipe(name_or_path), overrides or {})
+    and validated. A recipe's ``card:`` is dropped when the overrides train on another dataset."""
+    recipe = read_recipe(name_or_path)
+    overrides = overrides or {}
+    raw = apply_overrides(recipe, overrides)
+    raw = _without_stale_card(recipe, raw, {"card": None} if "card" in overrides else {})
     return config_from_dict(raw, source=f"recipe {name_or_path}")
 
 

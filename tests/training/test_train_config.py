@@ -123,6 +123,8 @@ def test_overrides_are_typed_and_reach_every_model_and_data_option():
     # a builder option keeps the string the user typed, even where YAML would read a list
     folder = load_config("synthetic", {"data.dataset": "folder", "data.name_pattern": "[0-9]+_c([0-9])"})
     assert folder.data.options == {"name_pattern": "[0-9]+_c([0-9])"}
+    # the recipe's card facts describe its own dataset: another dataset drops them
+    assert load_config("synthetic").card and folder.card is None
     # the resolved config round-trips through its own YAML
     assert load_config("market1501", {}).to_dict()["model"]["iau_stages"] == [2, 3]
 
