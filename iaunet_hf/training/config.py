@@ -10,6 +10,7 @@ config fields). Everything else is a declared field; unknown keys are errors, ne
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,9 +220,11 @@ def check_model_options(model: ModelConfig) -> None:
         with torch.device("meta"):
             timm.create_model(model.architecture, pretrained=False, num_classes=0, **model.options)
     except TypeError as error:
+        match = re.search(r"keyword argument '(\w+)'", str(error))
+        name = f"model.{match.group(1)}" if match else f"one of the model options {sorted(model.options)}"
         raise ValueError(
-            f"training config: model options {sorted(model.options)} are not all keywords of "
-            f"{model.architecture}: {error}"
+            f"training config: {name} is not a keyword of {model.architecture} ({error}); expected a keyword of "
+            "timm.create_model for that architecture, e.g. iau_stages, iau_modules, relations, num_parts"
         ) from None
     except ValueError as error:
         raise ValueError(f"training config: model ({model.architecture}): {error}") from None
