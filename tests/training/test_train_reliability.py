@@ -6,7 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import random
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +20,12 @@ from accelerate import Accelerator
 from safetensors.torch import load_file
 
 from iaunet_hf.training import NonFiniteLossError, Trainer
-from iaunet_hf.training.checkpoints import TrainingProgress, list_checkpoints, save_checkpoint
+from iaunet_hf.training.checkpoints import (
+    TrainingProgress,
+    check_checkpoint_files,
+    list_checkpoints,
+    save_checkpoint,
+)
 from iaunet_hf.training.cli import main
 
 pytestmark = pytest.mark.reliability
@@ -247,3 +257,29 @@ def test_a_nan_in_the_part_attention_reaches_the_non_finite_guard(tiny_reid, mak
             trainer.train_one_epoch(0)
     else:
         assert trainer.train_one_epoch(0)["train/skipped_steps"] == 1
+
+
+def test_a_real_kill_at_random_moments_leaves_only_complete_checkpoints(tmp_path):
+    worker = Path(__file__).with_name("rotation_worker.py")
+    checkpoints_dir = tmp_path / "checkpoints"
+    rng = random.Random(0)
+    expected = None
+    for _ in range(3):
+        process = subprocess.Popen(
+            [sys.executable, str(worker), str(checkpoints_dir)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(rng.randint(2, 4)):  # let it save a few times, then kill it mid-way through the next
+            assert process.stdout.readline().startswith("saved")
+        time.sleep(rng.uniform(0.0, 0.05))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+        checkpoints = list_checkpoints(checkpoints_dir)
+        assert checkpoints, "a kill must leave the last complete checkpoint"
+        for checkpoint in checkpoints:
+            files = sorted(p.name for p in checkpoint.iterdir())
+            expected = expected or files
+            assert files == expected, f"{checkpoint} is incomplete after a kill: {files}"
+            assert check_checkpoint_files(checkpoint).checkpoint_index == int(
+                checkpoint.name.rsplit("_", 1)[1]
+            )
