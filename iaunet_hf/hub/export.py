@@ -42,7 +42,9 @@ class EmbeddingModel(nn.Module):
         self.network = network
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.network.forward_head(self.network.forward_features(pixel_values), pre_logits=True)
+        from iaunet_hf.evaluation.extraction import embed  # the package's one "embed a batch" function
+
+        return embed(self.network, pixel_values)
 
 
 @dataclass
