@@ -28,7 +28,7 @@ from .evaluation import flat_metrics
 from .recipes import save_config
 from .run_log import LossMeter, RunLog, flat_hparams
 from .summary import TrainingResult
-from .trainer_setup import CHECKPOINTS_DIR, MODEL_DIR, TrainerSetup
+from .trainer_setup import CHECKPOINTS_DIR, MODEL_DIR, TrainerSetup, has_part_attention
 
 BEST_MODEL_DIR = "best_model"
 AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -73,6 +73,7 @@ class Trainer(TrainerSetup):
         # Seed right before the model: preparing the data may draw from the global RNG a varying amount.
         set_seed(config.train.seed)
         model = self.build_model()
+        self.part_masks_used = self.part_masks_used and has_part_attention(model)  # e.g. not for CIAU only
         optimizer = self.build_optimizer(model)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=config.scheduler.milestones, gamma=config.scheduler.gamma

@@ -36,6 +36,17 @@ MODEL_DIR = "model"
 EVAL_SPLIT_FILE = "eval_split.json"
 
 
+def has_part_attention(model: torch.nn.Module) -> bool:
+    """Whether the network predicts part attention (an STIAU with learned part division) the part loss trains."""
+    network = getattr(getattr(model, "iaunet", None), "network", None)
+    if network is None or not hasattr(network, "iau"):
+        return True  # not an IAUnet layout this check knows: let the model decide
+    return any(
+        getattr(getattr(block, "stiau", None), "part_conv", None) is not None
+        for block in network.iau.values()
+    )
+
+
 class TrainerSetup:
     """Mixin of ``Trainer``: everything built once, before the first step."""
 
