@@ -59,7 +59,6 @@ def builder_options(dataset: str, overrides: dict[str, str]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     args, options = parse_args(argv)
-    extra = {"builder_options": options} if options else {}
     counts = compute_part_masks(
         args.model,
         args.dataset,
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         layout=args.layout,
         batch_size=args.batch_size,
         device=args.device,
-        **extra,
+        builder_options=options,
     )
     print(f"wrote masks for {counts['written']} image(s), skipped {counts['skipped']} already done")
 

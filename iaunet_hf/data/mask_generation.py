@@ -51,9 +51,15 @@ def _write(target: Path, label_map: np.ndarray, layout: str) -> None:
         _write_atomically(target / f"{name}.png", Image.fromarray(mask, mode="L"))
 
 
-def split_image_paths(dataset: str, data_dir: str | Path, split: str) -> tuple[Path, list[Path]]:
-    """The dataset root and every image (every frame, for tracklets) of ``split``, in dataset order."""
-    root, records_by_split = build_reid_builder(dataset, data_dir, verify_images=False).collect_records()
+def split_image_paths(
+    dataset: str, data_dir: str | Path, split: str, builder_options: dict | None = None
+) -> tuple[Path, list[Path]]:
+    """The dataset root and every image (every frame, for tracklets) of ``split``, in dataset order.
+
+    ``builder_options`` are the dataset builder's own options (e.g. the ``folder`` set's ``name_pattern``).
+    """
+    builder = build_reid_builder(dataset, data_dir, verify_images=False, **(builder_options or {}))
+    root, records_by_split = builder.collect_records()
     if split not in records_by_split:
         raise ValueError(f"{dataset}: no split {split!r}; expected one of {sorted(records_by_split)}")
     paths = [
@@ -80,6 +86,7 @@ def compute_part_masks(
     layout: str = "compact",
     batch_size: int = 16,
     device: str = "cpu",
+    builder_options: dict | None = None,
 ) -> dict[str, int]:
     """Parse every image of ``split`` and write its part masks; returns counts of written and skipped images."""
     from transformers import AutoImageProcessor, AutoModelForSemanticSegmentation
@@ -87,7 +94,7 @@ def compute_part_masks(
     if layout not in MASK_LAYOUTS:
         raise ValueError(f"layout is {layout!r}; expected one of {MASK_LAYOUTS}")
     output_dir = Path(output_dir)
-    root, paths = split_image_paths(dataset, data_dir, split)
+    root, paths = split_image_paths(dataset, data_dir, split, builder_options)
     targets = {path: mask_target(output_dir, path.relative_to(root).as_posix(), layout) for path in paths}
     todo = [path for path in paths if not _is_done(targets[path], layout)]
     if not todo:
