@@ -4,7 +4,7 @@ A results file is a JSON document (``RESULTS_FORMAT`` version ``RESULTS_FORMAT_V
 dataset / protocol / split / settings, every metric in percent::
 
     {"format": "iaunet-hf/reid-results", "format_version": 1, "unit": "percent",
-     "package_version": "0.1.0", "model": "runs/market1501/best_model",
+     "package_version": "0.1.0", "model": "outputs/iaunet-market1501/best_model",
      "results": [{"dataset": "market1501", "dataset_type": "market1501",
                   "protocol": "single-query", "split": "test",
                   "metrics": {"mAP": 85.1, "mINP": 60.2, "rank-1": 94.0, "rank-5": ..., "rank-10": ..., "rank-20": ...},
