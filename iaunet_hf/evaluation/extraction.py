@@ -25,8 +25,7 @@ from transformers import PreTrainedModel
 from ..data.collate import tracklet_to_clips
 from ..data.transforms import build_eval_transform
 from .distances import DistanceMetric, evaluate_reid_features
-from .metrics import APMode, evaluate_reid
-from .rerank import k_reciprocal_rerank
+from .metrics import APMode
 
 
 def model_input_config(model: nn.Module) -> dict[str, Any]:
@@ -193,8 +192,8 @@ def evaluate_model(
     """Metrics of ``model`` on a ``DatasetDict`` with ``query`` and ``gallery`` splits (pid/camid columns).
 
     ``rerank`` applies k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3, or ``rerank_options``
-    passed to ``k_reciprocal_rerank``) to the embeddings, which are L2-normalised first when
-    ``metric="cosine"``. Other keywords go to ``extract_features``. Returns ``evaluate_reid``'s dict plus
+    passed to ``k_reciprocal_blocks``) in ``metric`` (for cosine, on the L2-normalised embeddings),
+    streamed into the metrics. Other keywords go to ``extract_features``. Returns ``evaluate_reid``'s dict plus
     ``"camera_filter"``: False when every query and gallery camid is -1 (camera unknown), in which case no
     same-camera gallery entries are removed; True otherwise (the standard protocol).
     """
@@ -216,26 +215,20 @@ def evaluate_model(
         for column in ("pid", "camid")
     }
     camera_filter = not (bool((labels["q_camids"] == -1).all()) and bool((labels["g_camids"] == -1).all()))
-    if rerank:
-        if metric == "cosine":
-            query_features = nn.functional.normalize(query_features, dim=1)
-            gallery_features = nn.functional.normalize(gallery_features, dim=1)
-        options = {"progress": extraction_options.get("progress", True), **(rerank_options or {})}
-        distances = k_reciprocal_rerank(query_features, gallery_features, **options)
-        results = evaluate_reid(
-            distances, max_rank=max_rank, ap=ap, **labels, **_camera_option(evaluate_reid, camera_filter)
-        )
-    else:
-        results = evaluate_reid_features(
-            query_features,
-            gallery_features,
-            metric=metric,
-            max_rank=max_rank,
-            ap=ap,
-            progress=extraction_options.get("progress", True),
-            **labels,
-            **_camera_option(evaluate_reid_features, camera_filter),
-        )
+    # Re-ranked distances stream block by block into the metrics: no dense (Q, G) matrix is built.
+    options = {"progress": extraction_options.get("progress", True), **(rerank_options or {})}
+    results = evaluate_reid_features(
+        query_features,
+        gallery_features,
+        metric=metric,
+        max_rank=max_rank,
+        ap=ap,
+        progress=options.pop("progress"),
+        rerank=rerank,
+        rerank_options=options if rerank else None,
+        **labels,
+        **_camera_option(evaluate_reid_features, camera_filter),
+    )
     return {**results, "camera_filter": camera_filter}
 
 

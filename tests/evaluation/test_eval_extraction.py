@@ -17,7 +17,13 @@ from safetensors.torch import save_file
 from iaunet_hf import IAUnetConfig, IAUnetForReID, IAUnetModel
 from iaunet_hf.data import build_eval_transform, load_reid_dataset
 from iaunet_hf.data.clip_sampling import test_clip_indices as clip_indices
-from iaunet_hf.evaluation import evaluate_model, evaluate_reid_features, extract_features
+from iaunet_hf.evaluation import (
+    evaluate_model,
+    evaluate_reid,
+    evaluate_reid_features,
+    extract_features,
+    k_reciprocal_rerank,
+)
 from iaunet_hf.evaluation.extraction import embed
 
 SIZE = (64, 32)
@@ -120,6 +126,22 @@ def test_evaluate_model_matches_metrics_of_extracted_features(image_set, model):
         progress=False,
     )
     assert 0.0 < reranked["mAP"] <= 1.0 and reranked["num_valid_queries"] == len(dataset_dict["query"])
+    # the streamed re-ranking equals the dense re-ranked matrix of the L2-normalised embeddings
+    dense = k_reciprocal_rerank(
+        torch.nn.functional.normalize(query, dim=1),
+        torch.nn.functional.normalize(gallery, dim=1),
+        k1=4,
+        k2=2,
+        progress=False,
+    )
+    labels = {
+        f"{prefix}_{column}s": dataset_dict[split][column]
+        for prefix, split in (("q", "query"), ("g", "gallery"))
+        for column in ("pid", "camid")
+    }
+    dense_results = evaluate_reid(dense, **labels)
+    assert reranked["mAP"] == pytest.approx(dense_results["mAP"], abs=1e-6)
+    np.testing.assert_allclose(reranked["cmc"], dense_results["cmc"], atol=1e-6)
 
 
 def test_unknown_cameras_switch_the_camera_filter_off(image_set, model):
