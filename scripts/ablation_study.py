@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -61,23 +59,6 @@ PRESETS: dict[str, dict[str, object]] = {
     ),
 }
 METRICS = ("mAP", "rank-1")
-
-
-def hardware() -> str:
-    """The machine the study ran on, read from the machine itself."""
-    import torch
-
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    threads = torch.get_num_threads()
-    return f"{cpu}, {os.cpu_count()} logical cores ({threads} torch threads), torch {torch.__version__}"
 
 
 def write_data(root: Path, seed: int, settings: dict) -> Path:
@@ -274,7 +255,9 @@ def main() -> None:
                     flush=True,
                 )
     summary = summarise(runs)
-    machine = hardware()
+    from iaunet_hf.hardware import describe_hardware
+
+    machine = describe_hardware("cuda" if torch.cuda.is_available() else None)
     print(format_summary(summary, settings, machine))
     if args.json:
         Path(args.json).write_text(json.dumps(dict(summary, settings=settings, hardware=machine), indent=2))

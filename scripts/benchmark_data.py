@@ -18,8 +18,6 @@ checks, on a generated Market-style folder of 128x64 JPEGs (or ``--data-dir`` wi
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ from torchvision.transforms import v2
 from iaunet_hf.data import build_reid_builder, build_train_transform, collate_reid, load_reid_dataset
 from iaunet_hf.data.part_masks import PART_NAMES
 from iaunet_hf.data.synthetic import SYNTHETIC_MASK_DIR
+from iaunet_hf.hardware import describe_hardware
 
 PLAIN, PLAIN_MASKS = "plain folder + PIL (images)", "plain folder + PIL (images + masks)"
 OURS, OURS_MASKS = "datasets (images)", "datasets (images + masks)"
@@ -104,19 +103,6 @@ def images_per_second(dataset, num_images: int, batch_size: int) -> float:
     return seen / (time.process_time() - start)
 
 
-def hardware() -> str:
-    """The machine, read from it: CPU model and the cores this process may use."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
-
-
 def write_market_style_set(root: Path, num_images: int) -> None:
     """``num_images`` 128x64 JPEGs (random content, ~q90) in Market-1501's three folders, 4 per identity."""
     rng = np.random.default_rng(0)
@@ -159,7 +145,7 @@ def preparation_benchmark(args) -> None:
     print(
         f"{dataset}: preparing {num_images} images (embedded), num_proc={args.num_proc}, best of {args.repeats}"
     )
-    print(f"hardware: {hardware()}")
+    print(f"hardware: {describe_hardware()}")
     print("seconds per 10k images (lower is better):")
     for name, seconds in best.items():
         per_10k = seconds * 10_000 / num_images

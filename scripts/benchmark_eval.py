@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import threading
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ import torch
 from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features
 from iaunet_hf.evaluation.distances import GalleryDistance
 from iaunet_hf.evaluation.metrics import numba_available, resolve_backend
+from iaunet_hf.hardware import describe_hardware
 
 GIB = 1 << 30
 NOISE = 2.5  # feature noise relative to the identity centres (unit variance per dimension)
@@ -131,31 +131,6 @@ def clustered_features(
     return outputs
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one (``platform.processor()`` is often empty)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def numpy_simd() -> str:
-    """numpy's compiled-in and detected SIMD extensions (what its sort dispatches to)."""
-    try:
-        simd = np.show_config(mode="dicts")["SIMD Extensions"]
-        return f"baseline {'+'.join(simd['baseline'])}, found {'+'.join(simd['found']) or 'none'}"
-    except (TypeError, KeyError):  # numpy < 2 prints only
-        return "unknown (numpy < 2)"
-
-
-def hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}; host {cpu_name()}"
-    return f"{cpu_name()}, {torch.get_num_threads()} torch threads; numpy SIMD {numpy_simd()}"
-
-
 def best_times(functions: dict, repeats: int, device: torch.device) -> tuple[dict, dict]:
     """Best of ``repeats`` for each function, interleaved so that load from other processes hits all alike."""
     best, results = {name: float("inf") for name in functions}, {}
@@ -203,7 +178,7 @@ def benchmark_metrics(device: torch.device, repeats: int, threads: list[int]) ->
                 },
             }
             seconds, results = best_times(functions, repeats, device)
-            row = {"distances": kind, "threads": count, "hardware": hardware(device)}
+            row = {"distances": kind, "threads": count, "hardware": describe_hardware(device)}
             row.update({f"{name}_s": value for name, value in seconds.items()})
             row["matrix_gb"] = distmat.nbytes / 1e9
             for backend in backends:
@@ -235,7 +210,7 @@ def benchmark_features(device: torch.device, num_query: int) -> dict:
         results = evaluate_reid_features(query, gallery, q_pids, g_pids, q_cams, g_cams)
         seconds = time.perf_counter() - start
     return {
-        "hardware": hardware(device),
+        "hardware": describe_hardware(device),
         "shape": [num_query, num_gallery, dim],
         "feature_gib": feature_bytes / GIB,
         "full_distmat_gib": num_query * num_gallery * 4 / GIB,
@@ -271,7 +246,7 @@ def benchmark_distractors(device: torch.device, num_distractors: int, slice_rows
     np.argsort(block, axis=1)
     argsort_seconds = (time.perf_counter() - start) * num_query / slice_rows
     return {
-        "hardware": hardware(device),
+        "hardware": describe_hardware(device),
         "shape": [num_query, num_gallery, dim],
         "feature_gib": feature_bytes / GIB,
         "peak_extra_gib": peak.extra_bytes / GIB,
@@ -296,7 +271,7 @@ def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int) -> dic
     query, gallery = (f.to(device) for f in clustered_features(generator, labels[:2], dim, noise=NOISE))
     feature_bytes = (query.numel() + gallery.numel()) * 4
     figures = {
-        "hardware": hardware(device),
+        "hardware": describe_hardware(device),
         "items": num_query + num_gallery,
         "feature_gib": feature_bytes / GIB,
     }
@@ -356,7 +331,7 @@ def main(argv: list[str] | None = None) -> dict:
     backend = resolve_backend("auto", device)
     print(
         f"device {device}, torch {torch.__version__}, numpy {np.__version__}, rank kernel {backend}; "
-        f"{hardware(device)}"
+        f"{describe_hardware(device)}"
     )
     figures = {}
     if "metrics" in args.parts:

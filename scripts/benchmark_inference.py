@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -28,18 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from iaunet_hf.hardware import describe_hardware
+
 HEIGHT, WIDTH = 256, 128
 MODELS = {"IAUnet-50": {}, "baseline R50": {"iau_stages": []}}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def images_per_second(run: Callable[[], object], batch: int, seconds: float, repeats: int = 3) -> float:
@@ -189,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
     load_after = os.getloadavg()
 
-    hardware = f"{cpu_name()}, {os.cpu_count()} logical cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    hardware = describe_hardware()
     if torch.cuda.is_available():
         hardware += f"; GPU {torch.cuda.get_device_name(0)}"
     print(

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
-from pathlib import Path
 
-import numpy as np
 import timm
 import torch
 
 import iaunet_hf  # noqa: F401  (registers the timm models)
+from iaunet_hf.hardware import describe_hardware
 from iaunet_hf.modeling_iaunet import IAUnetForReID, config_from_network
 
 MAC_RATIO = 4.87 / 4.06  # spec Table VI, IAUnet vs baseline GMACs at 256x128
@@ -160,33 +158,6 @@ def ciau_affinity(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one (``platform.processor()`` is often empty on Linux)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def numpy_simd() -> str:
-    try:
-        simd = np.show_config(mode="dicts")["SIMD Extensions"]
-        return f"baseline {'+'.join(simd['baseline'])}, found {'+'.join(simd['found']) or 'none'}"
-    except (TypeError, KeyError):  # numpy < 2 prints only
-        return "unknown (numpy < 2)"
-
-
-def hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}; host {cpu_name()}"
-    return (
-        f"{cpu_name()}, {torch.get_num_threads()} threads, torch CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; numpy SIMD {numpy_simd()}"
-    )
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.batch_size % args.num_instances:
@@ -221,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
         if (row["kind"], row["model"]) in fp32:
             row["speedup_vs_fp32"] = fp32[(row["kind"], row["model"])] / row["ms"]
     setup = {
-        "hardware": hardware(device),
+        "hardware": describe_hardware(device),
         "device": str(device),
         "architecture": args.architecture,
         "batch_size": args.batch_size,
