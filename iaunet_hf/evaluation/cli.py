@@ -133,7 +133,7 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     from ..data import DATASET_NAMES, load_reid_dataset
     from .extraction import evaluate_model, model_input_config
     from .model_loading import load_reid_model
-    from .results import result_entry, results_document
+    from .results import evaluation_entry, results_document
 
     names = [name.strip() for name in args.dataset.split(",") if name.strip()]
     unknown = [name for name in names if name not in DATASET_NAMES]
@@ -168,22 +168,17 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
             image_size=image_size,
             autocast_dtype=torch.bfloat16 if args.bf16 else None,
         )
-        settings = {
-            "flip": args.flip,
-            "rerank": args.rerank,
-            "metric": args.metric,
-            "ap": args.ap,
-            "image_size": list(image_size),
-            "camera_filter": bool(evaluation.get("camera_filter", True)),
-            **({"data_options": routed[name]} if routed[name] else {}),
-        }
         entries.append(
-            result_entry(
+            evaluation_entry(
                 name,
                 evaluation,
-                settings=settings,
-                num_query=len(dataset_dict["query"]),
-                num_gallery=len(dataset_dict["gallery"]),
+                dataset_dict,
+                flip=args.flip,
+                rerank=args.rerank,
+                metric=args.metric,
+                ap=args.ap,
+                image_size=image_size,
+                **({"data_options": routed[name]} if routed[name] else {}),
             )
         )
     return results_document(entries, model=args.model)

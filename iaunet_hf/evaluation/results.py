@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,36 @@ def classification_entry(
         "settings": dict(settings or {}),
         "counts": {"num_test": int(num_test)},
     }
+
+
+def evaluation_entry(
+    dataset: str,
+    evaluation: Mapping[str, Any],
+    dataset_dict: Mapping[str, Any],
+    *,
+    flip: bool,
+    rerank: bool,
+    metric: str,
+    ap: str,
+    image_size: Sequence[int],
+    **settings: Any,
+) -> dict[str, Any]:
+    """The entry of one ``evaluate_model`` run on ``dataset_dict``'s query/gallery splits, with its settings."""
+    return result_entry(
+        dataset,
+        evaluation,
+        settings={
+            "flip": flip,
+            "rerank": rerank,
+            "metric": metric,
+            "ap": ap,
+            "image_size": list(image_size),
+            "camera_filter": bool(evaluation.get("camera_filter", True)),
+            **settings,
+        },
+        num_query=len(dataset_dict["query"]),
+        num_gallery=len(dataset_dict["gallery"]),
+    )
 
 
 def results_document(entries: Iterable[Mapping[str, Any]], model: str | None = None) -> dict[str, Any]:

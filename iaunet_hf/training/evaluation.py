@@ -1,7 +1,7 @@
 """Evaluation during and after training, as entries of the package's results format and as flat log scalars.
 
 The trainer picks the best model by one scalar and logs scalars, so every evaluation gives both: the
-``results.result_entry`` entries (written as ``eval_results.json``) and ``{"eval/mAP": ..., "eval/rank-1": ...}``
+``results.evaluation_entry`` entries (written as ``eval_results.json``) and ``{"eval/mAP": ..., "eval/rank-1": ...}``
 (percent, the same numbers), re-ranked ones under ``eval/rerank/``.
 """
 
@@ -13,7 +13,7 @@ import datasets
 import torch
 
 from ..evaluation import evaluate_model
-from ..evaluation.results import classification_entry, result_entry
+from ..evaluation.results import classification_entry, evaluation_entry
 
 RERANK_PREFIX = "eval/rerank/"
 
@@ -47,21 +47,16 @@ def evaluate_retrieval(
     entries = []
     for rerank_now in (False, True) if rerank else (False,):
         result = evaluate_model(model, dataset_dict, rerank=rerank_now, progress=False, **options)
-        settings = {
-            "flip": flip,
-            "rerank": rerank_now,
-            "metric": "cosine",
-            "ap": "standard",
-            "image_size": image_size,
-            "camera_filter": bool(result.get("camera_filter", True)),
-        }
         entries.append(
-            result_entry(
+            evaluation_entry(
                 dataset_name,
                 result,
-                settings=settings,
-                num_query=len(dataset_dict["query"]),
-                num_gallery=len(dataset_dict["gallery"]),
+                dataset_dict,
+                flip=flip,
+                rerank=rerank_now,
+                metric="cosine",
+                ap="standard",
+                image_size=image_size,
             )
         )
     return entries
