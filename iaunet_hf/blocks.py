@@ -157,6 +157,15 @@ def channel_aggregation(rows: torch.Tensor, strategy: str = "dot") -> tuple[torc
 
 
 @torch.fx.wrap  # a leaf for torch.fx, for the same reason as channel_aggregation
+def fused_channel_aggregation(rows: torch.Tensor) -> torch.Tensor:
+    """``channel_aggregation(rows, "dot")[0]`` as one fused attention kernel: the relation is never built."""
+    with torch.autocast(device_type=rows.device.type, enabled=False):
+        wide = rows.to(at_least_float32(rows.dtype))[:, None]  # one head: the ONNX exporter needs 4D
+        fused = F.scaled_dot_product_attention(wide, wide, wide, scale=1.0)
+    return fused[:, 0].to(rows.dtype)
+
+
+@torch.fx.wrap  # a leaf for torch.fx, for the same reason as channel_aggregation
 def masked_relation_softmax(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """Row softmax of (B, TN, TN) logits over the allowed pairs, in at least float32; rows with none give 0."""
     with torch.autocast(device_type=logits.device.type, enabled=False):
@@ -200,10 +209,7 @@ class ChannelInteraction(nn.Module):
         if return_relation or self.channel_relation != "dot":
             aggregated, relation = channel_aggregation(rows, self.channel_relation)
         else:
-            with torch.autocast(device_type=rows.device.type, enabled=False):
-                wide = rows.to(at_least_float32(rows.dtype))
-                fused = torch.nn.functional.scaled_dot_product_attention(wide, wide, wide, scale=1.0)
-            aggregated, relation = fused.to(rows.dtype), None
+            aggregated, relation = fused_channel_aggregation(rows), None
         aggregated = aggregated.reshape(-1, self.channels, height, width)
         return self.norm(self.update(aggregated)), relation
 
@@ -337,11 +343,12 @@ class IAUBlock(nn.Module):
             )
 
     def forward(
-        self, x: torch.Tensor, num_frames: int = 1
+        self, x: torch.Tensor, num_frames: int = 1, return_relations: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         """Return the updated map (B*T, C, H, W), the part logits (B*T, N, H, W) or None, and the relations.
 
-        The part attention is ``sigmoid`` of the logits.
+        The part attention is ``sigmoid`` of the logits. ``return_relations=False`` leaves CIAU's channel
+        relation out (CIAU then runs its fused attention path); STIAU's small part relation is always returned.
         """
         if not is_tracing():
             if x.dim() != 4 or x.shape[1] != self.channels:
@@ -358,7 +365,9 @@ class IAUBlock(nn.Module):
         for name in self.order:
             source = block_input if self.arrangement == "parallel" else x
             if name == "ciau":
-                delta, relations["channel"] = self.ciau(source, num_frames)
+                delta, channel_relation = self.ciau(source, num_frames, return_relations)
+                if channel_relation is not None:
+                    relations["channel"] = channel_relation
             else:
                 delta, part_logits, relations["part"] = self.stiau(source, num_frames)
             x = x + delta

@@ -195,9 +195,13 @@ class ComparisonBlock(nn.Module):
             self.add_module(name, COMPARISON_MODULES[name](channels, device=device, dtype=dtype))
 
     def forward(
-        self, x: torch.Tensor, num_frames: int = 1
+        self, x: torch.Tensor, num_frames: int = 1, return_relations: bool = True
     ) -> tuple[torch.Tensor, None, dict[str, torch.Tensor]]:
-        """Return the updated map (B*T, C, H, W), no part attention, and each unit's relation map."""
+        """Return the updated map (B*T, C, H, W), no part attention, and each unit's relation map.
+
+        ``return_relations`` is accepted for ``IAUBlock``'s interface; the comparison units compute their
+        relation maps either way (they are research baselines, not the deployed path).
+        """
         if not is_tracing():
             if x.dim() != 4 or x.shape[1] != self.channels:
                 raise ValueError(

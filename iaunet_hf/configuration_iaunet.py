@@ -8,7 +8,7 @@ from transformers import PreTrainedConfig
 
 from .blocks import IAU_MODULE_NAMES
 from .losses import ReIDLossConfig
-from .network import check_network_options, embedding_size
+from .network_options import check_network_options, embedding_size
 from .timm_models import reid_pretrained_cfg
 
 # Derived keys config.json carries (timm reads most of them); recomputed from the fields, never stored.

@@ -143,6 +143,52 @@ def test_ciau_stays_float32_under_autocast():
     assert torch.isfinite(delta).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("num_frames", [1, 2])
+def test_fused_channel_attention_equals_the_materialised_relation(dtype, num_frames):
+    """return_relation=False (one fused attention kernel) gives the same update and gradients."""
+    torch.manual_seed(0)
+    ciau = ChannelInteraction(16).to(dtype)
+    _randomise_norms(ciau)
+    x = (torch.randn(2 * num_frames, 16, 8, 4, dtype=dtype) * 3).requires_grad_()
+    updates, grads = [], []
+    for return_relation in (True, False):
+        delta, relation = ciau(x, num_frames, return_relation=return_relation)
+        assert (relation is None) == (not return_relation)
+        (delta * torch.linspace(-1, 1, delta.numel(), dtype=dtype).view_as(delta)).sum().backward()
+        updates.append(delta.detach())
+        grads.append((x.grad.clone(), ciau.update.weight.grad.clone()))
+        x.grad = None
+        ciau.zero_grad()
+    tolerance = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(updates[1], updates[0], **tolerance)
+    for fused, materialised in zip(grads[1], grads[0]):
+        torch.testing.assert_close(fused, materialised, **tolerance)
+
+
+def test_fused_channel_attention_under_autocast_and_large_features():
+    ciau = ChannelInteraction(16)
+    _randomise_norms(ciau)
+    x = torch.randn(2, 16, 8, 4) * 50  # Gram entries far beyond fp16 range
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused, relation = ciau(x, return_relation=False)
+        materialised, _ = ciau(x)
+    assert relation is None and torch.isfinite(fused).all()
+    torch.testing.assert_close(fused.float(), materialised.float(), rtol=2e-2, atol=2e-2)
+
+
+def test_block_leaves_out_the_channel_relation_only_when_asked():
+    block = IAUBlock(16)
+    _randomise_norms(block)
+    block.eval()
+    x = torch.randn(2, 16, 8, 4)
+    y_full, logits_full, full = block(x)
+    y, logits, relations = block(x, return_relations=False)
+    assert set(full) == {"channel", "part"} and set(relations) == {"part"}
+    torch.testing.assert_close(y, y_full, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(logits, logits_full)
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
