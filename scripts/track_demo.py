@@ -1,14 +1,18 @@
-"""Track the synthetic video with boxmot's BoT-SORT, IAUnet appearance vs the same tracker on motion alone.
+"""Track synthetic videos with boxmot's trackers: IAUnet appearance vs the same or other trackers on motion alone.
 
-Detections are the ground-truth boxes jittered and randomly dropped (a stand-in for a detector). Writes the
-sequence (MOTChallenge layout), both trackers' MOT-format results, an annotated GIF of the appearance run and
-`metrics.json`, and prints IDF1, MOTA and ID switches (trackeval's Identity and CLEAR metrics).
+Detections are the ground-truth boxes jittered and randomly dropped (a stand-in for a detector). People stop and
+turn back (``--motion stop-and-turn``, the default), often behind the pillar or one another, which a
+constant-velocity motion model cannot follow. For each of ``--sequences`` seeded sequences the script writes the
+sequence (MOTChallenge layout) and every tracker's MOT-format results; it writes an annotated GIF of the first
+sequence per appearance tracker and ``metrics.json``, and prints IDF1, MOTA and ID switches over all sequences
+(trackeval's Identity and CLEAR metrics, counts summed over sequences as trackeval combines them).
 
-    python scripts/track_demo.py --output runs/track_demo [--model DIR] [--frames 80] [--people 6]
+    python scripts/track_demo.py --output runs/track_demo [--model DIR] [--sequences 3] [--frames 80] [--people 6]
 
 Needs boxmot and trackeval: pip install "iaunet-hf[tracking]" && pip install --no-deps boxmot==25.0.0 trackeval==1.3.0
-Without `--model`, an untrained iaunet_resnet18 at 128x64 is used (seeded), so the appearance cue is only as
-good as random convolutional features; pass a trained checkpoint folder for the real comparison.
+Without ``--model``, an untrained iaunet_resnet18 at 128x64 is used (seeded), so the appearance cue is only as
+good as random convolutional features; pass a trained checkpoint folder (e.g. ``iaunet-train --recipe
+synthetic``'s ``best_model``) for the real comparison.
 """
 
 from __future__ import annotations
@@ -37,6 +41,33 @@ def jittered_detections(ground_truth: np.ndarray, frame: int, rng, jitter: float
     return np.concatenate([boxes, conf, np.zeros((len(rows), 1))], 1).astype(np.float32)
 
 
+# name -> (boxmot class name, its settings, uses appearance): each tracker with IAUnet and in its own motion-only
+# mode, with the same settings. Lost tracks are kept for 60 frames (6 s at the video's 10 fps). BoT-SORT's
+# proximity_thresh is raised from 0.5 to 0.9: by default it ignores appearance for any track whose predicted box
+# overlaps a detection by IoU < 0.5, which is exactly the track a stop or a turn has thrown off its prediction.
+BOTSORT = {"use_cmc": False, "track_buffer": 60, "proximity_thresh": 0.9}
+TRACKERS: dict[str, tuple[str, dict, bool]] = {
+    "botsort+iaunet": ("BotSort", BOTSORT, True),
+    "botsort (motion only)": ("BotSort", dict(BOTSORT, use_embeddings=False), False),
+    "hybridsort+iaunet": ("HybridSort", {"max_age": 60}, True),
+    "hybridsort (motion only)": ("HybridSort", {"max_age": 60, "use_embeddings": False}, False),
+    "boosttrack+iaunet": ("BoostTrack", {"max_age": 60, "use_cmc": False, "use_embeddings": True}, True),
+    "boosttrack (motion only)": ("BoostTrack", {"max_age": 60, "use_cmc": False}, False),
+}
+TAKES_FRAME_RATE = ("BotSort", "ByteTrack")  # the others count lost frames, not seconds
+
+
+def make_tracker(name: str, encoder, frame_rate: int):
+    """A fresh boxmot tracker of TRACKERS[name] (``min_hits=1``: every confirmed detection is reported)."""
+    import boxmot
+
+    class_name, settings, uses_appearance = TRACKERS[name]
+    extra = {"reid_model": encoder} if uses_appearance else {}
+    if class_name in TAKES_FRAME_RATE:
+        extra["frame_rate"] = frame_rate
+    return getattr(boxmot, class_name)(min_hits=1, **settings, **extra)
+
+
 def run_tracker(tracker, video, detections: list[np.ndarray]) -> np.ndarray:
     """MOT rows (frame, id, left, top, width, height, conf, -1, -1, -1) of a boxmot tracker over the video."""
     rows = []
@@ -47,8 +78,8 @@ def run_tracker(tracker, video, detections: list[np.ndarray]) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, 10)
 
 
-def evaluate_mot(ground_truth: np.ndarray, tracks: np.ndarray, num_frames: int) -> dict[str, float]:
-    """IDF1, MOTA, ID switches with trackeval's Identity and CLEAR metrics (IoU >= 0.5 matching)."""
+def clear_and_identity(ground_truth: np.ndarray, tracks: np.ndarray, num_frames: int) -> dict[str, dict]:
+    """trackeval's CLEAR and Identity results of one sequence (IoU >= 0.5 matching), to combine or summarise."""
     with contextlib.redirect_stdout(io.StringIO()):  # trackeval prints about its optional dataset readers
         from trackeval.datasets._base_dataset import _BaseDataset
         from trackeval.metrics import CLEAR, Identity
@@ -67,13 +98,28 @@ def evaluate_mot(ground_truth: np.ndarray, tracks: np.ndarray, num_frames: int) 
         data["num_gt_dets"] += len(gt)
         data["num_tracker_dets"] += len(tr)
     quiet = {"PRINT_CONFIG": False}
-    clear, identity = CLEAR(quiet).eval_sequence(data), Identity(quiet).eval_sequence(data)
+    result = {"CLEAR": CLEAR(quiet).eval_sequence(data), "Identity": Identity(quiet).eval_sequence(data)}
+    return dict(result, num_tracks=len(tracker_ids))
+
+
+def summarise_mot(per_sequence: list[dict[str, dict]]) -> dict[str, float]:
+    """IDF1, MOTA, ID switches and track count over sequences (trackeval's own combination: summed counts)."""
+    from trackeval.metrics import CLEAR, Identity
+
+    quiet = {"PRINT_CONFIG": False}
+    clear = CLEAR(quiet).combine_sequences({i: r["CLEAR"] for i, r in enumerate(per_sequence)})
+    identity = Identity(quiet).combine_sequences({i: r["Identity"] for i, r in enumerate(per_sequence)})
     return {
         "IDF1": float(identity["IDF1"]),
         "MOTA": float(clear["MOTA"]),
         "IDSW": int(clear["IDSW"]),
-        "num_tracks": len(tracker_ids),
+        "num_tracks": int(sum(r["num_tracks"] for r in per_sequence)),
     }
+
+
+def evaluate_mot(ground_truth: np.ndarray, tracks: np.ndarray, num_frames: int) -> dict[str, float]:
+    """IDF1, MOTA, ID switches of one sequence."""
+    return summarise_mot([clear_and_identity(ground_truth, tracks, num_frames)])
 
 
 def write_gif(path: Path, video, tracks: np.ndarray, frame_ms: int = 100) -> None:
@@ -111,23 +157,30 @@ def build_encoder(model: str | None, batch_size: int):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--output", required=True, help="folder for the sequence, tracks, GIF and metrics.json"
+        "--output", required=True, help="folder for the sequences, tracks, GIFs and metrics.json"
     )
     parser.add_argument(
         "--model", help="IAUnet checkpoint folder / Hub id (default: untrained resnet18, seeded)"
     )
+    parser.add_argument("--sequences", type=int, default=3, help="seeded sequences (seeds seed..seed+N-1)")
     parser.add_argument("--frames", type=int, default=80)
     parser.add_argument("--people", type=int, default=6)
     parser.add_argument("--height", type=int, default=192)
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--motion", choices=("stop-and-turn", "constant"), default="stop-and-turn")
     parser.add_argument("--jitter", type=float, default=0.04, help="box jitter, fraction of the box size")
     parser.add_argument("--drop", type=float, default=0.15, help="probability a true box is not detected")
+    parser.add_argument(
+        "--trackers", nargs="+", choices=list(TRACKERS), default=list(TRACKERS), help="which trackers to run"
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--no-gif", action="store_true")
     args = parser.parse_args(argv)
+    if args.sequences < 1:
+        parser.error(f"--sequences: expected at least 1, found {args.sequences}")
     try:
-        from boxmot import BotSort
+        import boxmot  # noqa: F401
     except ImportError:
         print("track_demo: boxmot is not installed; pip install --no-deps boxmot==25.0.0", file=sys.stderr)
         return 2
@@ -135,32 +188,38 @@ def main(argv: list[str] | None = None) -> int:
     from iaunet_hf.data.synthetic_video import render_synthetic_video, write_mot_file, write_mot_sequence
 
     output = Path(args.output)
-    video = render_synthetic_video(args.frames, args.height, args.width, args.people, seed=args.seed)
-    sequence = write_mot_sequence(output, video)
-    rng = np.random.default_rng(args.seed + 1)
-    detections = [
-        jittered_detections(video.ground_truth, frame, rng, args.jitter, args.drop)
-        for frame in range(1, args.frames + 1)
-    ]
     encoder = build_encoder(args.model, args.batch_size)
-    settings = {"use_cmc": False, "frame_rate": video.frame_rate, "track_buffer": 60, "min_hits": 1}
-    runs = {
-        "botsort+iaunet": BotSort(reid_model=encoder, **settings),
-        "botsort (motion only)": BotSort(use_embeddings=False, **settings),
-    }
-    results = {}
-    for name, tracker in runs.items():
-        tracks = run_tracker(tracker, video, detections)
-        write_mot_file(output / "tracks" / f"{name.split()[0].replace('+', '_')}.txt", tracks)
-        results[name] = evaluate_mot(video.ground_truth, tracks, args.frames)
-        if name == "botsort+iaunet" and not args.no_gif:
-            write_gif(output / "botsort_iaunet.gif", video, tracks)
+    per_sequence: dict[str, list[dict]] = {name: [] for name in args.trackers}
+    num_boxes = 0
+    for index in range(args.sequences):
+        seed = args.seed + index
+        video = render_synthetic_video(
+            args.frames, args.height, args.width, args.people, seed=seed, motion=args.motion
+        )
+        name = f"SYNTH-{index + 1:02d}"
+        write_mot_sequence(output, video, name=name)
+        num_boxes += len(video.ground_truth)
+        rng = np.random.default_rng(seed + 1)
+        detections = [
+            jittered_detections(video.ground_truth, frame, rng, args.jitter, args.drop)
+            for frame in range(1, args.frames + 1)
+        ]
+        for tracker_name in args.trackers:
+            tracks = run_tracker(make_tracker(tracker_name, encoder, video.frame_rate), video, detections)
+            file_stem = tracker_name.split()[0].replace("+", "_")
+            write_mot_file(output / "tracks" / name / f"{file_stem}.txt", tracks)
+            per_sequence[tracker_name].append(clear_and_identity(video.ground_truth, tracks, args.frames))
+            if index == 0 and TRACKERS[tracker_name][2] and not args.no_gif:
+                write_gif(output / f"{file_stem}.gif", video, tracks)
+            print(f"[track_demo] {name} {tracker_name}: done", flush=True)
+    results = {name: summarise_mot(runs) for name, runs in per_sequence.items()}
     settings_used = {k: v for k, v in vars(args).items() if k != "output"}
     (output / "metrics.json").write_text(
         json.dumps({"settings": settings_used, "results": results}, indent=2)
     )
     print(
-        f"sequence: {sequence} ({args.frames} frames, {args.people} people, {len(video.ground_truth)} boxes)"
+        f"{args.sequences} sequences in {output} ({args.frames} frames, {args.people} people, "
+        f"motion {args.motion}, {num_boxes} true boxes)"
     )
     print("| tracker | IDF1 | MOTA | ID switches | tracks |\n| --- | --- | --- | --- | --- |")
     for name, metrics in results.items():

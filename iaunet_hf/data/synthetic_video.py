@@ -1,7 +1,9 @@
 """Synthetic tracking video: pedestrians of the synthetic reID set walking across a scene, MOTChallenge layout.
 
 People walk left or right along lanes at different depths (nearer is larger and drawn later), so paths cross
-and people occlude one another; a pillar in the foreground hides everyone passing behind it. Ground truth is
+and people occlude one another; a pillar in the foreground hides everyone passing behind it. With
+``motion="stop-and-turn"`` people also stop for a while and then walk on or turn back, often while hidden, which
+is what a constant-velocity motion model cannot follow and appearance can. Ground truth is
 MOTChallenge `gt.txt` (`frame, id, left, top, width, height, 1, 1, visibility`, frames from 1), with every person
 whose box is inside the frame, occluded or not. People are drawn with `synthetic.render_person`, so their
 appearances are those of the reID set's identities.
@@ -20,6 +22,7 @@ from PIL import Image
 from .synthetic import SyntheticIdentity, render_person
 
 MOT_GT_COLUMNS = ("frame", "id", "left", "top", "width", "height", "conf", "class", "visibility")
+MOTIONS = ("constant", "stop-and-turn")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,28 @@ class Walker:
     start_frame: int
     start_x: float
     speed: float
+    # "stop-and-turn": frames after entry at which the walker stops, how long, and whether it then turns back
+    stops: tuple[tuple[int, int, bool], ...] = ()
+
+    def positions(self, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Centre x and walked distance (for the leg swing) per frame; NaN before the walker enters."""
+        centre = np.full(num_frames, np.nan)
+        walked = np.zeros(num_frames)
+        x, velocity, distance = self.start_x, self.speed, 0.0
+        stop_at = {frame: (length, turn) for frame, length, turn in self.stops}
+        paused = 0
+        for t in range(self.start_frame, num_frames):
+            centre[t], walked[t] = x, distance
+            step = t - self.start_frame
+            if step in stop_at:
+                paused, turn = stop_at[step]
+                velocity = -velocity if turn else velocity
+            if paused > 0:
+                paused -= 1
+                continue
+            x += velocity
+            distance += abs(velocity)
+        return centre, walked
 
 
 @dataclass
@@ -75,9 +100,20 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
 
 
 def make_walkers(
-    rng: np.random.Generator, num_people: int, num_frames: int, height: int, width: int
+    rng: np.random.Generator,
+    num_people: int,
+    num_frames: int,
+    height: int,
+    width: int,
+    motion: str = "constant",
 ) -> list[Walker]:
-    """Alternate directions on two or three lanes, entries spread over the first half, speeds that cross."""
+    """Alternate directions on two or three lanes, entries spread over the first half, speeds that cross.
+
+    ``"stop-and-turn"`` gives each walker one or two stops of 4-14 frames while it is in view, after each of
+    which it turns back with probability 0.6.
+    """
+    if motion not in MOTIONS:
+        raise ValueError(f"motion: expected one of {MOTIONS}, found {motion!r}")
     identities = _distinct_identities(rng, num_people)
     lanes = np.linspace(0.72, 0.95, 3) * height
     walkers = []
@@ -87,7 +123,13 @@ def make_walkers(
         speed = float(rng.uniform(0.8, 1.3) * width / num_frames * 1.4) * (1 if index % 2 == 0 else -1)
         start_x = -0.2 * person_h if speed > 0 else width + 0.2 * person_h
         start_frame = int(rng.integers(0, max(1, num_frames // 2)))
-        walkers.append(Walker(index + 1, identity, foot_y, person_h, start_frame, start_x, speed))
+        stops: tuple[tuple[int, int, bool], ...] = ()
+        if motion == "stop-and-turn":
+            crossing = max(2, int((width + 0.4 * person_h) / abs(speed)))  # frames to cross the view
+            count = int(rng.integers(1, 3))
+            frames = np.sort(rng.choice(np.arange(crossing // 5, crossing), size=count, replace=False))
+            stops = tuple((int(f), int(rng.integers(4, 15)), bool(rng.random() < 0.6)) for f in frames)
+        walkers.append(Walker(index + 1, identity, foot_y, person_h, start_frame, start_x, speed, stops))
     return walkers
 
 
@@ -98,8 +140,9 @@ def render_synthetic_video(
     num_people: int = 6,
     seed: int = 0,
     pillar: bool = True,
+    motion: str = "constant",
 ) -> SyntheticVideo:
-    """Render the seeded video; see the module docstring for what it contains."""
+    """Render the seeded video; see the module docstring for what it contains (``motion``: one of MOTIONS)."""
     if num_people < 1 or num_people > 16:
         raise ValueError(f"num_people: expected 1..16 (distinct upper/lower colours), found {num_people}")
     if num_frames < 1 or height < 64 or width < 64:
@@ -108,7 +151,8 @@ def render_synthetic_video(
         )
     rng = np.random.default_rng(seed)
     background = _background(rng, height, width)
-    walkers = make_walkers(rng, num_people, num_frames, height, width)
+    walkers = make_walkers(rng, num_people, num_frames, height, width, motion)
+    paths = {walker.track_id: walker.positions(num_frames) for walker in walkers}
     cast = np.array([[1, 1, 1], [0, 0, 0]], dtype=np.float32)  # one camera: colours stay put
     pillar_x = (int(width * 0.55), int(width * 0.55) + max(6, width // 20))
     frames, rows = [], []
@@ -120,7 +164,7 @@ def render_synthetic_video(
             if t < walker.start_frame:
                 continue
             person_w = max(8, walker.height // 2)
-            cx = walker.start_x + walker.speed * (t - walker.start_frame)
+            cx, walked = paths[walker.track_id][0][t], paths[walker.track_id][1][t]
             left, top = int(round(cx - person_w / 2)), int(round(walker.foot_y - walker.height))
             if left + person_w <= 0 or left >= width:
                 continue
@@ -128,7 +172,7 @@ def render_synthetic_video(
                 "person_h": walker.height * 0.97,
                 "cx": person_w / 2,
                 "top": walker.height * 0.02,
-                "swing": float(np.sin(0.6 * t + walker.track_id)),
+                "swing": float(np.sin(0.6 * walked / abs(walker.speed) + walker.track_id)),
                 "emblem_dx": 0.0,
                 "occluder": None,
                 "occluder_colour": np.zeros(3, np.float32),

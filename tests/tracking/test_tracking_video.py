@@ -56,6 +56,32 @@ def test_people_cross_and_occlude(video):
     assert {-1.0, 1.0} <= set(directions)  # walking both ways
 
 
+def test_stop_and_turn_people_stop_and_walk_back():
+    video = render_synthetic_video(
+        num_frames=60, height=96, width=160, num_people=4, seed=5, motion="stop-and-turn"
+    )
+    again = render_synthetic_video(
+        num_frames=60, height=96, width=160, num_people=4, seed=5, motion="stop-and-turn"
+    )
+    np.testing.assert_array_equal(again.ground_truth, video.ground_truth)
+    gt = video.ground_truth
+    stopped, turned = 0, 0
+    for track_id in np.unique(gt[:, 1]):
+        rows = gt[gt[:, 1] == track_id]
+        rows = rows[
+            (rows[:, 2] > 0) & (rows[:, 2] + rows[:, 4] < 160)
+        ]  # fully in view: the box moves with the body
+        steps = np.sign(np.round(np.diff(rows[:, 2] + rows[:, 4] / 2), 1))
+        stopped += int((steps == 0).sum() >= 3)
+        moving = steps[steps != 0]
+        turned += int(len(moving) > 1 and (moving[1:] != moving[:-1]).any())
+    assert stopped >= 2 and turned >= 1
+    constant = render_synthetic_video(num_frames=60, height=96, width=160, num_people=4, seed=5)
+    assert not np.array_equal(constant.ground_truth, gt)
+    with pytest.raises(ValueError, match="motion"):
+        render_synthetic_video(num_frames=8, height=96, width=160, num_people=2, motion="teleport")
+
+
 def test_mot_sequence_layout(video, tmp_path):
     sequence = write_mot_sequence(tmp_path, video, name="SYNTH-02")
     assert len(list((sequence / "img1").glob("*.jpg"))) == 24 and (sequence / "img1" / "000001.jpg").is_file()
@@ -70,16 +96,20 @@ def test_track_demo_runs_boxmot_botsort_end_to_end(tmp_path, tracking_model_dir)
     output = tmp_path / "demo"
     command = [sys.executable, str(ROOT / "scripts" / "track_demo.py"), "--output", str(output)]
     command += ["--model", str(tracking_model_dir), "--frames", "12", "--people", "3", "--height", "96"]
-    command += ["--width", "160"]
+    command += ["--width", "160", "--sequences", "2"]
     completed = subprocess.run(command, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "| botsort+iaunet |" in completed.stdout
     metrics = json.loads((output / "metrics.json").read_text())["results"]
-    assert set(metrics) == {"botsort+iaunet", "botsort (motion only)"}
+    pairs = ("botsort", "hybridsort", "boosttrack")
+    assert set(metrics) == {f"{name}+iaunet" for name in pairs} | {f"{name} (motion only)" for name in pairs}
     for result in metrics.values():
         assert 0 <= result["IDF1"] <= 1 and result["MOTA"] <= 1 and result["IDSW"] >= 0
         assert result["num_tracks"] >= 1
-    tracks = read_mot_file(output / "tracks" / "botsort_iaunet.txt")
-    assert tracks.shape[1] == 10 and set(tracks[:, 0].astype(int)) <= set(range(1, 13))
-    assert (output / "botsort_iaunet.gif").stat().st_size > 0
-    assert (output / "SYNTH-01" / "gt" / "gt.txt").is_file()
+    for sequence in ("SYNTH-01", "SYNTH-02"):
+        assert (output / sequence / "gt" / "gt.txt").is_file()
+        tracks = read_mot_file(output / "tracks" / sequence / "botsort_iaunet.txt")
+        assert tracks.shape[1] == 10 and set(tracks[:, 0].astype(int)) <= set(range(1, 13))
+    for name in pairs:  # a GIF of the first sequence for each appearance tracker, and both runs' tracks
+        assert (output / f"{name}_iaunet.gif").stat().st_size > 0
+        assert (output / "tracks" / "SYNTH-02" / f"{name}.txt").is_file()
