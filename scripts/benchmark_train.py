@@ -44,7 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=list(PRECISIONS))
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument(
-        "--ciau", action="store_true", help="also time CIAU alone: relation materialised vs fused SDPA"
+        "--ciau",
+        action="store_true",
+        help="also time CIAU alone and the IAUnet forward with its relation materialised (IAUnet+rel) vs fused",
     )
     return parser.parse_args(argv)
 
@@ -95,14 +97,22 @@ def training_step(model: IAUnetForReID, inputs: dict, device: torch.device, dtyp
     return step
 
 
-def inference_forward(model: IAUnetForReID, inputs: dict, device: torch.device, dtype: torch.dtype | None):
-    """A closure running one inference forward pass (eval mode, no autograd)."""
+def inference_forward(
+    model: IAUnetForReID,
+    inputs: dict,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    output_relations: bool = False,
+):
+    """A closure running one inference forward pass (eval mode, no autograd).
+
+    ``output_relations=True`` materialises CIAU's channel relation (the default pass runs it fused)."""
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
     def forward() -> None:
         model.eval()
         with torch.inference_mode(), autocast:
-            model(pixel_values=inputs["pixel_values"])
+            model(pixel_values=inputs["pixel_values"], output_relations=output_relations)
 
     return forward
 
@@ -174,6 +184,10 @@ def main(argv: list[str] | None = None) -> dict:
         for name, model in models.items():
             functions[("forward", name)] = inference_forward(model, inputs, device, dtype)
             functions[("train step", name)] = training_step(model, inputs, device, dtype)
+        if args.ciau:  # the same IAUnet forward with CIAU's relation materialised instead of fused
+            functions[("forward", "IAUnet+rel")] = inference_forward(
+                models["IAUnet"], inputs, device, dtype, output_relations=True
+            )
         seconds = alternate(functions, args.steps, args.warmup, device)
         for (kind, name), value in seconds.items():
             rows.append(
