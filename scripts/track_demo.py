@@ -1,4 +1,4 @@
-"""Track synthetic videos with boxmot's trackers: IAUnet appearance vs the same or other trackers on motion alone.
+"""Track synthetic videos with three boxmot trackers, each with IAUnet appearance and on its own motion alone.
 
 Detections are the ground-truth boxes jittered and randomly dropped (a stand-in for a detector). People stop and
 turn back (``--motion stop-and-turn``, the default), often behind the pillar or one another, which a
