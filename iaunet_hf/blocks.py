@@ -158,9 +158,18 @@ def channel_aggregation(rows: torch.Tensor, strategy: str = "dot") -> tuple[torc
 
 @torch.fx.wrap  # a leaf for torch.fx, for the same reason as channel_aggregation
 def fused_channel_aggregation(rows: torch.Tensor) -> torch.Tensor:
-    """``channel_aggregation(rows, "dot")[0]`` as one fused attention kernel: the relation is never built."""
+    """``channel_aggregation(rows, "dot")[0]`` as one fused attention kernel: the relation is never built.
+
+    The Gram logits and their softmax must be float32 (spec §1a). bf16 rows on the CPU go to the kernel as they
+    are: torch's CPU flash-attention kernel accumulates the Gram and runs the softmax in float32 for bf16 inputs
+    (tested against a float32 reference in ``test_model_blocks``), and upcasting rows that are already bf16 adds
+    no precision, only time. Everything else (fp16, other devices, whose fallback kernels may keep the scores in
+    the input type) is upcast to at least float32 first.
+    """
     with torch.autocast(device_type=rows.device.type, enabled=False):
-        wide = rows.to(at_least_float32(rows.dtype))[:, None]  # one head: the ONNX exporter needs 4D
+        keep_bf16 = rows.dtype == torch.bfloat16 and rows.device.type == "cpu"
+        wide = rows if keep_bf16 else rows.to(at_least_float32(rows.dtype))
+        wide = wide[:, None]  # one head: the ONNX exporter needs 4D
         fused = F.scaled_dot_product_attention(wide, wide, wide, scale=1.0)
     return fused[:, 0].to(rows.dtype)
 

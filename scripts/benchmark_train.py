@@ -106,13 +106,18 @@ def inference_forward(
 ):
     """A closure running one inference forward pass (eval mode, no autograd).
 
-    ``output_relations=True`` materialises CIAU's channel relation (the default pass runs it fused)."""
+    ``output_relations=True`` materialises CIAU's channel relation (the default pass runs it fused); it goes
+    through the backbone model (``IAUnetModel``, the same pass without the classifier), which returns relations.
+    """
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
     def forward() -> None:
         model.eval()
         with torch.inference_mode(), autocast:
-            model(pixel_values=inputs["pixel_values"], output_relations=output_relations)
+            if output_relations:
+                model.iaunet(pixel_values=inputs["pixel_values"], output_relations=True)
+            else:
+                model(pixel_values=inputs["pixel_values"])
 
     return forward
 
