@@ -31,7 +31,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "IAU": {"iau_stages": [2, 3], "iau_modules": ["ciau", "stiau"]},
 }
 PRESETS: dict[str, dict[str, object]] = {
-    # About 20 minutes on two otherwise idle CPU cores (38-57 s a run): ResNet-18 at 128x64, 32 training identities.
+    # About 16 minutes on two otherwise idle CPU cores (43-49 s a run): ResNet-18 at 128x64, 32 training identities.
     "cpu": dict(
         seeds=5,
         epochs=10,
