@@ -374,9 +374,9 @@ class IAUBlock(nn.Module):
         for name in self.order:
             source = block_input if self.arrangement == "parallel" else x
             if name == "ciau":
-                delta, channel_relation = self.ciau(source, num_frames, return_relations)
-                if channel_relation is not None:
-                    relations["channel"] = channel_relation
+                delta, relation = self.ciau(source, num_frames, return_relations)
+                if relation is not None:
+                    relations["channel"] = relation
             else:
                 delta, part_logits, relations["part"] = self.stiau(source, num_frames)
             x = x + delta

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hardware = describe_hardware()
     if torch.cuda.is_available():
-        hardware += f"; GPU {torch.cuda.get_device_name(0)}"
+        hardware += f"; {describe_hardware('cuda')}"
     print(
         f"\nHardware: {hardware}\nLoad average before/after (1 min): {load_before[0]:.2f} / {load_after[0]:.2f}\n"
     )

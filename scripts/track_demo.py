@@ -117,11 +117,6 @@ def summarise_mot(per_sequence: list[dict[str, dict]]) -> dict[str, float]:
     }
 
 
-def evaluate_mot(ground_truth: np.ndarray, tracks: np.ndarray, num_frames: int) -> dict[str, float]:
-    """IDF1, MOTA, ID switches of one sequence."""
-    return summarise_mot([clear_and_identity(ground_truth, tracks, num_frames)])
-
-
 def write_gif(path: Path, video, tracks: np.ndarray, frame_ms: int = 100) -> None:
     """The frames with each track's box and id drawn in a colour of its own."""
     palette = np.random.default_rng(1).integers(64, 256, size=(4096, 3))

@@ -37,14 +37,12 @@ EVAL_SPLIT_FILE = "eval_split.json"
 
 
 def has_part_attention(model: torch.nn.Module) -> bool:
-    """Whether the network predicts part attention (an STIAU with learned part division) the part loss trains."""
-    network = getattr(getattr(model, "iaunet", None), "network", None)
-    if network is None or not hasattr(network, "iau"):
-        return True  # not an IAUnet layout this check knows: let the model decide
-    return any(
-        getattr(getattr(block, "stiau", None), "part_conv", None) is not None
-        for block in network.iau.values()
-    )
+    """Whether the network predicts learned part attention (an STIAU block with ``part_division="attention"``),
+    which the part loss trains; read from the model's ``IAUnetConfig`` rather than from its modules."""
+    config = getattr(model, "config", None)
+    if getattr(config, "model_type", None) != "iaunet":
+        return True  # not an IAUnet: let the model decide
+    return bool(config.iau_stages) and "stiau" in config.iau_modules and config.part_division == "attention"
 
 
 class TrainerSetup:
