@@ -88,7 +88,8 @@ def resolve_resume(resume: str, checkpoints_dir: str | Path) -> Path:
         if path is None:
             raise FileNotFoundError(
                 f"--resume latest: no {CHECKPOINT_PREFIX}N folder in {checkpoints_dir}; expected a previous run's "
-                "checkpoints there (same --output-dir), or pass a checkpoint folder"
+                "checkpoints there (same --output-dir), or pass a checkpoint folder. With no checkpoint to resume, "
+                "leave out --resume to start the run again (a folder without checkpoints can be reused)"
             )
         return path
     path = Path(resume)

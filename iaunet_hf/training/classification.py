@@ -29,7 +29,7 @@ class ClassificationTrainer(Trainer):
         if len(self.labels) < data.batch_size:
             raise ValueError(
                 f"{data.dataset}: {len(self.labels)} training images but data.batch_size is {data.batch_size}; "
-                "lower --data.batch_size"
+                f"lower --data.batch_size to at most {len(self.labels)}"
             )
 
     def loss_settings(self) -> dict[str, Any]:

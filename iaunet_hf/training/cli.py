@@ -4,7 +4,8 @@ Any config field can be overridden as ``--section.field value`` (``--optimizer.l
 timm architecture as ``--model.<keyword>`` (``--model.iau_modules '[ciau]'``), any dataset builder option as
 ``--data.<option>`` (``--data.name_pattern ...``), and a field whose name is unique as ``--field value`` /
 ``--field-name value`` (``--data-dir``, ``--output-dir``, ``--mixed-precision``). Errors a user can fix print one
-line and exit with status 2. Launch the same command under ``accelerate launch`` or ``torchrun`` for several GPUs.
+line and exit with status 2; a run stopped by divergence exits with status 1 and prints the command to go on
+(``advice.py``). Launch the same command under ``accelerate launch`` or ``torchrun`` for several GPUs.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from .recipes import available_recipes, load_config
 USAGE_ERROR = 2
 
 
-def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
-    """``["--a.b", "1", "--c=2"]`` -> ``{"a.b": "1", "c": "2"}``; values are typed later by the config."""
-    overrides: dict[str, str] = {}
+def override_pairs(tokens: Sequence[str]) -> list[tuple[str, str]]:
+    """``["--a.b", "1", "--c=2"]`` -> ``[("a.b", "1"), ("c", "2")]``, in the order given."""
+    pairs: list[tuple[str, str]] = []
     index = 0
     while index < len(tokens):
         token = tokens[index]
@@ -34,9 +35,14 @@ def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
                 raise ValueError(f"override --{key} has no value; expected --{key} VALUE")
             value = tokens[index + 1]
             index += 1
-        overrides[key] = value
+        pairs.append((key, value))
         index += 1
-    return overrides
+    return pairs
+
+
+def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
+    """``["--a.b", "1", "--c=2"]`` -> ``{"a.b": "1", "c": "2"}``; values are typed later by the config."""
+    return dict(override_pairs(tokens))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +78,8 @@ def fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args, rest = build_parser().parse_known_args(argv)
     try:
-        overrides = parse_overrides(rest)
+        pairs = override_pairs(rest)
+        overrides = dict(pairs)
         if args.resume is not None:
             overrides["checkpoint.resume"] = args.resume
         config = load_config(args.recipe, overrides)
@@ -90,8 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(error))
     try:
         result = trainer.train()
-    except NonFiniteLossError as error:
-        sys.stderr.write(f"iaunet-train: stopped: {error}\n")
+    except NonFiniteLossError as error:  # nothing broken was saved; say how to go on, as a command to run
+        from .advice import stop_advice
+
+        advice = stop_advice(error.last_good_checkpoint, args.recipe, pairs, config)
+        sys.stderr.write(f"iaunet-train: stopped: {error}\n{advice}\n")
         return 1
     metrics = ", ".join(
         f"{key} {value:.2f}" for key, value in result.metrics.items() if isinstance(value, float)

@@ -4,19 +4,40 @@ A loss that is NaN/inf stops the run (or skips the step, by option) before the o
 stays finite but explodes (``divergence_factor`` x the run's first logged loss, e.g. lr 1e6 giving ~1e15) warns.
 Before every checkpoint and the final model the loss of the current weights is probed on the last batch: weights
 that are non-finite or whose loss has exploded are never saved, so the "last good checkpoint" a stop message
-names is good.
+names is good. The stop names what to do next in the run's state: resume the last good checkpoint, or, when none
+was saved yet, start the run again (its output folder can be reused); ``iaunet-train`` prints the exact command.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import torch
 
 
+def recovery_hint(last_good_checkpoint: Path | None) -> str:
+    """What to do after a stop, in the run's state (the CLI adds the exact command, see ``advice``)."""
+    if last_good_checkpoint is None:
+        return (
+            "no checkpoint was saved yet, so there is nothing to resume: start the run again with a lower "
+            "optimizer.lr (the same output folder can be reused)"
+        )
+    return f"the last good checkpoint is {last_good_checkpoint}: resume it with a lower optimizer.lr"
+
+
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the run stops so the last good checkpoint is not overwritten."""
+    """The loss (or the weights) became non-finite or exploded; the run stops so the last good checkpoint is not
+    overwritten. ``last_good_checkpoint`` is the checkpoint to resume, None when none was saved yet."""
+
+    def __init__(self, reason: str, last_good_checkpoint: Path | None = None) -> None:
+        self.reason = reason
+        self.last_good_checkpoint = last_good_checkpoint
+        super().__init__(f"{reason}; {recovery_hint(last_good_checkpoint)}")
+
+    def __reduce__(self):  # pickled (e.g. between processes) with its fields, not its rendered message
+        return type(self), (self.reason, self.last_good_checkpoint)
 
 
 def weights_are_finite(model: torch.nn.Module) -> bool:
@@ -47,7 +68,8 @@ class DivergenceMonitor:
             warnings.warn(
                 f"the loss is diverging: {loss:.4g} at {where}, more than train.divergence_factor "
                 f"{self.factor:g} x the run's first logged loss {self.reference_loss:.4g}; no checkpoint is saved "
-                "until it comes back down. Resume from the last checkpoint with a lower --optimizer.lr",
+                "until it comes back down. If it does not, the run ends without a final model and says how to go "
+                "on with a lower --optimizer.lr",
                 RuntimeWarning,
                 stacklevel=2,
             )

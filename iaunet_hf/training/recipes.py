@@ -239,7 +239,8 @@ def resolve_key(key: str) -> tuple[str | None, str]:
         )
     if len(owners) > 1:
         raise ValueError(
-            f"ambiguous override --{key}: found in sections {owners}; write it as --SECTION.{key}"
+            f"ambiguous override --{key}: found in sections {owners}; write it as "
+            + " or ".join(f"--{owner}.{key}" for owner in owners)
         )
     return owners[0], key
 

@@ -109,9 +109,8 @@ class Trainer(TrainerSetup):
                 if train.non_finite_loss == "skip":
                     return None
                 raise NonFiniteLossError(
-                    f"non-finite loss ({outputs.loss.item()}) at step {self.progress.global_step + 1}; the last "
-                    f"good checkpoint is {latest_checkpoint(self.checkpoints_dir) or 'none (none saved yet)'}. "
-                    "Resume with --resume latest and a lower --optimizer.lr, or set --train.non_finite_loss skip"
+                    f"non-finite loss ({outputs.loss.item()}) at step {self.progress.global_step + 1}",
+                    self.last_good_checkpoint(),
                 )
             accelerator.backward(outputs.loss)
             if accelerator.sync_gradients and train.max_grad_norm is not None:
@@ -179,6 +178,9 @@ class Trainer(TrainerSetup):
             self.run_log.write(
                 "resume", self.progress.epochs_done, self.progress.global_step, {"changed": changed}
             )
+        elif self.run_log.enabled and self.run_log.rows():
+            # a new run in a folder that has a log already (one stopped before its first checkpoint)
+            self.run_log.write("restart", 0, 0, {})
         if accelerator.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.output_dir / "config.yaml")
@@ -205,9 +207,8 @@ class Trainer(TrainerSetup):
         reason = self.weights_problem()
         if reason is not None:  # broken weights are never saved, as a checkpoint or as the final model
             raise NonFiniteLossError(
-                f"{reason} after epoch {self.progress.epochs_done}; no final model is saved. The last good "
-                f"checkpoint is {latest_checkpoint(self.checkpoints_dir) or 'none'}: resume from it with "
-                "--resume latest and a lower --optimizer.lr"
+                f"{reason} after epoch {self.progress.epochs_done}; no final model is saved",
+                self.last_good_checkpoint(),
             )
         final, entries = self.evaluate_and_keep_best(config.train.epochs, final=True)
         accelerator.log(final, step=self.progress.global_step)
@@ -230,13 +231,17 @@ class Trainer(TrainerSetup):
             loss = self.accelerator.reduce(torch.tensor([loss], device=self.accelerator.device), "max").item()
         return self.divergence.unhealthy_reason(model, loss)
 
+    def last_good_checkpoint(self) -> Path | None:
+        """The newest checkpoint of the output folder, else the one this run resumed from (None: nothing saved)."""
+        return latest_checkpoint(self.checkpoints_dir) or self.resume_from
+
     def save_checkpoint(self) -> None:
         """A training-state checkpoint of the current epoch, unless the weights are broken (then warn)."""
         reason = self.weights_problem()
         if reason is not None:
             warnings.warn(
                 f"not saving a checkpoint after epoch {self.progress.epochs_done}: {reason}; the last good "
-                f"checkpoint stays {latest_checkpoint(self.checkpoints_dir) or 'none'}",
+                f"checkpoint stays {self.last_good_checkpoint() or 'none (none saved yet)'}",
                 RuntimeWarning,
                 stacklevel=2,
             )

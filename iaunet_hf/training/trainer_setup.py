@@ -134,7 +134,7 @@ class TrainerSetup:
         data = self.config.data
         if data.data_dir is None:
             raise ValueError(
-                f"training config: data.data_dir is not set; expected the folder of {data.dataset} (--data-dir)"
+                f"training config: data.data_dir is not set; pass --data-dir DIR, the folder of {data.dataset}"
             )
         folders = [data.data_dir] if isinstance(data.data_dir, str) else list(data.data_dir)
         if len(data.datasets) > 1 and len(folders) != len(data.datasets):
@@ -192,7 +192,8 @@ class TrainerSetup:
             warnings.warn(
                 f"{data.dataset}: the recipe trains with the part loss (data.use_part_masks, loss.part_loss_weight "
                 f"{loss.part_loss_weight}) but the train split has no part masks (data.mask_dir is {data.mask_dir!r}); "
-                "the part loss is off for this run. Pass --data.mask_dir with masks from scripts/make_part_masks.py",
+                "the part loss is off for this run. Pass --data.mask_dir DIR with the set's part masks (written by "
+                "scripts/make_part_masks.py of the source repository, see docs/data.md)",
                 stacklevel=3,
             )
         if "part_masks" in train.column_names and not self.part_masks_used:
@@ -233,7 +234,8 @@ class TrainerSetup:
             if not Path(model_cfg.pretrained_file).is_file():
                 raise FileNotFoundError(
                     f"model.pretrained_file {model_cfg.pretrained_file} does not exist; expected ImageNet ResNet "
-                    "weights (.safetensors or .pth), or set --model.pretrained false"
+                    "weights (.safetensors or .pth) there, or start from random weights with "
+                    "--model.pretrained_file null --model.pretrained false"
                 )
             overlay = dict(file=str(model_cfg.pretrained_file))
         network = timm.create_model(

@@ -89,8 +89,9 @@ def test_divergence_never_reaches_a_checkpoint_and_the_advice_works(
             )
         )
     assert status == 1
-    message = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "checkpoint_1" in message and "lower --optimizer.lr" in message
+    message = capsys.readouterr().err
+    assert f"the last good checkpoint is {checkpoint}" in message and "--optimizer.lr" in message
+    assert message.strip().splitlines()[-1].strip().endswith("--resume latest --optimizer.lr 0.00035")
     assert (
         list_checkpoints(finished_run / "checkpoints") == [checkpoint] and folder_digest(checkpoint) == saved
     )
