@@ -7,6 +7,7 @@ contiguous, so images are simply clips of one frame.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -111,6 +112,13 @@ def is_tracing() -> bool:
     return torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
 
 
+def autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast switched off on ``device``; a no-op where autocast does not exist (the meta device timm builds on)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def at_least_float32(dtype: torch.dtype) -> torch.dtype:
     """float32 for half types and float32, float64 for float64: the precision the attention softmaxes need."""
     return torch.promote_types(dtype, torch.float32)
@@ -146,7 +154,7 @@ def channel_aggregation(rows: torch.Tensor, strategy: str = "dot") -> tuple[torc
     Table IX) relates rows by softmax_j(-||r_i - r_j||^2), computed as softmax_j(2 r_i.r_j - ||r_j||^2): the
     dropped -||r_i||^2 is constant along a softmax row, so the relation is the same with smaller logits.
     """
-    with torch.autocast(device_type=rows.device.type, enabled=False):
+    with autocast_off(rows.device):
         wide = rows.to(at_least_float32(rows.dtype))
         gram = torch.bmm(wide, wide.transpose(1, 2))  # (B, TC, TC)
         if strategy == "l2":
@@ -166,7 +174,7 @@ def fused_channel_aggregation(rows: torch.Tensor) -> torch.Tensor:
     no precision, only time. Everything else (fp16, other devices, whose fallback kernels may keep the scores in
     the input type) is upcast to at least float32 first.
     """
-    with torch.autocast(device_type=rows.device.type, enabled=False):
+    with autocast_off(rows.device):
         keep_bf16 = rows.dtype == torch.bfloat16 and rows.device.type == "cpu"
         wide = rows if keep_bf16 else rows.to(at_least_float32(rows.dtype))
         wide = wide[:, None]  # one head: the ONNX exporter needs 4D
@@ -177,7 +185,7 @@ def fused_channel_aggregation(rows: torch.Tensor) -> torch.Tensor:
 @torch.fx.wrap  # a leaf for torch.fx, for the same reason as channel_aggregation
 def masked_relation_softmax(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """Row softmax of (B, TN, TN) logits over the allowed pairs, in at least float32; rows with none give 0."""
-    with torch.autocast(device_type=logits.device.type, enabled=False):
+    with autocast_off(logits.device):
         wide = logits.to(at_least_float32(logits.dtype)).masked_fill(~allowed, _MASKED_LOGIT)
         # A node with no allowed partner (temporal-only relations on one frame) receives no context.
         return wide.softmax(dim=-1) * allowed.any(dim=-1, keepdim=True)

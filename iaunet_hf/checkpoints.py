@@ -52,6 +52,11 @@ def check_safetensors_file(path: str | Path) -> None:
         )
 
 
+class CheckpointMismatchError(ValueError, RuntimeError):
+    """A checkpoint that does not match its model: a ValueError (the package's error for bad input) and a
+    RuntimeError (what transformers' ``from_pretrained`` raises for a size mismatch), so callers of either catch it."""
+
+
 def _preview(names: list[str], limit: int = 8) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
@@ -75,7 +80,7 @@ def raise_on_mismatch(
     if mismatched:
         shapes = [f"{name} (checkpoint {list(a)}, model {list(b)})" for name, a, b in mismatched]
         parts.append(f"shape differs: {_preview(shapes)}")
-    raise ValueError(
+    raise CheckpointMismatchError(
         f"checkpoint {source} does not match the model its config describes; "
         + "; ".join(parts)
         + ". Expected "

@@ -28,7 +28,14 @@ import math
 import torch
 from torch import nn
 
-from .blocks import at_least_float32, channel_aggregation, init_module_weights, is_tracing, mark_zero_init
+from .blocks import (
+    at_least_float32,
+    autocast_off,
+    channel_aggregation,
+    init_module_weights,
+    is_tracing,
+    mark_zero_init,
+)
 
 # A leaf for torch.fx here too (torch.fx.wrap patches the calling module's own global name).
 torch.fx.wrap("channel_aggregation")
@@ -58,7 +65,7 @@ def position_aggregation(
     queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax_j(q_i·k_j) v over (B, P, C') rows, in at least float32 (autocast off); v's dtype comes back."""
-    with torch.autocast(device_type=queries.device.type, enabled=False):
+    with autocast_off(queries.device):
         compute = at_least_float32(queries.dtype)
         relation = torch.bmm(queries.to(compute), keys.to(compute).transpose(1, 2)).softmax(dim=-1)
         aggregated = torch.bmm(relation, values.to(compute))  # (B, P, C')
@@ -129,7 +136,7 @@ def location_prior(height: int, width: int, device=None, dtype=None) -> torch.Te
 def prior_weighted_aggregation(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """SIA's R = softmax_j(L ⊙ softmax_j(x_iᵀx_j/√C)) and R·x per frame, in at least float32 (autocast off)."""
     frames_times_batch, channels, height, width = x.shape
-    with torch.autocast(device_type=x.device.type, enabled=False):
+    with autocast_off(x.device):
         compute = at_least_float32(x.dtype)
         positions = x.to(compute).flatten(2).transpose(1, 2)  # (B*T, HW, C)
         semantic = torch.bmm(positions, positions.transpose(1, 2)) / math.sqrt(channels)

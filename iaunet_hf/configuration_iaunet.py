@@ -6,6 +6,7 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
+from .backbones.resnet import IMAGENET_BASE_CHANNELS
 from .blocks import IAU_MODULE_NAMES
 from .losses import ReIDLossConfig
 from .network_options import check_network_options, embedding_size
@@ -40,6 +41,9 @@ class IAUnetConfig(PreTrainedConfig):
         relations (`str`, defaults to `"both"`): STIAU relations, `"both"`, `"spatial"` or `"temporal"`.
         channel_relation (`str`, defaults to `"dot"`): CIAU's relation, `"dot"` or `"l2"` (paper Table IX).
         part_relation (`str`, defaults to `"subnet"`): STIAU's relation, `"subnet"` or `"l2"` (paper Table IX).
+        base_channels (`int`, defaults to 64): channels of the ResNet stem and first stage (each later stage
+            doubles them). 64 is every published ResNet (and the only width with ImageNet weights); smaller values
+            give a narrow model for tests and quick experiments (`IAUnetConfig.small()`).
         num_parts (`int`, defaults to 4): body parts N (head, upper body, lower body, shoes).
         part_division (`str`, defaults to `"attention"`): learned part attention, or `"patches"` (a fixed 2x2
             grid, for CIFAR-100).
@@ -85,6 +89,7 @@ class IAUnetConfig(PreTrainedConfig):
         head: str = "bnneck",
         channel_relation: str = "dot",
         part_relation: str = "subnet",
+        base_channels: int = IMAGENET_BASE_CHANNELS,
         **kwargs: Any,
     ) -> None:
         for key in _TIMM_KEYS:
@@ -98,6 +103,7 @@ class IAUnetConfig(PreTrainedConfig):
         self.head = head
         self.channel_relation = channel_relation
         self.part_relation = part_relation
+        self.base_channels = base_channels
         self.iau_stages = [int(stage) for stage in iau_stages]
         self.iau_modules = list(iau_modules)
         self.iau_arrangement = iau_arrangement
@@ -118,8 +124,14 @@ class IAUnetConfig(PreTrainedConfig):
             self.loss_config()
         except ValueError as error:
             raise ValueError(f"IAUnetConfig: {error}") from None
-        self.hidden_size = embedding_size(depth, backbone, head)
+        self.hidden_size = embedding_size(depth, backbone, head, base_channels)
         super().__init__(**kwargs)
+
+    @classmethod
+    def small(cls, **kwargs: Any) -> IAUnetConfig:
+        """A narrow IAUnet under 1M parameters (ResNet-18 at 8 base channels, 64x32 input), for tests and quick
+        experiments, as transformers' own models offer for their testers; ``kwargs`` override any field."""
+        return cls(**{"depth": 18, "base_channels": 8, "image_size": (64, 32), **kwargs})
 
     def network_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``IAUnet`` (and of the timm model functions) that this config describes."""
@@ -138,6 +150,7 @@ class IAUnetConfig(PreTrainedConfig):
             head=self.head,
             channel_relation=self.channel_relation,
             part_relation=self.part_relation,
+            base_channels=self.base_channels,
         )
 
     def loss_config(self) -> ReIDLossConfig:

@@ -83,38 +83,36 @@ class IAUnetPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         init_module_weights(module, init=hf_init)
 
+    # The task head: the one part of a checkpoint that may be absent (a base checkpoint fine-tuned for a new set of
+    # identities) and is then initialised fresh, with transformers' load report.
+    _head_prefixes = ("classifier.",)
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """``PreTrainedModel.from_pretrained``, but strict: a checkpoint that does not match its config raises.
+        """``PreTrainedModel.from_pretrained`` with the package's loading policy (docs/model.md, "Loading policy").
 
-        transformers only logs missing, unexpected and mismatched keys (and initialises them at random); here they
-        are a ValueError naming the checkpoint and the keys. The one tolerated difference: the identity classifier
-        of an ``IAUnetForReID`` checkpoint loaded into ``IAUnetModel``, and, with transformers'
-        ``ignore_mismatched_sizes=True``, tensors whose shape differs (a new head for another ``num_labels``). A
-        truncated or empty ``model.safetensors`` is a ValueError naming the file. ``output_loading_info=True``
-        returns ``(model, info)`` as usual.
+        Strict by default: a checkpoint whose non-head tensors are missing, extra or of another shape raises a
+        ``CheckpointMismatchError`` (a ValueError and a RuntimeError) naming the file and the keys, so nothing is
+        evaluated with random weights. Where the caller opted in, transformers' own semantics apply: a missing task
+        head is initialised fresh (fine-tuning a base checkpoint), ``ignore_mismatched_sizes=True`` re-initialises
+        resized tensors, and an explicit ``state_dict=`` or ``output_loading_info=True`` returns what transformers
+        returns, with its complete report. A truncated ``model.safetensors`` is a ValueError naming the file.
 
         Memory-mapped weights are then copied into ordinary (aligned) memory: at 8-byte-aligned addresses the CPU
         GEMM takes a different code path and rounds differently, which CIAU's peaked Gram softmax amplifies to
         ~1e-5; with the copy the transformers and timm faces of one checkpoint give bit-identical embeddings.
         """
         return_info = kwargs.pop("output_loading_info", False)
-        # transformers' own idiom for a new head (e.g. another num_labels): mismatched shapes are re-initialised.
         reinit_mismatched = kwargs.pop("ignore_mismatched_sizes", False)
-        folder = Path(str(pretrained_model_name_or_path))
-        subfolder = kwargs.get("subfolder") or ""
-        weights = folder / subfolder / WEIGHTS_NAME
-        if weights.is_file():
-            check_safetensors_file(weights)
-            source = str(weights)
-        else:
-            source = f"{pretrained_model_name_or_path}/{WEIGHTS_NAME}"
+        transformers_semantics = return_info or kwargs.get("state_dict") is not None
+        source = cls._weights_source(pretrained_model_name_or_path, kwargs.get("subfolder") or "")
         try:
             model, info = super().from_pretrained(
                 pretrained_model_name_or_path,
                 *args,
                 output_loading_info=True,
-                ignore_mismatched_sizes=True,  # reported here, as a ValueError naming the keys
+                # mismatches are re-initialised by transformers and then refused below unless the caller opted in
+                ignore_mismatched_sizes=reinit_mismatched or not transformers_semantics,
                 **kwargs,
             )
         except SafetensorError as error:
@@ -122,17 +120,29 @@ class IAUnetPreTrainedModel(PreTrainedModel):
                 f"{source} is truncated or not a safetensors file: {error}; expected an intact file written by "
                 "save_pretrained (re-save or re-download it)"
             ) from error
-        raise_on_mismatch(
-            source,
-            missing=info.get("missing_keys", ()),
-            unexpected=info.get("unexpected_keys", ()),
-            mismatched=() if reinit_mismatched else info.get("mismatched_keys", ()),
-        )
+        if not transformers_semantics:
+            raise_on_mismatch(
+                source,
+                missing=[
+                    key for key in info.get("missing_keys", ()) if not key.startswith(cls._head_prefixes)
+                ],
+                unexpected=info.get("unexpected_keys", ()),
+                mismatched=() if reinit_mismatched else info.get("mismatched_keys", ()),
+            )
         with torch.no_grad():
             for tensor in (*model.parameters(), *model.buffers()):
                 if tensor.device.type == "cpu" and tensor.data_ptr() % 64:
                     tensor.data = tensor.data.clone()
         return (model, info) if return_info else model
+
+    @staticmethod
+    def _weights_source(pretrained_model_name_or_path, subfolder: str) -> str:
+        """The weights file a load reads, for error messages; a local file is checked for truncation first."""
+        weights = Path(str(pretrained_model_name_or_path)) / subfolder / WEIGHTS_NAME
+        if pretrained_model_name_or_path is not None and weights.is_file():
+            check_safetensors_file(weights)
+            return str(weights)
+        return f"{pretrained_model_name_or_path}/{WEIGHTS_NAME}"
 
 
 class IAUnetModel(IAUnetPreTrainedModel):
@@ -299,6 +309,7 @@ def config_from_network(network: IAUnet, **kwargs) -> IAUnetConfig:
         num_frames=network.num_frames,
         last_stride=network.last_stride,
         num_channels=network.in_chans,
+        base_channels=network.base_channels,
         **kwargs,
     )
 

@@ -26,6 +26,7 @@ from .backbones import (
     googlenet_layout,
     resnet_layout,
 )
+from .backbones.resnet import IMAGENET_BASE_CHANNELS
 from .blocks import IAUBlock, init_module_weights, is_tracing
 from .comparison_blocks import COMPARISON_MODULE_NAMES, ComparisonBlock
 from .network_options import GLOBAL_POOLS, check_network_options
@@ -88,6 +89,7 @@ class IAUnet(nn.Module):
         head: str = "bnneck",
         channel_relation: str = "dot",
         part_relation: str = "subnet",
+        base_channels: int = IMAGENET_BASE_CHANNELS,
         device=None,
         dtype=None,
     ) -> None:
@@ -110,8 +112,10 @@ class IAUnet(nn.Module):
             head,
             channel_relation,
             part_relation,
+            base_channels,
         )
         dd = dict(device=device, dtype=dtype)
+        self.base_channels = base_channels
         self.depth = depth
         self.backbone = backbone
         self.head = head
@@ -129,8 +133,8 @@ class IAUnet(nn.Module):
             modules, self.layout = build_googlenet(in_chans, last_stride, **dd), googlenet_layout(last_stride)
         else:
             modules, self.layout = (
-                build_resnet(depth, in_chans, last_stride, **dd),
-                resnet_layout(depth, last_stride),
+                build_resnet(depth, in_chans, last_stride, base_channels, **dd),
+                resnet_layout(depth, last_stride, base_channels),
             )
         for name, module in modules.items():
             self.add_module(name, module)
@@ -151,7 +155,8 @@ class IAUnet(nn.Module):
         in_channels = self.layout.stage_channels[-1]
         if head == "pcb":
             self.pcb = PCBHead(in_channels, **dd)
-            self.num_features = self.head_hidden_size = self.pcb.out_features
+            # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
+            self.num_features, self.head_hidden_size = in_channels, self.pcb.out_features
         else:
             self.num_features = self.head_hidden_size = in_channels
             self.bnneck = nn.BatchNorm1d(in_channels, **dd)
@@ -175,7 +180,9 @@ class IAUnet(nn.Module):
         )
 
     def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
-        return make_identity_classifier(self.num_features, num_classes, self.head, device=device, dtype=dtype)
+        return make_identity_classifier(
+            self.head_hidden_size, num_classes, self.head, device=device, dtype=dtype
+        )
 
     def init_weights(self) -> None:
         """Apply the spec's initialisation to every module (ImageNet weights, if any, are loaded afterwards)."""
@@ -198,6 +205,7 @@ class IAUnet(nn.Module):
                 module._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
 
     @property
+    @torch.jit.unused
     def grad_checkpointing(self) -> bool:
         return any(getattr(m, "gradient_checkpointing", False) for m in self.modules() if m is not self)
 
@@ -206,12 +214,15 @@ class IAUnet(nn.Module):
         return "classifier" if name_only else self.classifier
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """Replace the classifier (global pooling is always average pooling over space and time)."""
-        if global_pool is not None and global_pool not in GLOBAL_POOLS:
-            raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {global_pool!r}")
+        """Replace the classifier; ``global_pool=""`` makes ``forward`` return the unpooled map (timm's idiom)."""
+        if global_pool is not None:
+            if global_pool not in GLOBAL_POOLS:
+                raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {global_pool!r}")
+            self.global_pool = global_pool
         reference = next(self.parameters())
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes, device=reference.device, dtype=reference.dtype)
+        self.classifier.train(self.training)
         init_module_weights(self.classifier)
 
     def check_input(self, x: torch.Tensor) -> None:
@@ -284,6 +295,8 @@ class IAUnet(nn.Module):
         stripe logits, which come back separately for its loss (None for the BN-neck head).
         """
         classifier = self.classifier if classifier is None else classifier
+        if not self.global_pool:  # timm's global_pool="": the unpooled map; no neck or classifier runs
+            return feature_map, feature_map, feature_map, None
         if (
             self.head == "pcb"
         ):  # the concatenated reduced stripe features are both pooled feature and embedding
@@ -343,9 +356,14 @@ class IAUnet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Identity logits, or the embedding when the model has no classifier (``num_classes=0``)."""
-        output = self.forward_reid(x)
-        return output.embedding if output.logits is None else output.logits
+        """Identity logits, or the embedding when the model has no classifier (``num_classes=0``).
+
+        The same stages and head as ``forward_reid``, composed as timm's ``forward_head(forward_features(x))`` so
+        that the traced graph (torch.fx, TorchScript) ends in the returned tensor.
+        """
+        feature_map = self.forward_features(x)
+        _, embedding, output, _ = self._head(feature_map)
+        return embedding if isinstance(self.classifier, nn.Identity) else output
 
     def forward_intermediates(
         self,
@@ -383,10 +401,12 @@ class IAUnet(nn.Module):
                 del self.iau[names[-1]]
         if max_index < 4:
             self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        if prune_head or max_index < 4:
+            # timm's contract: the pruned head (here the BN neck or PCB, and the classifier) is gone, and forward
+            # returns the last kept feature map
             if self.head == "pcb":
                 self.pcb = nn.Identity()
             else:
                 self.bnneck = nn.Identity()
-        if prune_head or max_index < 4:
-            self.reset_classifier(0)
+            self.reset_classifier(0, "")
         return take_indices

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .backbones import RESNET_LAYOUTS, PCBHead, googlenet_layout, resnet_layout
+from .backbones.resnet import IMAGENET_BASE_CHANNELS
 from .blocks import IAU_MODULE_NAMES, check_iau_options
 from .comparison_blocks import COMPARISON_MODULE_NAMES, check_comparison_modules
 
-GLOBAL_POOLS = ("avg",)
+# "avg": average over space and time; "": timm's idiom for no pooling (forward returns the last feature map).
+GLOBAL_POOLS = ("avg", "")
 BACKBONES = ("resnet", "googlenet")
 HEADS = ("bnneck", "pcb")
 
@@ -32,6 +34,7 @@ def check_network_options(
     head: str = "bnneck",
     channel_relation: str = "dot",
     part_relation: str = "subnet",
+    base_channels: int = IMAGENET_BASE_CHANNELS,
 ) -> None:
     """Raise a ValueError naming the option when an IAUnet setting is invalid (shared by the model and config)."""
     if backbone not in BACKBONES:
@@ -40,10 +43,16 @@ def check_network_options(
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
     if global_pool not in GLOBAL_POOLS:
         raise ValueError(
-            f"global_pool must be one of {GLOBAL_POOLS} (average over space and time), got {global_pool!r}"
+            f"global_pool must be one of {GLOBAL_POOLS} (average over space and time, or '' for the unpooled "
+            f"feature map), got {global_pool!r}"
         )
     if backbone == "resnet" and depth not in RESNET_LAYOUTS:
         raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {depth}")
+    if base_channels < 1 or (backbone != "resnet" and base_channels != IMAGENET_BASE_CHANNELS):
+        raise ValueError(
+            f"base_channels must be >= 1 and applies to the ResNet backbone only (GoogLeNet has "
+            f"{IMAGENET_BASE_CHANNELS}), got {base_channels} with backbone={backbone!r}"
+        )
     if in_chans < 1:
         raise ValueError(f"in_chans must be >= 1, got {in_chans}")
     stages = tuple(iau_stages)
@@ -72,9 +81,16 @@ def check_network_options(
         )
 
 
-def embedding_size(depth: int = 50, backbone: str = "resnet", head: str = "bnneck") -> int:
+def embedding_size(
+    depth: int = 50,
+    backbone: str = "resnet",
+    head: str = "bnneck",
+    base_channels: int = IMAGENET_BASE_CHANNELS,
+) -> int:
     """Size of the retrieval embedding: the backbone's last channels, or PCB's 6 x 256 stripe features."""
     if head == "pcb":
         return PCBHead.embedding_size()
-    layout = googlenet_layout() if backbone == "googlenet" else resnet_layout(depth)
+    layout = (
+        googlenet_layout() if backbone == "googlenet" else resnet_layout(depth, base_channels=base_channels)
+    )
     return layout.stage_channels[-1]

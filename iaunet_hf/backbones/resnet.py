@@ -49,33 +49,48 @@ def _make_stage(
     return ResNetStage(*blocks)
 
 
-def resnet_layout(depth: int, last_stride: int = 1) -> BackboneLayout:
+# Channels of the stem and of stage 1's blocks in every published ResNet; each later stage doubles them.
+IMAGENET_BASE_CHANNELS = 64
+
+
+def resnet_layout(
+    depth: int, last_stride: int = 1, base_channels: int = IMAGENET_BASE_CHANNELS
+) -> BackboneLayout:
     """Stem conv1-bn1-act1; stage 1 is maxpool + layer1, stages 2-4 are layer2-4."""
     block, _ = RESNET_LAYOUTS[depth]
     return BackboneLayout(
         stem=("conv1", "bn1", "act1"),
         stages=(("maxpool", "layer1"), ("layer2",), ("layer3",), ("layer4",)),
-        stem_channels=64,
-        stage_channels=tuple(64 * 2**index * block.expansion for index in range(4)),
+        stem_channels=base_channels,
+        stage_channels=tuple(base_channels * 2**index * block.expansion for index in range(4)),
         stage_strides=(2, 2, 2, last_stride),
     )
 
 
 def build_resnet(
-    depth: int, in_chans: int = 3, last_stride: int = 1, device=None, dtype=None
+    depth: int,
+    in_chans: int = 3,
+    last_stride: int = 1,
+    base_channels: int = IMAGENET_BASE_CHANNELS,
+    device=None,
+    dtype=None,
 ) -> dict[str, nn.Module]:
-    """The ResNet modules by torchvision name, in forward order (``resnet_layout`` says how to run them)."""
+    """The ResNet modules by torchvision name, in forward order (``resnet_layout`` says how to run them).
+
+    ``base_channels`` below 64 gives a narrow ResNet (e.g. 8: under 1M parameters at depth 18) for tests and quick
+    experiments; ImageNet weights exist only for 64.
+    """
     dd = dict(device=device, dtype=dtype)
     block, layers = RESNET_LAYOUTS[depth]
     modules: dict[str, nn.Module] = {
-        "conv1": nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False, **dd),
-        "bn1": nn.BatchNorm2d(64, **dd),
+        "conv1": nn.Conv2d(in_chans, base_channels, kernel_size=7, stride=2, padding=3, bias=False, **dd),
+        "bn1": nn.BatchNorm2d(base_channels, **dd),
         "act1": nn.ReLU(inplace=True),
         "maxpool": nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
     }
-    in_channels = 64
+    in_channels = base_channels
     for index, (name, num_blocks, stride) in enumerate(zip(STAGE_NAMES, layers, (1, 2, 2, last_stride))):
-        channels = 64 * 2**index
+        channels = base_channels * 2**index
         modules[name] = _make_stage(block, in_channels, channels, num_blocks, stride, **dd)
         in_channels = channels * block.expansion
     return modules

@@ -52,7 +52,7 @@ GRADIENT_FREE = ("stiau.relation.bias",)
 def test_rows_build_train_and_take_clips(architecture: str, kwargs: dict):
     model = wake_up(timm.create_model(architecture, num_classes=4, **kwargs)).train()
     out = model.forward_reid(torch.randn(8, 3, H, W))
-    assert out.logits.shape == (8, 4) and out.embedding.shape == (8, model.num_features)
+    assert out.logits.shape == (8, 4) and out.embedding.shape == (8, model.head_hidden_size)
     (out.logits.sum() + sum(logits.mean() for logits in out.part_logits)).backward()
     frozen = [
         n
@@ -61,7 +61,7 @@ def test_rows_build_train_and_take_clips(architecture: str, kwargs: dict):
     ]
     assert not frozen
     clip = model.eval().forward_reid(torch.randn(2, 3, 3, H, W))  # clips of 3 frames
-    assert clip.embedding.shape == (2, model.num_features)
+    assert clip.embedding.shape == (2, model.head_hidden_size)
     assert all(logits.shape[:3] == (2, 3, 4) for logits in clip.part_logits)
 
 
@@ -279,7 +279,7 @@ def test_timm_contract_of_the_new_rows(architecture: str, kwargs: dict):
         assert torch.equal(model.forward_head(features), model(x))
         expected = model.forward_intermediates(x, intermediates_only=True)
     assert [t.shape[1] for t in expected] == [info["num_chs"] for info in model.feature_info]
-    assert embedding.shape == (2, model.num_features)
+    assert embedding.shape == (2, model.head_hidden_size)
     features_only = _live(
         timm.create_model(architecture, features_only=True, out_indices=(1, 2, 3), **kwargs)
     )

@@ -172,9 +172,17 @@ def test_tolerated_differences(reid_folder, tmp_path):
     assert new_head.classifier.out_features == 7
     with pytest.raises(ValueError, match=r"classifier\.weight \(checkpoint \[4, 512\], model \[7, 512\]\)"):
         AutoModelForImageClassification.from_pretrained(reid_folder, num_labels=7)
-    # but an IAUnetModel checkpoint has no classifier for IAUnetForReID
+    # an IAUnetModel checkpoint has no classifier: IAUnetForReID initialises a fresh head (transformers' fine-tuning
+    # path) and reports it, but the rest of the network must still match exactly
     base_folder = _save(IAUnetModel(IAUnetConfig(depth=18, image_size=(H, W))), tmp_path / "base")
-    with pytest.raises(ValueError, match=r"classifier\.weight"):
+    fine_tune, info = AutoModelForImageClassification.from_pretrained(
+        base_folder, num_labels=9, output_loading_info=True
+    )
+    assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
+    assert fine_tune.classifier.out_features == 9
+    assert isinstance(AutoModelForImageClassification.from_pretrained(base_folder), IAUnetForReID)
+    _drop_tensors(base_folder, "network.bnneck.")
+    with pytest.raises(ValueError, match=r"bnneck\.weight"):
         AutoModelForImageClassification.from_pretrained(base_folder)
 
 

@@ -125,7 +125,7 @@ def test_every_model_keeps_the_timm_interface(name):
         assert torch.equal(model.forward_reid(x).embedding, embedding)
         model.reset_classifier(0)
         assert torch.equal(model(x), embedding)
-    assert embedding.shape == (2, model.num_features)
+    assert embedding.shape == (2, model.head_hidden_size)
     config = timm.data.resolve_model_data_config(model)
     assert config["input_size"] == (3, 256, 128) and config["interpolation"] == "bicubic"
     assert model.pretrained_cfg["hf_hub_id"].startswith("timm/resnet")
