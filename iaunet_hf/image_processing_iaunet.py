@@ -5,8 +5,27 @@ Both transformers backends are provided; they differ slightly (up to ~0.02 per p
 
 from __future__ import annotations
 
+from typing import Any
+
 from transformers.image_processing_backends import PilBackend, TorchvisionBackend
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, PILImageResampling
+
+_TIMM_INTERPOLATIONS = {
+    "bicubic": PILImageResampling.BICUBIC,
+    "bilinear": PILImageResampling.BILINEAR,
+    "nearest": PILImageResampling.NEAREST,
+}
+
+
+def settings_from_timm_cfg(pretrained_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The image processor settings a timm ``pretrained_cfg`` describes (input size, mean/std, interpolation)."""
+    _, height, width = pretrained_cfg["input_size"]
+    return {
+        "size": {"height": int(height), "width": int(width)},
+        "image_mean": list(pretrained_cfg.get("mean", IMAGENET_DEFAULT_MEAN)),
+        "image_std": list(pretrained_cfg.get("std", IMAGENET_DEFAULT_STD)),
+        "resample": _TIMM_INTERPOLATIONS[pretrained_cfg.get("interpolation", "bicubic")],
+    }
 
 
 class _ReIDPreprocessingDefaults:
@@ -19,6 +38,19 @@ class _ReIDPreprocessingDefaults:
     do_resize = True
     do_rescale = True
     do_normalize = True
+
+    @classmethod
+    def from_dict(cls, image_processor_dict: dict[str, Any], **kwargs: Any):
+        """Read a preprocessor_config.json, or a model folder's config.json with timm's ``pretrained_cfg``.
+
+        From transformers 5.25, ``AutoImageProcessor.from_pretrained(folder)`` treats a folder whose config.json
+        carries ``pretrained_cfg`` (ours does, for timm's ``local-dir:`` loader) as a timm checkpoint and builds the
+        processor from config.json instead of preprocessor_config.json. Both are written from the same config, so
+        the timm cfg's input size, mean, std and interpolation are this model's own preprocessing.
+        """
+        if "pretrained_cfg" in image_processor_dict and "size" not in image_processor_dict:
+            image_processor_dict = settings_from_timm_cfg(image_processor_dict["pretrained_cfg"])
+        return super().from_dict(image_processor_dict, **kwargs)
 
 
 class IAUnetImageProcessor(_ReIDPreprocessingDefaults, TorchvisionBackend):

@@ -130,3 +130,21 @@ def test_conversions_from_and_to_timm_are_in_eval_mode():
             converted(x)
         after = [b for n, b in converted.named_buffers() if "running" in n]
         assert all(torch.equal(a, b) for a, b in zip(statistics, after, strict=True))
+
+
+def test_a_saved_non_default_image_size_loads_its_own_preprocessing(tmp_path):
+    """AutoImageProcessor reads the folder's own size, whichever file this transformers version reads it from
+    (5.25 reads a folder whose config.json has timm's pretrained_cfg as a timm checkpoint)."""
+    from transformers import AutoImageProcessor
+
+    from iaunet_hf import IAUnetImageProcessor
+    from iaunet_hf.hub.export import load_image_processor
+
+    IAUnetModel(IAUnetConfig(**SMALL)).save_pretrained(tmp_path)
+    IAUnetImageProcessor(size={"height": H, "width": W}).save_pretrained(tmp_path)
+    for backend in ("torchvision", "pil"):
+        processor = AutoImageProcessor.from_pretrained(tmp_path, backend=backend)
+        assert (processor.size.height, processor.size.width) == (H, W), backend
+    processor = load_image_processor(tmp_path)
+    pixels = processor(torch.zeros(3, 100, 50, dtype=torch.uint8), return_tensors="pt")["pixel_values"]
+    assert pixels.shape == (1, 3, H, W)
