@@ -18,7 +18,7 @@ from pathlib import Path
 import datasets
 from datasets.utils.py_utils import map_nested
 
-from .cache_key import default_cache_hash
+from .cache_key import default_cache_hash, resolve_path_options
 from .image_files import VERIFY_MODES, embeddable_bytes, image_problem, link_problem
 from .mask_attachment import encoded_masks_of, find_mask_sources, report_empty_masks
 from .records import ImageRecord, TrackletRecord
@@ -85,8 +85,10 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
     SPLITS: tuple[str, ...] = REID_SPLITS
 
     def __init__(self, *args, hash: str | None = None, **kwargs):
+        kwargs = resolve_path_options(kwargs)  # the folders fingerprinted in the key are the ones read
         config_kwargs = {key: value for key, value in kwargs.items() if key not in {"cache_dir", "info"}}
-        super().__init__(*args, hash=hash or default_cache_hash(type(self), config_kwargs), **kwargs)
+        hash = hash or default_cache_hash(type(self), config_kwargs, kwargs.get("cache_dir"))
+        super().__init__(*args, hash=hash, **kwargs)
 
     # -- to implement ---------------------------------------------------------------------------
     def _collect(self, root: Path) -> dict[str, list]:

@@ -150,12 +150,15 @@ def test_unknown_name_and_option(market_dir: Path, cache_dir: Path):
 
 def test_prepared_set_is_self_contained_and_cached(market_dir: Path, cache_dir: Path):
     first = load_reid_dataset("market1501", market_dir, cache_dir=cache_dir)
+    again = load_reid_dataset("market1501", market_dir, cache_dir=cache_dir)  # same files: from the cache
+    assert again["train"].cache_files == first["train"].cache_files
     expected = [first["train"][i]["image"].tobytes() for i in range(first["train"].num_rows)]
     for folder in ("bounding_box_train", "query", "bounding_box_test"):
         for path in (market_dir / folder).iterdir():
             path.unlink()
-    again = load_reid_dataset(
-        "market1501", market_dir, cache_dir=cache_dir
-    )  # from the cache, no source files
+    # the prepared rows hold the image bytes: they still decode with no source file left
     assert [again["train"][i]["image"].tobytes() for i in range(again["train"].num_rows)] == expected
     assert again["gallery"]["pid"] == first["gallery"]["pid"]
+    # the cache is keyed by the files, so loading the emptied folder prepares it again: never a stale cache
+    with pytest.raises(ValueError, match=r"Market-1501: split 'train' .* is empty"):
+        load_reid_dataset("market1501", market_dir, cache_dir=cache_dir)
