@@ -25,3 +25,12 @@ def test_readme_has_exactly_two_setup_commands_with_pinned_torch():
 def test_ci_runs_the_readme_test_command():
     ci_commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if "pytest" in line]
     assert ci_commands == [_setup_commands()[1]]
+
+
+def test_ci_also_runs_the_newest_releases_and_the_lint():
+    run = (ROOT / ".ci" / "run").read_text()
+    newest = (ROOT / ".ci" / "newest").read_text()
+    assert "bash .ci/newest" in run and "ruff check ." in run and "ruff format --check ." in run
+    # torch and torchvision stay pinned; every other package resolves to its newest release
+    assert "-c .ci/torch-pins.txt" in newest and "constraints.txt > .ci/torch-pins.txt" in newest
+    assert "tests/conformance" in newest and "tests/test_toolchain.py" in newest
