@@ -6,12 +6,17 @@ also reads checkpoints written by the transformers classes, so one ``save_pretra
 ``AutoModel.from_pretrained`` and ``timm.create_model("local-dir:...")`` / ``"hf-hub:..."``. Loading is strict:
 anything but an exact match (or a plain ImageNet ResNet, recognised by its key set) is a ValueError.
 
+A converted reID backbone (``scripts/convert_checkpoint.py``: the ResNet, with ``--with-neck`` also the BN neck,
+no IAU blocks) loads the same way, by its key set: the backbone (and the neck, when the file has one) must match
+exactly, the IAU blocks keep their identity initialisation and a logged message names them.
+
 A trained reID checkpoint carries its identity classifier, so ``create_model("local-dir:...", pretrained=True)``
 returns identity logits; pass ``num_classes=0`` for the retrieval embedding (the timm idiom).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,10 @@ from .network import IAUnet
 _TRANSFORMERS_PREFIXES = ("iaunet.network.", "network.")
 # The ImageNet heads a plain torchvision/timm classifier file carries (GoogLeNet adds two auxiliary ones).
 _IMAGENET_HEAD_PREFIXES = ("fc.", "aux1.", "aux2.")
+# The BN neck's prefix; a converted reID backbone (scripts/convert_checkpoint.py --with-neck) may carry it.
+_NECK_PREFIX = "bnneck."
 TORCHVISION_GOOGLENET_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
+logger = logging.getLogger(__name__)
 
 
 def _backbone_prefixes(model: IAUnet) -> tuple[str, ...]:
@@ -41,6 +49,51 @@ def _is_imagenet_backbone(keys, model: IAUnet) -> bool:
     keys = set(keys)
     prefixes = (*_backbone_prefixes(model), *_IMAGENET_HEAD_PREFIXES)
     return bool(keys) and all(key.startswith(prefixes) for key in keys)
+
+
+def _is_converted_backbone(keys, model: IAUnet) -> bool:
+    """True for a converted reID backbone with its BN neck: only stem/stage and ``bnneck.`` keys, some of each."""
+    keys = set(keys)
+    backbone = _backbone_prefixes(model)
+    return (
+        any(key.startswith(_NECK_PREFIX) for key in keys)
+        and any(key.startswith(backbone) for key in keys)
+        and all(key.startswith((*backbone, _NECK_PREFIX)) for key in keys)
+    )
+
+
+def _backbone_state(mapped: dict[str, torch.Tensor], model: IAUnet, source: str) -> dict[str, torch.Tensor]:
+    """The model's own state with the checkpoint's backbone (and BN neck, when it has one) in it, strictly.
+
+    The file must hold exactly the backbone's tensors (plus the neck's when it has any neck key); BN's
+    ``num_batches_tracked`` may be absent (torchvision's ResNet files predate it; it starts at zero either way).
+    Everything else (IAU blocks, the neck when absent) keeps the model's own initialisation, and a message
+    names those parts: a warning for a converted reID checkpoint, which one expects to be a reID model.
+    """
+    own = model.state_dict()
+    loaded = {k: v for k, v in mapped.items() if not k.startswith(_IMAGENET_HEAD_PREFIXES)}
+    with_neck = any(key.startswith(_NECK_PREFIX) for key in loaded)
+    prefixes = (*_backbone_prefixes(model), *((_NECK_PREFIX,) if with_neck else ()))
+    expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith(prefixes)}
+    found = {k: tuple(v.shape) for k, v in loaded.items()}
+    for key in expected.keys() - found.keys():
+        if key.endswith("num_batches_tracked"):
+            found[key] = expected[key]
+    compare_state_dicts(source, found, expected)
+    kept = sorted(
+        {".".join(k.split(".")[:3]) for k in own if k.startswith("iau.")}
+        | ({"bnneck"} if not with_neck and any(k.startswith(_NECK_PREFIX) for k in own) else set())
+    )
+    if kept:
+        logger.log(
+            logging.WARNING if with_neck else logging.INFO,
+            "%s holds the backbone%s and no IAU blocks; initialised by the model instead: %s (the IAU blocks "
+            "start as the identity: the network computes the checkpoint's features until it is trained)",
+            source,
+            " and the BN neck" if with_neck else "",
+            ", ".join(kept),
+        )
+    return {**{k: v for k, v in own.items() if not k.startswith("classifier.")}, **loaded}
 
 
 DEFAULT_INPUT_SIZE = (3, 256, 128)
@@ -72,7 +125,9 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: IAUnet) -> 
     """Map a plain ImageNet ResNet or a transformers-saved IAUnet state dict onto the timm model's keys, strictly.
 
     A plain ResNet (only stem/stage keys and its ``fc``) must match the backbone exactly; the IAU blocks, BN neck
-    and classifier keep the model's own initialisation. Any other checkpoint must match the whole model, except
+    and classifier keep the model's own initialisation. A converted reID backbone with its BN neck (only stem,
+    stage and ``bnneck.`` keys; not when the pretrained cfg asks for its classifier) must match backbone and neck
+    exactly; the IAU blocks and classifier keep theirs. Any other checkpoint must match the whole model, except
     the classifier when the caller asked for a different ``num_classes`` (timm then drops it). A mismatch is a
     ValueError naming the checkpoint and the keys.
     """
@@ -84,19 +139,12 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: IAUnet) -> 
                 key = key[len(prefix) :]
                 break
         mapped[key] = value
-    own = model.state_dict()
-    if _is_imagenet_backbone(mapped, model):
-        backbone = {k: v for k, v in mapped.items() if not k.startswith(_IMAGENET_HEAD_PREFIXES)}
-        # torchvision's ResNet files predate BN's num_batches_tracked buffer; it starts at zero either way.
-        prefixes = _backbone_prefixes(model)
-        expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith(prefixes)}
-        found = {k: tuple(v.shape) for k, v in backbone.items()}
-        for key in expected.keys() - found.keys():
-            if key.endswith("num_batches_tracked"):
-                found[key] = expected[key]
-        compare_state_dicts(source, found, expected)
-        return {**{k: v for k, v in own.items() if not k.startswith("classifier.")}, **backbone}
     keeps_classifier = model.num_classes == (model.pretrained_cfg or {}).get("num_classes", 0) > 0
+    if _is_imagenet_backbone(mapped, model) or (
+        not keeps_classifier and _is_converted_backbone(mapped, model)
+    ):
+        return _backbone_state(mapped, model, source)
+    own = model.state_dict()
     found = {
         k: tuple(v.shape) for k, v in mapped.items() if keeps_classifier or not k.startswith("classifier.")
     }

@@ -2,9 +2,10 @@
 
     python scripts/convert_checkpoint.py CHECKPOINT.pth.tar OUTPUT.safetensors [--depth 50] [--with-neck]
 
-The output holds our key names; every source key that was not converted is listed with the reason. Load a
-backbone-only file with
-`timm.create_model("iaunet_resnet50", pretrained=True, pretrained_cfg_overlay=dict(file="OUTPUT.safetensors"))`.
+The output holds our key names; every source key that was not converted is listed with the reason. Load the
+file, backbone-only or with the neck, with
+`timm.create_model("iaunet_resnet50", pretrained=True, pretrained_cfg_overlay=dict(file="OUTPUT.safetensors"))`:
+the IAU blocks start at their identity initialisation, and the load logs which blocks were initialised.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``iaunet-eval``: evaluate one model on one or several reID datasets, print the table, write a results file.
+"""``iaunet-eval``: evaluate one model on one or several reID datasets, print the table and, with ``--output``,
+write a results file (nothing is written without it).
 
 Several datasets (``--dataset market1501,dukemtmc_reid``) give a cross-domain table, one row per set, and one
 results file (``iaunet_hf.evaluation.results``) holding every entry. Builder options of the datasets are set
@@ -63,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--bf16", action="store_true", help="run the forward pass under bfloat16 autocast")
     parser.add_argument(
-        "--output", type=Path, default=Path("eval_results.json"), help="results file (JSON) to write"
+        "--output",
+        type=Path,
+        default=None,
+        help="results file (JSON) to write; without it the results are only printed and no file is written",
     )
     return parser
 
@@ -191,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         document = evaluate_datasets(args, parse_data_options(extra))
-        write_results(args.output, document)
+        if args.output is not None:
+            write_results(args.output, document)
     except (FileNotFoundError, ValueError, OSError) as error:  # bad input the user can fix: one line, exit 2
         print(f"iaunet-eval: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
@@ -203,7 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cross_domain
         else format_results_table(document)
     )
-    print(f"results written to {args.output}")
+    print(
+        f"results written to {args.output}" if args.output else "no results file written (pass --output FILE)"
+    )
     return 0
 
 

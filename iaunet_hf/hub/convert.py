@@ -86,8 +86,9 @@ def convert_reid_state_dict(
 ) -> ConversionReport:
     """Map `source` onto `iaunet_resnet{depth}`'s keys; shapes are checked against the real model.
 
-    `include_neck` also converts a BN neck (`bottleneck.*`) into ours; the default gives backbone weights only,
-    which `timm.create_model(..., pretrained=True, pretrained_cfg_overlay=dict(file=...))` loads.
+    `include_neck` also converts a BN neck (`bottleneck.*`) into ours; the default gives backbone weights only.
+    Either file loads with `timm.create_model(..., pretrained=True, pretrained_cfg_overlay=dict(file=...))`, the
+    IAU blocks at their identity initialisation (see `iaunet_hf.timm_models.checkpoint_filter_fn`).
     """
     import timm
 

@@ -103,6 +103,15 @@ def load_image_processor(model_dir: str | Path, config: IAUnetConfig | None = No
     return IAUnetImageProcessor(size={"height": int(height), "width": int(width)})
 
 
+def graph_frames(num_frames: int, input_kind: str) -> int:
+    """T of the exported graph's input: 1 for images; for clips the config's `num_frames`, at least 2.
+
+    The clip axis is fixed in the graph at the traced length, so an image checkpoint (`num_frames` 1) exported
+    with clip input takes clips of exactly 2 frames, and its sidecar's `num_frames` says 2.
+    """
+    return max(int(num_frames), 2) if input_kind == "clip" else 1
+
+
 def sidecar_path(export_path: str | Path) -> Path:
     """`model.onnx` -> `model.json`; a folder export (`x_openvino_model/`) -> `x_openvino_model/iaunet_export.json`."""
     path = Path(export_path)
@@ -123,15 +132,16 @@ def write_sidecar(
     """Write the JSON a deployment reads to feed the exported graph (the same keys for every format)."""
     from iaunet_hf import __version__
 
-    frames = [max(spec.num_frames, 2)] if input_kind == "clip" else []
+    frames = graph_frames(spec.num_frames, input_kind)
     document = {
         "format": export_format,
         "precision": precision,
         "input_kind": input_kind,
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
-        "input_shape": ["batch", *frames, 3, *spec.image_size],
+        "input_shape": ["batch", *([frames] if input_kind == "clip" else []), 3, *spec.image_size],
         **asdict(spec),
+        "num_frames": frames,  # the graph's T, which for an image checkpoint's clip graph is not the config's
         "color_order": "RGB",
         "pixel_scale": 1 / 255,
         "embedding_dim": int(embedding_dim),
@@ -196,8 +206,8 @@ def example_input(config: IAUnetConfig, input_kind: str | None = None, batch_siz
     """A random input of the checkpoint's size: images, or clips of `num_frames` for video models."""
     kind = input_kind_of(config, input_kind)
     height, width = config.image_size
-    frames = max(config.num_frames, 2) if kind == "clip" else None
-    shape = (batch_size, frames, 3, height, width) if frames else (batch_size, 3, height, width)
+    frames = (graph_frames(config.num_frames, kind),) if kind == "clip" else ()
+    shape = (batch_size, *frames, 3, height, width)
     return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
 
 
@@ -216,7 +226,7 @@ def image_inputs(
     images = [Image.open(path).convert("RGB") for path in image_paths]
     pixels = processor(images=images, return_tensors="pt")["pixel_values"]  # (B, 3, H, W)
     if input_kind_of(config, input_kind) == "clip":
-        frames = max(config.num_frames, 2)
+        frames = graph_frames(config.num_frames, "clip")
         pixels = pixels[:, None].expand(-1, frames, -1, -1, -1).contiguous()
     return pixels
 

@@ -171,6 +171,33 @@ def keep_float32_between(model: Any, float32_nodes: Sequence[str]) -> Any:
     return model
 
 
+# Op types whose weight onnxruntime's QDQ quantiser looks up per channel along axis 1 (MatMul: every initializer
+# input; the normalisations: their scale, input 1). On a rank-1 weight that axis does not exist: onnxruntime then
+# logs "Axis 1 is out-of-range for weight ..." on the root logger and quantises the tensor per tensor.
+_AXIS_1_WEIGHT_INPUTS = {
+    "MatMul": (0, 1),
+    "BatchNormalization": (1,),
+    "InstanceNormalization": (1,),
+    "LayerNormalization": (1,),
+}
+
+
+def per_tensor_overrides(model: Any) -> dict[str, list[dict]]:
+    """`TensorQuantOverrides` asking for per-tensor quantisation of the rank-1 weights listed above.
+
+    That is what onnxruntime falls back to for them anyway (the int8 graph is unchanged), but asked for
+    explicitly the quantiser has no out-of-range axis to warn about: BN neck and relation-norm scales, and the
+    1-D right operands the exporter makes of CIAU/STIAU vectors.
+    """
+    ranks = {tensor.name: len(tensor.dims) for tensor in model.graph.initializer}
+    overrides: dict[str, list[dict]] = {}
+    for node in model.graph.node:
+        for index in _AXIS_1_WEIGHT_INPUTS.get(node.op_type, ()):
+            if index < len(node.input) and ranks.get(node.input[index], 2) < 2:
+                overrides[node.input[index]] = [{}]  # a per-tensor override with the default settings
+    return overrides
+
+
 class _CalibrationReader:
     """onnxruntime's CalibrationDataReader over batches of preprocessed images."""
 
@@ -207,6 +234,7 @@ def export_onnx_int8(
         input_shape = trace_onnx(model, config, fp32_path, input_kind, opset)
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         kept = ciau_attention_nodes(onnx.load(str(fp32_path)))
+        overrides = per_tensor_overrides(onnx.load(str(prepared)))
         quantize_static(
             str(prepared),
             str(output),
@@ -217,6 +245,7 @@ def export_onnx_int8(
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
             nodes_to_exclude=kept,
+            extra_options={"TensorQuantOverrides": overrides},
         )
     diff = None
     if check:

@@ -95,3 +95,15 @@ def test_user_errors_are_one_line_and_exit_2(setup, capsys, argv, message):
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1 and error.startswith("iaunet-eval: error:")
     assert not (setup / "unused.json").exists()
+
+
+def test_without_output_nothing_is_written(setup, capsys, tmp_path, monkeypatch):
+    """Issue 26: no --output used to write ./eval_results.json silently, over any file there."""
+    monkeypatch.chdir(tmp_path)
+    existing = tmp_path / "eval_results.json"
+    existing.write_text('{"mine": true}\n')
+    assert run(setup, "--dataset", "synthetic", "--data-dir", str(setup / "data")) == 0
+    printed = capsys.readouterr().out
+    assert existing.read_text() == '{"mine": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval_results.json"]
+    assert "rank-1" in printed and "no results file written (pass --output FILE)" in printed

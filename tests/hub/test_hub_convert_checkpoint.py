@@ -2,13 +2,14 @@
 
 import argparse
 import importlib.util
+import logging
 from pathlib import Path
 
 import pytest
 import timm
 import torch
 import torchvision
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 import iaunet_hf  # noqa: F401 - registers the timm models
 from iaunet_hf.hub.convert import convert_checkpoint, read_reid_checkpoint
@@ -116,3 +117,67 @@ def test_wrong_depth_is_a_clear_error(reid_resnet50, tmp_path):
     source = torchreid_checkpoint(reid_resnet50, tmp_path / "model.pth.tar")
     with pytest.raises(ValueError, match="full ResNet-18 backbone"):
         convert_checkpoint(source, tmp_path / "out.safetensors", depth=18)
+
+
+def test_with_neck_file_loads_the_documented_way(reid_resnet50, tmp_path, caplog):
+    """Issue 26: a --with-neck file was refused by the documented call ("missing from the checkpoint:
+    iau.layer2.ciau.norm.bias, ..."). It loads: backbone and neck from the file, the IAU blocks at their
+    identity initialisation, and a warning names them."""
+    source = strong_baseline_checkpoint(reid_resnet50, tmp_path / "resnet50_model_120.pth")
+    assert load_script().main([str(source), str(tmp_path / "neck.safetensors"), "--with-neck"]) == 0
+    converted = load_file(tmp_path / "neck.safetensors")
+    assert any(k.startswith("bnneck.") for k in converted) and not any(
+        k.startswith("iau.") for k in converted
+    )
+
+    torch.manual_seed(3)
+    fresh = timm.create_model("iaunet_resnet50").state_dict()
+    torch.manual_seed(3)
+    with caplog.at_level(logging.WARNING, logger="iaunet_hf"):
+        model = timm.create_model(
+            "iaunet_resnet50",
+            pretrained=True,
+            pretrained_cfg_overlay=dict(file=str(tmp_path / "neck.safetensors")),
+        )
+    state = model.state_dict()
+    assert set(state) == set(fresh)
+    for key, value in state.items():
+        expected = converted[key] if key in converted else fresh[key]
+        assert torch.equal(value, expected), key
+    iau = [k for k in state if k.startswith("iau.")]
+    assert iau and not set(iau) & set(converted)
+    # identity: the zero-initialised residual BNs of every IAU block
+    residual = [m for m in model.iau.modules() if getattr(m, "zero_init_residual", False)]
+    assert residual and all(not m.weight.any() for m in residual)
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "iaunet_hf.timm_models"]
+    assert str(tmp_path / "neck.safetensors") in message and "BN neck" in message
+    for block in ("iau.layer2.ciau", "iau.layer2.stiau", "iau.layer3.ciau", "iau.layer3.stiau"):
+        assert block in message
+
+    model.eval()
+    x = torch.randn(2, 3, 64, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # with the source's last stride, the features are the source network's
+        same_stride = timm.create_model(
+            "iaunet_resnet50",
+            pretrained=True,
+            last_stride=2,
+            pretrained_cfg_overlay=dict(file=str(tmp_path / "neck.safetensors")),
+        ).eval()
+        trunk = torch.nn.Sequential(*list(reid_resnet50.children())[:-2])
+        torch.testing.assert_close(same_stride.forward_features(x), trunk(x), rtol=1e-4, atol=1e-5)
+
+
+def test_a_partial_neck_or_extra_keys_stay_refused(reid_resnet50, tmp_path):
+    source = strong_baseline_checkpoint(reid_resnet50, tmp_path / "sb.pth")
+    convert_checkpoint(source, tmp_path / "neck.safetensors", include_neck=True)
+    tensors = load_file(tmp_path / "neck.safetensors")
+    cases = {
+        "bnneck.running_var": {k: v for k, v in tensors.items() if k != "bnneck.running_var"},
+        "layer4.2.conv3.weight": {k: v for k, v in tensors.items() if k != "layer4.2.conv3.weight"},
+        "bnneck.extra": {**tensors, "bnneck.extra": torch.zeros(1)},
+    }
+    for key, state in cases.items():
+        path = tmp_path / f"{key}.safetensors"
+        save_file(state, str(path))
+        with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+            timm.create_model("iaunet_resnet50", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
