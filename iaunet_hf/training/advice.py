@@ -63,11 +63,12 @@ def lower_learning_rate(current: float, recipe_lr: float | None) -> tuple[float,
 
 
 def rerun_command(
-    recipe: str, overrides: Sequence[tuple[str, str]], learning_rate: float, resume: str | None
+    recipe: str | None, overrides: Sequence[tuple[str, str]], learning_rate: float, resume: str | None
 ) -> str:
-    """The command line again: ``--recipe``, the overrides without ``optimizer.lr`` and ``checkpoint.resume``,
-    then ``--resume RESUME`` (when not None) and ``--optimizer.lr LEARNING_RATE``, quoted for a POSIX shell."""
-    argv = [*invoked_program(), "--recipe", recipe]
+    """The command line again: ``--recipe`` (when the run was given one), the overrides without
+    ``optimizer.lr`` and ``checkpoint.resume``, then ``--resume RESUME`` (when not None) and
+    ``--optimizer.lr LEARNING_RATE``, quoted for a POSIX shell."""
+    argv = [*invoked_program(), *(["--recipe", recipe] if recipe is not None else [])]
     for key, value in overrides:
         if resolve_key(key) not in (LEARNING_RATE_KEY, RESUME_KEY):
             argv += [f"--{key}", value]
@@ -79,14 +80,15 @@ def rerun_command(
 
 def stop_advice(
     last_good_checkpoint: Path | None,
-    recipe: str,
+    recipe: str | None,
     overrides: Sequence[tuple[str, str]],
     config: TrainingConfig,
 ) -> str:
     """Two lines after a divergence stop: what to do in the run's state, then the exact command (indented)."""
     from .trainer_setup import CHECKPOINTS_DIR
 
-    learning_rate, why = lower_learning_rate(config.optimizer.lr, recipe_learning_rate(recipe))
+    recipe_lr = recipe_learning_rate(recipe if recipe is not None else config.name)
+    learning_rate, why = lower_learning_rate(config.optimizer.lr, recipe_lr)
     lowered = f"--optimizer.lr {learning_rate:.3g} ({why})"
     if last_good_checkpoint is None:
         resume = None

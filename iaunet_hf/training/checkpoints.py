@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,9 @@ class TrainingProgress:
         None  # the run's first logged loss: the scale divergence is measured against
     )
     finished: bool = False  # the final model of ``epochs_done`` epochs was saved
+    # What the epochs trained with, as runs of equal epochs: [{"epochs": [first, last], "part_masks_used": ...,
+    # "loss": {...}}] (summary.record_epoch). Checkpoints written before it existed have none.
+    epoch_segments: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -6,6 +6,9 @@ timm architecture as ``--model.<keyword>`` (``--model.iau_modules '[ciau]'``), a
 ``--field-name value`` (``--data-dir``, ``--output-dir``, ``--mixed-precision``). Errors a user can fix print one
 line and exit with status 2; a run stopped by divergence exits with status 1 and prints the command to go on
 (``advice.py``). Launch the same command under ``accelerate launch`` or ``torchrun`` for several GPUs.
+
+``--resume`` continues a run from its own saved configuration: the recipe is not read again, and only the
+options given on the command line are compared with the run's, then applied or refused (``resume.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from collections.abc import Sequence
 import yaml
 
 from .recipes import available_recipes, load_config
+from .resume import resumed_config
 
 USAGE_ERROR = 2
+DEFAULT_RECIPE = "market1501"
 
 
 def override_pairs(tokens: Sequence[str]) -> list[tuple[str, str]]:
@@ -56,14 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--recipe", default="market1501", help="a shipped recipe (base or ablation) or a YAML file"
+        "--recipe",
+        default=None,
+        help=f"a shipped recipe (base or ablation) or a YAML file (default: {DEFAULT_RECIPE}; with --resume: "
+        "the run's own saved configuration)",
     )
     parser.add_argument(
         "--resume",
         nargs="?",
         const="latest",
         default=None,
-        help="continue from the latest checkpoint in the output folder, or from the given checkpoint folder",
+        help="continue from the latest checkpoint in the output folder, or from the given checkpoint folder, "
+        "with the run's saved configuration (options given here are applied, or refused when they cannot change)",
     )
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     return parser
@@ -82,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = dict(pairs)
         if args.resume is not None:
             overrides["checkpoint.resume"] = args.resume
-        config = load_config(args.recipe, overrides)
+            config = resumed_config(args.recipe, overrides, DEFAULT_RECIPE)
+        else:
+            config = load_config(args.recipe or DEFAULT_RECIPE, overrides)
     except (ValueError, FileNotFoundError) as error:
         return fail(str(error))
     if args.print_config:

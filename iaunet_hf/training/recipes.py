@@ -275,13 +275,35 @@ def _without_stale_card(
     return after
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform tells it, as torch's DataLoader counts)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def fit_workers_to_machine(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with ``data.num_workers`` lowered to the machine's CPUs, unless ``overrides`` set it: a recipe's
+    worker count is a default for a large machine, a value the user gives is kept as given."""
+    if any(resolve_key(key) == ("data", "num_workers") for key in overrides):
+        return raw
+    data = raw.get("data") or {}
+    workers, cpus = data.get("num_workers"), available_cpus()
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers > cpus:
+        return {**raw, "data": {**data, "num_workers": cpus}}
+    return raw
+
+
 def load_config(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> TrainingConfig:
     """A recipe (shipped name such as ``"market1501"``, an ablation name, or a YAML path) with overrides applied
-    and validated. A recipe's ``card:`` is dropped when the overrides train on another dataset."""
+    and validated. A recipe's ``card:`` is dropped when the overrides train on another dataset; its
+    ``data.num_workers`` is lowered to the machine's CPUs unless the overrides set it."""
     recipe = read_recipe(name_or_path)
     overrides = overrides or {}
     raw = apply_overrides(recipe, overrides)
     raw = _without_stale_card(recipe, raw, {"card": None} if "card" in overrides else {})
+    raw = fit_workers_to_machine(raw, overrides)
     return config_from_dict(raw, source=f"recipe {name_or_path}")
 
 

@@ -1,6 +1,8 @@
 """What ``--resume`` accepts: which config changes take effect on a resumed run and which are refused.
 
-A resumed run restores the model, optimizer, scheduler and RNG states of its checkpoint. Changes that cannot
+A resume starts from the run's own saved configuration (``run_config.json`` of the checkpoint), not from the
+recipe: only the options given on the command line are compared with it, then applied or refused. A resumed run
+restores the model, optimizer, scheduler and RNG states of its checkpoint. Changes that cannot
 apply to that state (another architecture or model option, another optimizer type, another task, dataset,
 input size or precision) are refused before anything is written, naming the field. Every other change (learning
 rate, weight decay, schedule, epochs, evaluation and checkpoint intervals, logging, data folders, workers ...)
@@ -10,7 +12,9 @@ takes effect: the optimizer's hyper-parameters and the scheduler are set from th
 from __future__ import annotations
 
 import bisect
+import os
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,8 +28,11 @@ UNSAFE_ON_RESUME = (
     "data.height",
     "data.width",
     "data.options",
+    "data.mask_dir",  # the part masks define the part loss the run trains with
     "train.mixed_precision",
 )
+# Path fields compared as the folders they name (absolute, symlinks resolved), not as typed.
+PATH_FIELDS = ("data.data_dir", "data.cache_dir", "data.mask_dir")
 IGNORED_ON_RESUME = ("checkpoint.resume", "checkpoint.output_dir", "name", "card", "paper_row", "base")
 
 
@@ -39,13 +46,25 @@ def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _same_folder(key: str, old: Any, new: Any) -> bool:
+    def resolved(value: Any) -> Any:
+        if isinstance(value, list):
+            return [resolved(item) for item in value]
+        return os.path.realpath(value) if isinstance(value, str) else value
+
+    return key in PATH_FIELDS and resolved(old) == resolved(new)
+
+
 def config_changes(previous: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """``{dotted field: (checkpoint's value, new value)}`` for every field that differs."""
+    """``{dotted field: (checkpoint's value, new value)}`` for every field that differs (a path field differs
+    when it names another folder)."""
     old, new = _flatten(previous), _flatten(current)
     return {
         key: (old.get(key), new.get(key))
         for key in sorted(set(old) | set(new))
-        if old.get(key) != new.get(key) and not key.startswith(IGNORED_ON_RESUME)
+        if old.get(key) != new.get(key)
+        and not key.startswith(IGNORED_ON_RESUME)
+        and not _same_folder(key, old.get(key), new.get(key))
     }
 
 
@@ -87,3 +106,49 @@ def apply_optimizer_settings(optimizer: torch.optim.Optimizer, scheduler: Any, c
         if "momentum" in group:
             group["momentum"] = opt.momentum
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
+# --- the configuration of a resumed run --------------------------------------------------------------------
+def _gives(overrides: dict[str, Any], section: str | None, name: str) -> bool:
+    from .recipes import resolve_key
+
+    return any(resolve_key(key) == (section, name) for key in overrides)
+
+
+def _check_recipe(recipe: str | None, saved: dict[str, Any], checkpoint: Path) -> None:
+    """A ``--recipe`` given with ``--resume`` must be the run's own: it cannot swap every field at once."""
+    from .config import TrainingConfig
+    from .recipes import read_recipe
+
+    if recipe is None:
+        return
+    name, trained = read_recipe(recipe).get("name", TrainingConfig.name), saved.get("name")
+    if name != trained:
+        raise ValueError(
+            f"--resume {checkpoint}: that run was trained with the recipe {trained!r}, not {recipe!r}; a resume "
+            f"continues the run's own saved configuration. Leave out --recipe (or pass --recipe {trained}), "
+            "or start a new run in another --output-dir"
+        )
+
+
+def resumed_config(recipe: str | None, overrides: dict[str, Any], default_recipe: str) -> Any:
+    """The ``TrainingConfig`` of ``iaunet-train --resume``: the checkpoint's saved run config with only the
+    command line's ``overrides`` over it (``overrides`` holds ``checkpoint.resume``). The checkpoint is found in
+    ``--output-dir`` (or the recipe's default folder) for ``latest``; a resume from a checkpoint path keeps the
+    run's own output folder unless ``--output-dir`` is given. Raises ``ValueError``/``FileNotFoundError``."""
+    from .checkpoints import read_run_config, resolve_resume
+    from .config import CheckpointConfig
+    from .recipes import apply_overrides, config_from_dict, fit_workers_to_machine, read_recipe
+    from .trainer_setup import CHECKPOINTS_DIR
+
+    resume = str(overrides.get("checkpoint.resume", "latest"))
+    given = apply_overrides(read_recipe(recipe or default_recipe), overrides)
+    output_dir = (given.get("checkpoint") or {}).get("output_dir", CheckpointConfig.output_dir)
+    checkpoint = resolve_resume(resume, Path(output_dir) / CHECKPOINTS_DIR)
+    saved = read_run_config(checkpoint)
+    _check_recipe(recipe, saved, checkpoint)
+    raw = apply_overrides(saved, overrides)
+    if resume == "latest" or _gives(overrides, "checkpoint", "output_dir"):
+        raw["checkpoint"] = {**raw["checkpoint"], "output_dir": output_dir}
+    raw = fit_workers_to_machine(raw, overrides)
+    return config_from_dict(raw, source=f"the saved run config of {checkpoint}")

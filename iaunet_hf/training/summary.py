@@ -2,6 +2,12 @@
 
 The keys are part of the package's interfaces (the model card reads them): what was trained (recipe, model,
 data), how (optimizer, schedule, loss as effectively used, precision, seed) and how far (epochs, steps).
+
+What the loss was is recorded per epoch: ``epoch_segments`` lists runs of epochs that trained alike (``epochs``
+``[first, last]``, ``part_masks_used``, ``loss``), kept in every checkpoint, so a resume that trains differently
+adds a segment and never rewrites the earlier epochs. The run-wide ``part_masks_used`` and ``loss`` fields hold a
+value only where every epoch agrees on it, else ``null`` (see ``epoch_segments``); epochs trained before the
+package recorded segments count as unknown.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ def training_summary(trainer: Any) -> dict[str, Any]:
 
     config, progress = trainer.config, trainer.progress
     labels = trainer.labels
+    segments = epoch_segments(progress)
     return {
         "recipe": config.name,
         "base_recipe": config.base,
@@ -60,13 +67,60 @@ def training_summary(trainer: Any) -> dict[str, Any]:
         "epochs_completed": progress.epochs_done,
         "optimizer_steps": progress.global_step,
         "max_steps_per_epoch": config.train.max_steps_per_epoch,
-        "part_masks_used": trainer.part_masks_used,
-        "loss": trainer.loss_settings(),
+        **run_wide_loss(segments, trainer),
+        "epoch_segments": segments,
         "precision": config.train.mixed_precision,
         "seed": config.train.seed,
         "package_version": __version__,
         "card": config.card,
     }
+
+
+def epoch_facts(trainer: Any) -> dict[str, Any]:
+    """What one epoch of ``trainer`` trains with: part masks used or not, and the loss as effectively used."""
+    return {"part_masks_used": bool(trainer.part_masks_used), "loss": trainer.loss_settings()}
+
+
+def record_epoch(segments: list[dict[str, Any]], epoch_number: int, facts: dict[str, Any]) -> None:
+    """Add epoch ``epoch_number`` to ``segments``: the last segment grows when the epoch follows it and trained
+    alike, else a new segment starts. Earlier segments are never changed."""
+    last = segments[-1] if segments else None
+    if (
+        last is not None
+        and last["epochs"][1] == epoch_number - 1
+        and all(last[k] == v for k, v in facts.items())
+    ):
+        last["epochs"][1] = epoch_number
+    else:
+        segments.append({"epochs": [epoch_number, epoch_number], **facts})
+
+
+def epoch_segments(progress: Any) -> list[dict[str, Any]]:
+    """The run's segments up to ``progress.epochs_done``; epochs before the first recorded one are unknown."""
+    segments = [dict(segment) for segment in progress.epoch_segments]
+    first = segments[0]["epochs"][0] if segments else progress.epochs_done + 1
+    if first > 1:
+        segments.insert(0, {"epochs": [1, first - 1], "part_masks_used": None, "loss": None})
+    return segments
+
+
+def run_wide_loss(segments: list[dict[str, Any]], trainer: Any) -> dict[str, Any]:
+    """``part_masks_used`` and ``loss`` for the whole run: each field's value where every epoch agrees on it,
+    else None; the part-loss fields are None too when some epochs are unknown. No epochs yet: this trainer's."""
+    current = epoch_facts(trainer)
+    known = [segment for segment in segments if segment["loss"] is not None]
+    if not known:
+        return current if not segments else {"part_masks_used": None, "loss": None}
+    unknown = len(known) < len(segments)
+
+    def agreed(values: list[Any], part_field: bool) -> Any:
+        same = all(value == values[0] for value in values)
+        return values[0] if same and not (unknown and part_field) else None
+
+    loss = {
+        key: agreed([s["loss"].get(key) for s in known], key == "part_loss_weight") for key in current["loss"]
+    }
+    return {"part_masks_used": agreed([s["part_masks_used"] for s in known], True), "loss": loss}
 
 
 def write_summary(folder: str | Path, summary: dict[str, Any]) -> Path:

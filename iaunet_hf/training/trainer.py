@@ -27,7 +27,7 @@ from .divergence import DivergenceMonitor, NonFiniteLossError, probe_loss
 from .evaluation import flat_metrics
 from .recipes import save_config
 from .run_log import LossMeter, RunLog, flat_hparams
-from .summary import TrainingResult
+from .summary import TrainingResult, epoch_facts, record_epoch
 from .trainer_setup import CHECKPOINTS_DIR, MODEL_DIR, TrainerSetup, has_part_attention
 
 BEST_MODEL_DIR = "best_model"
@@ -74,6 +74,7 @@ class Trainer(TrainerSetup):
         set_seed(config.train.seed)
         model = self.build_model()
         self.part_masks_used = self.part_masks_used and has_part_attention(model)  # e.g. not for CIAU only
+        self.warn_missing_part_masks(model)
         optimizer = self.build_optimizer(model)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=config.scheduler.milestones, gamma=config.scheduler.gamma
@@ -190,6 +191,7 @@ class Trainer(TrainerSetup):
             summary = self.train_one_epoch(epoch)
             self.scheduler.step()  # the recipe's schedule counts epochs
             self.progress.epochs_done = epoch_number = epoch + 1
+            record_epoch(self.progress.epoch_segments, epoch_number, epoch_facts(self))
             last_epoch = epoch_number == config.train.epochs
             every = config.eval.every_epochs
             if every and epoch_number % every == 0 and not last_epoch:

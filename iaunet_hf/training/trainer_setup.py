@@ -45,6 +45,22 @@ def has_part_attention(model: torch.nn.Module) -> bool:
     return bool(config.iau_stages) and "stiau" in config.iau_modules and config.part_division == "attention"
 
 
+def hub_weights_unavailable(architecture: str, error: BaseException) -> str:
+    """What to do when the ImageNet weights of ``architecture`` cannot come from the Hub."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(architecture)
+    hub_id = getattr(cfg, "hf_hub_id", None) or "(no Hub repository)"
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return (
+        f"model.pretrained is true, so {architecture} starts from the ImageNet weights of the Hub repository "
+        f"{hub_id}, which could not be loaded ({type(error).__name__}: {first_line}). Either pass "
+        "--model.pretrained_file PATH (local ImageNet ResNet weights, .safetensors or .pth), or start from random "
+        f"weights with --model.pretrained false, or put a copy of {hub_id} in the Hugging Face cache while online "
+        f"(hf download {hub_id}; HF_HUB_OFFLINE=1 then uses the cached copy)"
+    )
+
+
 class TrainerSetup:
     """Mixin of ``Trainer``: everything built once, before the first step."""
 
@@ -186,16 +202,8 @@ class TrainerSetup:
         labels = [int(label) for label in train[self.label_column]]
         if self.label_column != "label":
             train = train.rename_column(self.label_column, "label")
-        wants_masks = data.use_part_masks and loss.part_loss_weight > 0
-        self.part_masks_used = wants_masks and "part_masks" in train.column_names
-        if wants_masks and not self.part_masks_used:
-            warnings.warn(
-                f"{data.dataset}: the recipe trains with the part loss (data.use_part_masks, loss.part_loss_weight "
-                f"{loss.part_loss_weight}) but the train split has no part masks (data.mask_dir is {data.mask_dir!r}); "
-                "the part loss is off for this run. Pass --data.mask_dir DIR with the set's part masks (written by "
-                "scripts/make_part_masks.py of the source repository, see docs/data.md)",
-                stacklevel=3,
-            )
+        self.part_masks_wanted = data.use_part_masks and loss.part_loss_weight > 0
+        self.part_masks_used = self.part_masks_wanted and "part_masks" in train.column_names
         if "part_masks" in train.column_names and not self.part_masks_used:
             train = train.remove_columns("part_masks")
         train = lazy_frame_decoding(train)
@@ -204,6 +212,21 @@ class TrainerSetup:
                                   clip_length=data.clip_length, clip_stride=data.clip_stride, pad_crop=self.pad_crop)
         )  # fmt: skip
         return train, labels
+
+    def warn_missing_part_masks(self, model: torch.nn.Module) -> None:
+        """Warn when the recipe trains with the part loss, the network has part attention for it to train
+        (STIAU) and the train split has no part masks: the part loss is then off for this run."""
+        data, loss = self.config.data, self.config.loss
+        if not getattr(self, "part_masks_wanted", False) or "part_masks" in self.train_dataset.column_names:
+            return
+        if has_part_attention(model):
+            warnings.warn(
+                f"{data.dataset}: the recipe trains with the part loss (data.use_part_masks, loss.part_loss_weight "
+                f"{loss.part_loss_weight}) but the train split has no part masks (data.mask_dir is {data.mask_dir!r}); "
+                "the part loss is off for this run. Pass --data.mask_dir DIR with the set's part masks (written by "
+                "scripts/make_part_masks.py of the source repository, see docs/data.md)",
+                stacklevel=3,
+            )
 
     def count_classes(self) -> int:
         """Classifier outputs: a ClassLabel's class count (CIFAR-100), else the contiguous labels 0..N-1."""
@@ -228,23 +251,7 @@ class TrainerSetup:
         weights (Hub or a local file) when the recipe asks for them."""
         from ..modeling_iaunet import IAUnetForReID, config_from_network
 
-        model_cfg = self.config.model
-        overlay = None
-        if model_cfg.pretrained_file is not None:
-            if not Path(model_cfg.pretrained_file).is_file():
-                raise FileNotFoundError(
-                    f"model.pretrained_file {model_cfg.pretrained_file} does not exist; expected ImageNet ResNet "
-                    "weights (.safetensors or .pth) there, or start from random weights with "
-                    "--model.pretrained_file null --model.pretrained false"
-                )
-            overlay = dict(file=str(model_cfg.pretrained_file))
-        network = timm.create_model(
-            model_cfg.architecture,
-            pretrained=model_cfg.pretrained or model_cfg.pretrained_file is not None,
-            pretrained_cfg_overlay=overlay,
-            num_classes=self.num_classes,
-            **model_cfg.options,
-        )
+        network = self.create_network()
         image_size = [self.config.data.height, self.config.data.width]
         hf_config = config_from_network(network, image_size=image_size, **self.loss_settings())
         model = IAUnetForReID.from_timm(network, hf_config)
@@ -258,6 +265,33 @@ class TrainerSetup:
         if self.config.train.channels_last:
             model = model.to(memory_format=torch.channels_last)
         return model
+
+    def create_network(self) -> torch.nn.Module:
+        """``timm.create_model`` of the recipe's architecture, with ImageNet weights from ``model.pretrained_file``
+        or the Hub; weights the Hub cannot give (offline, no network, no cached copy) are a ``ValueError`` naming
+        the Hub repository and the options that train without it."""
+        model_cfg = self.config.model
+        overlay = None
+        if model_cfg.pretrained_file is not None:
+            if not Path(model_cfg.pretrained_file).is_file():
+                raise FileNotFoundError(
+                    f"model.pretrained_file {model_cfg.pretrained_file} does not exist; expected ImageNet ResNet "
+                    "weights (.safetensors or .pth) there, or start from random weights with "
+                    "--model.pretrained_file null --model.pretrained false"
+                )
+            overlay = dict(file=str(model_cfg.pretrained_file))
+        try:
+            return timm.create_model(
+                model_cfg.architecture,
+                pretrained=model_cfg.pretrained or model_cfg.pretrained_file is not None,
+                pretrained_cfg_overlay=overlay,
+                num_classes=self.num_classes,
+                **model_cfg.options,
+            )
+        except OSError as error:  # huggingface_hub's errors (offline, not cached, HTTP) are OSErrors
+            if overlay is not None or not model_cfg.pretrained:
+                raise
+            raise ValueError(hub_weights_unavailable(model_cfg.architecture, error)) from error
 
     def build_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
         opt = self.config.optimizer
