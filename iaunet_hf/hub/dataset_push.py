@@ -6,11 +6,20 @@ exported here and a Hub repository pushed by `push_dataset` load the same way:
 `load_dataset("parquet", data_files=...)` or `load_dataset(<folder or repo>)`. The card states the source
 dataset's license terms and the evaluation protocol, taken from the `card:` section of the dataset's training
 recipe (`iaunet_hf/training/recipes/<recipe>.yaml`).
+
+A Hub dataset config holds splits of one schema, but `load_reid_dataset` gives `train` the training-only columns
+(`label`, and `part_masks` with masks) that `query`/`gallery` lack. Both functions write every split with the
+union of the columns (`align_splits`): a column a split lacks is filled with the builder's own value outside
+train, -1 for `label`, and null (None) for anything else, so `load_dataset(repo)` gives back one config,
+`default`, with the usual `train`/`query`/`gallery` splits. `push_dataset` checks everything it can
+(`check_push`) before its first Hub request: a refused push leaves no repository and no commit behind.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
 from pathlib import Path
 
 import datasets
@@ -20,6 +29,88 @@ from tqdm.auto import tqdm
 from .card_facts import card_template, load_card_facts
 
 DATASET_TAGS = ("person-reid", "part-masks", "iaunet")
+# What a split lacking a column gets in it: the builders' value outside train (`label` -1), else null.
+FILL_VALUES = {"label": -1}
+SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # the split names push_to_hub accepts (datasets.naming._split_re)
+
+
+def align_splits(dataset_dict: datasets.DatasetDict) -> datasets.DatasetDict:
+    """The splits with one schema: the union of their columns, in the first split's order then the others'.
+
+    A column a split lacks is added, filled with `FILL_VALUES` (null by default). A column two splits both have
+    with different features is a ValueError naming it: that is not a difference filling can settle.
+    """
+    if not isinstance(dataset_dict, datasets.DatasetDict) or not dataset_dict:
+        raise ValueError(f"expected a non-empty DatasetDict, got {type(dataset_dict).__name__}")
+    features: dict[str, object] = {}
+    owner: dict[str, str] = {}
+    for split, dataset in dataset_dict.items():
+        for name, feature in dataset.features.items():
+            if name in features and features[name] != feature:
+                raise ValueError(
+                    f"column {name!r} is {features[name]} in split {owner[name]!r} but {feature} in split "
+                    f"{split!r}; expected the same feature in every split that has it"
+                )
+            features.setdefault(name, feature)
+            owner.setdefault(name, split)
+    aligned = {}
+    for split, dataset in dataset_dict.items():
+        for name in [n for n in features if n not in dataset.column_names]:
+            fill = [FILL_VALUES.get(name)] * dataset.num_rows
+            dataset = dataset.add_column(name, fill, feature=features[name])
+        aligned[split] = dataset.select_columns(list(features)).cast(datasets.Features(features))
+    return datasets.DatasetDict(aligned)
+
+
+def _missing_files(dataset: datasets.Dataset, split: str) -> list[str]:
+    """Image files the rows refer to by path (no bytes inside) that do not exist: push_to_hub would fail on them."""
+    import pyarrow.compute as pc
+
+    columns = [
+        name
+        for name, feature in dataset.features.items()
+        if isinstance(feature, datasets.Image)
+        or (isinstance(feature, datasets.List) and isinstance(feature.feature, datasets.Image))
+    ]
+    missing = []
+    for name in columns:
+        for batch in dataset.select_columns([name]).with_format("arrow").iter(batch_size=10_000):
+            values = batch[name]
+            if hasattr(values.type, "value_type"):  # List(Image): one struct per frame
+                values = pc.list_flatten(values)
+            paths = pc.filter(pc.struct_field(values, "path"), pc.is_null(pc.struct_field(values, "bytes")))
+            missing += [
+                f"{split}/{name}: {path}"
+                for path in paths.drop_null().to_pylist()
+                if "://" not in path and not os.path.isfile(path)
+            ]
+    return missing
+
+
+def check_push(
+    dataset_dict: datasets.DatasetDict, repo_id: str, recipe: str
+) -> tuple[datasets.DatasetDict, DatasetCard]:
+    """Everything `push_dataset` can check without the network: the aligned splits and the card to push.
+
+    Raises a ValueError for a repo id the Hub refuses, a split name push_to_hub refuses, splits whose shared
+    columns differ, image files referred to by path that are gone, or a recipe without a `card:` section.
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"repo id {repo_id!r}: {error}") from error
+    aligned = align_splits(dataset_dict)
+    bad = [split for split in aligned if not SPLIT_NAME.match(str(split))]
+    if bad:
+        raise ValueError(f"split names {bad} are not accepted by the Hub; expected names like train, query")
+    missing = [path for split, dataset in aligned.items() for path in _missing_files(dataset, split)]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} image files are missing, e.g. {missing[:3]}; expected every file to exist"
+        )
+    return aligned, build_dataset_card(aligned, recipe, repo_id=repo_id)
 
 
 def _size_category(num_rows: int) -> str:
@@ -101,6 +192,7 @@ def export_parquet(
     """Write `dataset_dict` as `output_dir/data/<split>-XXXXX-of-YYYYY.parquet` plus `output_dir/README.md`."""
     if not isinstance(dataset_dict, datasets.DatasetDict) or not dataset_dict:
         raise ValueError(f"export_parquet needs a non-empty DatasetDict, got {type(dataset_dict).__name__}")
+    dataset_dict = align_splits(dataset_dict)
     output = Path(output_dir)
     (output / "data").mkdir(parents=True, exist_ok=True)
     shards: dict[str, list[Path]] = {}
@@ -125,12 +217,13 @@ def push_dataset(
     token: str | None = None,
     commit_message: str | None = None,
 ) -> CommitInfo:
-    """Create the dataset repo with its card, then upload the shards with `DatasetDict.push_to_hub`.
+    """Check, then create the dataset repo with its card and upload the shards with `DatasetDict.push_to_hub`.
 
-    The card goes first so that `push_to_hub`, which merges its `dataset_info` into the existing README.md,
-    keeps the license terms and protocol text.
+    `check_push` runs first and aligns the splits' columns (`align_splits`); a push it refuses makes no Hub
+    request at all. The card goes before the shards so that `push_to_hub`, which merges its `dataset_info` into
+    the existing README.md, keeps the license terms and protocol text.
     """
-    card = build_dataset_card(dataset_dict, recipe, repo_id=repo_id)
+    dataset_dict, card = check_push(dataset_dict, repo_id, recipe)
     api = HfApi(endpoint=datasets.config.HF_ENDPOINT, token=token)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     api.upload_file(
