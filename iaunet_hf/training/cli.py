@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"recipes: {', '.join(available_recipes())}. Common overrides: --data-dir PATH, --output-dir PATH, "
             "--mixed-precision {no,bf16,fp16}, --epochs N, --optimizer.lr X, --model.iau_stages '[2]', "
-            "--model.pretrained-file FILE; see --print-config for every field."
+            "--model.pretrained_file FILE; see --print-config for every field (FIELD spelled as in the docs and recipes)."
         ),
     )
     parser.add_argument(

@@ -316,11 +316,11 @@ def test_an_ambiguous_override_is_told_spellings_that_work(tmp_path, capsys):
 
 def test_the_common_overrides_of_the_help_text_are_accepted(tmp_path, capsys):
     # the epilog of --help: --data-dir, --output-dir, --mixed-precision, --epochs, --optimizer.lr,
-    # --model.iau_stages, --model.pretrained-file
-    assert "--model.pretrained-file FILE" in " ".join(build_parser().epilog.split())
+    # --model.iau_stages, --model.pretrained_file (spelled as in the docs)
+    assert "--model.pretrained_file FILE" in " ".join(build_parser().epilog.split())
     argv = ["--recipe", "synthetic", "--data-dir", "d", "--output-dir", "o", "--mixed-precision", "bf16",
             "--epochs", "3", "--optimizer.lr", "1e-4", "--model.iau_stages", "[2]",
-            "--model.pretrained-file", "w.safetensors", "--print-config"]  # fmt: skip
+            "--model.pretrained_file", "w.safetensors", "--print-config"]  # fmt: skip
     capsys.readouterr()
     assert main(argv) == 0
     printed = capsys.readouterr().out
