@@ -13,9 +13,6 @@ from pathlib import Path
 
 WEIGHTS_NAME = "model.safetensors"
 _HEADER_LIMIT = 100_000_000  # the safetensors format caps its JSON header at 100 MB
-# Backbone parameter names of a plain (torchvision/timm) ImageNet ResNet, shared with the network.
-BACKBONE_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
-_IMAGENET_CLASSIFIER_PREFIX = "fc."
 
 
 def check_safetensors_file(path: str | Path) -> None:
@@ -100,16 +97,6 @@ def compare_state_dicts(
             (k, found[k], expected[k]) for k in set(found) & set(expected) if found[k] != expected[k]
         ],
     )
-
-
-def is_backbone_checkpoint(keys: Iterable[str]) -> bool:
-    """True for a plain ImageNet ResNet state dict: only stem/stage keys and an ImageNet ``fc`` (by its key set)."""
-    keys = set(keys)
-    return bool(keys) and all(k.startswith((*BACKBONE_PREFIXES, _IMAGENET_CLASSIFIER_PREFIX)) for k in keys)
-
-
-def is_backbone_key(key: str) -> bool:
-    return key.startswith(BACKBONE_PREFIXES)
 
 
 def checkpoint_source(pretrained_cfg: Mapping | None) -> str:

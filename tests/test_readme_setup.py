@@ -34,3 +34,9 @@ def test_ci_also_runs_the_newest_releases_and_the_lint():
     # torch and torchvision stay pinned; every other package resolves to its newest release
     assert "-c .ci/torch-pins.txt" in newest and "constraints.txt > .ci/torch-pins.txt" in newest
     assert "tests/conformance" in newest and "tests/test_toolchain.py" in newest
+
+
+def test_the_type_hints_ship():
+    # pyproject.toml's package-data lists py.typed; without the file users' type checkers ignore the hints
+    assert "py.typed" in (ROOT / "pyproject.toml").read_text()
+    assert (ROOT / "iaunet_hf" / "py.typed").is_file()
