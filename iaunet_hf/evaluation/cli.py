@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--bf16", action="store_true", help="run the forward pass under bfloat16 autocast")
     parser.add_argument(
+        "--eval-split",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="train-only set: evaluate on the identities held out in FILE, the eval_split.json of an iaunet-train "
+        "--data.missing_eval_splits split run (default: the eval_split.json of --model's run folder, when there)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -130,11 +138,75 @@ def route_data_options(names: list[str], options: dict[str, Any], video: bool) -
     return {name: {key: value for key, value in options.items() if key in known[name]} for name in names}
 
 
+def check_eval_split_option(eval_split: Path | None, names: list[str]) -> None:
+    """``--eval-split`` names an existing file, for one dataset (checked before the model and data load)."""
+    if eval_split is not None and len(names) > 1:
+        raise ValueError(
+            f"--eval-split: a run's held-out split belongs to one set; expected one --dataset, got {names}"
+        )
+    if eval_split is not None and not eval_split.is_file():
+        raise FileNotFoundError(
+            f"--eval-split: {eval_split} does not exist; expected the eval_split.json of an iaunet-train "
+            "--data.missing_eval_splits split run (in its output folder)"
+        )
+
+
+def held_out_split_file(args: argparse.Namespace, name: str, folder: Path, splits: list[str]) -> Path | None:
+    """The split file to evaluate ``name`` on: None for a set with its own query/gallery; for a train-only set
+    ``--eval-split``, else the ``eval_split.json`` in ``--model``'s folder or the run folder above it."""
+    from ..training.trainer_setup import EVAL_SPLIT_FILE
+
+    if splits != ["train"]:
+        if args.eval_split is not None:
+            raise ValueError(
+                f"--eval-split: {name} at {folder} has its own splits {splits}; expected a train-only set "
+                "(a train split only), whose identities a training run held out"
+            )
+        return None
+    if args.eval_split is not None:
+        return args.eval_split
+    model = Path(args.model).expanduser()
+    candidates = [model / EVAL_SPLIT_FILE, model.parent / EVAL_SPLIT_FILE] if model.is_dir() else []
+    found = next((path for path in candidates if path.is_file()), None)
+    if found is None:
+        looked = f" (there is none in {model} or {model.parent})" if candidates else ""
+        raise FileNotFoundError(
+            f"{name}: {folder} is a train-only set (a train split only, no query/gallery to evaluate on); expected "
+            f"--eval-split RUN/{EVAL_SPLIT_FILE}, the identities held out by iaunet-train --data.missing_eval_splits "
+            f"split{looked}"
+        )
+    return found
+
+
+def load_evaluation_sets(
+    args: argparse.Namespace, names: list[str], folders: list[Path], routed: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Every set as a ``DatasetDict`` with query/gallery (a train-only set split as its run's split file says),
+    and the ``eval_split`` setting of the sets evaluated on a held-out split."""
+    from ..data import load_reid_dataset
+    from ..data.splits import load_identity_split
+
+    video = {"video": True} if args.video else {}
+    dataset_dicts, split_settings = {}, {}
+    for name, folder in zip(names, folders, strict=True):
+        dataset_dict = load_reid_dataset(name, folder, cache_dir=args.cache_dir, **video, **routed[name])
+        split_file = held_out_split_file(args, name, folder, list(dataset_dict))
+        if split_file is not None:
+            dataset_dict = load_identity_split(dataset_dict, split_file, dataset_name=name)
+            split_settings[name] = {"eval_split": str(split_file)}
+            print(
+                f"{name}: a train-only set; evaluating on the identities held out in {split_file} "
+                f"({len(dataset_dict['query'])} queries, {len(dataset_dict['gallery'])} gallery images)"
+            )
+        dataset_dicts[name] = dataset_dict
+    return dataset_dicts, split_settings
+
+
 def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) -> dict[str, Any]:
     """Load the model once, evaluate it on every dataset, and return the results document."""
     import torch
 
-    from ..data import DATASET_NAMES, load_reid_dataset
+    from ..data import DATASET_NAMES
     from .extraction import evaluate_model, model_input_config
     from .model_loading import load_reid_model
     from .results import evaluation_entry, results_document
@@ -146,17 +218,14 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
             f"--dataset: unknown dataset(s) {unknown or [args.dataset]}; expected some of {list(DATASET_NAMES)}"
         )
     folders = dataset_folders(names, list(args.data_dir))
+    check_eval_split_option(args.eval_split, names)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     routed = route_data_options(names, data_options, args.video)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no weight-loading bar; extraction shows its own progress
     model = load_reid_model(args.model).to(device)  # before preparing data: a wrong model name fails fast
-    video = {"video": True} if args.video else {}
-    dataset_dicts = {
-        name: load_reid_dataset(name, folder, cache_dir=args.cache_dir, **video, **routed[name])
-        for name, folder in zip(names, folders, strict=True)
-    }
+    dataset_dicts, split_files = load_evaluation_sets(args, names, folders, routed)
     image_size = tuple(args.image_size) if args.image_size else model_input_config(model)["image_size"]
     entries = []
     for name, dataset_dict in dataset_dicts.items():
@@ -183,6 +252,7 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
                 ap=args.ap,
                 image_size=image_size,
                 **({"data_options": routed[name]} if routed[name] else {}),
+                **split_files.get(name, {}),
             )
         )
     return results_document(entries, model=args.model)

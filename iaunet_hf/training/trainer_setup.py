@@ -184,6 +184,8 @@ class TrainerSetup:
                 test_fraction=data.split_test_fraction,
                 seed=self.config.train.seed,
                 split_file=self.output_dir / EVAL_SPLIT_FILE,
+                # what iaunet-eval checks before it evaluates on this split (``load_identity_split``)
+                source={"datasets": list(data.datasets), "data_dir": folders},
             )
         return dataset_dict
 
