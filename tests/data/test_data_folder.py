@@ -58,8 +58,10 @@ def test_csv_errors(tmp_path: Path, cache_dir: Path, jpeg_writer):
 
 def test_tree_without_split(tmp_path: Path, cache_dir: Path, jpeg_writer):
     jpeg_writer(tmp_path / "train" / "0001_c1_a.jpg")
-    with pytest.raises(FileNotFoundError, match=r"folder: .* has no query split"):
+    jpeg_writer(tmp_path / "gallery" / "0002_c1_a.jpg")
+    with pytest.raises(FileNotFoundError, match=r"folder: .* has the split folders .* but no query split"):
         load_reid_dataset("folder", tmp_path, cache_dir=cache_dir)
+    # the train folder alone is a train-only set (tests/data/test_data_train_only.py)
 
 
 def test_csv_without_camid_means_camera_unknown(tmp_path: Path, cache_dir: Path, jpeg_writer):
