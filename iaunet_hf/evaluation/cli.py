@@ -4,6 +4,10 @@ write a results file (nothing is written without it).
 Several datasets (``--dataset market1501,dukemtmc_reid``) give a cross-domain table, one row per set, and one
 results file (``iaunet_hf.evaluation.results``) holding every entry. Builder options of the datasets are set
 with ``--data.KEY VALUE`` (e.g. ``--data.name_pattern '([-\\d]+)_c(\\d)'``), as in ``iaunet-train``.
+
+A train-only set (no query/gallery) is evaluated on the identities an ``iaunet-train --data.missing_eval_splits
+split`` run held out: ``--eval-split RUN/eval_split.json``, or by default the ``eval_split.json`` in the ``--model``
+folder or the run folder above it (``RUN/best_model``, ``RUN/model``); without one it is an error naming the option.
 """
 
 from __future__ import annotations
