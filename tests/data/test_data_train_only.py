@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from iaunet_hf.data import load_reid_dataset, split_identities
-from iaunet_hf.data.splits import load_identity_split
 
 # 3 identities x 2 cameras x 2 images, Market naming; one junk image (pid -1, dropped)
 MARKET_NAMES = [f"{pid:04d}_c{cam}s1_{pid * 10 + cam * 2 + n:06d}_00.jpg" for pid in (2, 5, 9) for cam in (1, 2) for n in (0, 1)]  # fmt: skip
@@ -90,6 +89,8 @@ def test_market1501_stays_strict(tmp_path: Path, cache_dir: Path, jpeg_writer):
 
 
 def test_a_stored_identity_split_is_applied_to_its_set_only(tmp_path: Path, cache_dir: Path, jpeg_writer):
+    from iaunet_hf.data.splits import load_identity_split
+
     write_market_named(tmp_path / "crops", jpeg_writer)
     crops = load_reid_dataset("folder", tmp_path / "crops", cache_dir=cache_dir)
     split_file = tmp_path / "run" / "eval_split.json"

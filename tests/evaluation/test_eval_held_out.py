@@ -22,7 +22,7 @@ from iaunet_hf.evaluation.results import read_results
 BIN = Path(sys.executable).parent
 TINY_TRAINING = ["--model.pretrained", "false", "--data.height", "64", "--data.width", "32", "--data.batch_size", "8",
                  "--data.num_instances", "4", "--data.eval_batch_size", "16", "--epochs", "1",
-                 "--train.max_steps_per_epoch", "2", "--mixed-precision", "no", "--eval.every_epochs", "0",
+                 "--train.max_steps_per_epoch", "1", "--mixed-precision", "no", "--eval.every_epochs", "0",
                  "--eval.rerank", "false"]  # fmt: skip
 
 
