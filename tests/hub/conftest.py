@@ -3,6 +3,8 @@
 from collections.abc import Iterator
 from pathlib import Path
 
+import datasets
+import huggingface_hub
 import pytest
 from hub_fixtures import save_iaunet_folder
 from hub_server import TEST_TOKEN, HubServer
@@ -30,3 +32,18 @@ def results_json(tmp_path_factory) -> Path:
     entry = result_entry("market1501", evaluation, settings={"rerank": False}, num_query=6, num_gallery=30)
     path = tmp_path_factory.mktemp("results") / "results.json"
     return write_results(path, results_document([entry], model="model"))
+
+
+@pytest.fixture
+def hub(hub_server, monkeypatch):
+    """The server, with datasets and huggingface_hub pointed at it (both read HF_ENDPOINT at import time)."""
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub_server.url)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
+    monkeypatch.setattr(
+        huggingface_hub.constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}",
+    )
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # LFS path: no Xet here
+    return hub_server

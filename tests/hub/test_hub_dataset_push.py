@@ -1,7 +1,5 @@
 """Datasets with part masks: Parquet shards with embedded images + card, and `DatasetDict.push_to_hub`."""
 
-import datasets
-import huggingface_hub
 import numpy as np
 import pytest
 from datasets import Dataset, DatasetDict, Features, Image, Value, load_dataset
@@ -118,20 +116,10 @@ def test_parquet_round_trip_embeds_images_and_masks(market_like, tmp_path):
 
 # huggingface_hub's LFS PUT passes a file object as `data=`, which its HTTP client deprecates; not ours to fix.
 @pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
-def test_push_to_hub_through_the_test_server(market_like, hub_server, tmp_path, monkeypatch):
+def test_push_to_hub_through_the_test_server(market_like, hub, tmp_path):
+    hub_server = hub  # datasets and huggingface_hub pointed at the loopback server (conftest)
     dataset_dict, _ = market_like
     expected = {split: original_rows(ds) for split, ds in dataset_dict.items()}
-    # datasets and huggingface_hub read HF_ENDPOINT at import time; point both at the server.
-    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub_server.url)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
-    monkeypatch.setattr(
-        huggingface_hub.constants,
-        "HUGGINGFACE_CO_URL_TEMPLATE",
-        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}",
-    )
-    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
-    # The Parquet shards are LFS files: take the basic LFS transfer, the server has no Xet storage.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
 
     push_dataset(dataset_dict, "iaunet-org/market1501-masks", "market1501", private=True)
 

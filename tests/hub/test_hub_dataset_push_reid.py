@@ -4,7 +4,6 @@ do not), against the loopback Hub server; a push refused by its checks makes no 
 import shutil
 
 import datasets
-import huggingface_hub
 import pytest
 from datasets import load_dataset
 from hub_server import TEST_TOKEN
@@ -12,21 +11,6 @@ from huggingface_hub import DatasetCard, snapshot_download
 
 from iaunet_hf.data import load_reid_dataset
 from iaunet_hf.hub.dataset_push import align_splits, export_parquet, push_dataset
-
-
-@pytest.fixture
-def hub(hub_server, monkeypatch):
-    """The server, with datasets and huggingface_hub pointed at it (both read HF_ENDPOINT at import time)."""
-    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub_server.url)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
-    monkeypatch.setattr(
-        huggingface_hub.constants,
-        "HUGGINGFACE_CO_URL_TEMPLATE",
-        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}",
-    )
-    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # LFS path: no Xet here
-    return hub_server
 
 
 @pytest.fixture

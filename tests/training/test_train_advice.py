@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from train_cli import tiny_train_argv
 
 from iaunet_hf.training import list_checkpoints, load_config, trainer_for
 from iaunet_hf.training.advice import INDENT, invoked_program
@@ -29,16 +30,6 @@ pytestmark = pytest.mark.reliability
 SCRIPTS_DIR = Path(sys.executable).parent
 ENV = dict(os.environ, PATH=f"{SCRIPTS_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
 RECIPE_LR = 3.5e-4  # the synthetic recipe's own learning rate
-
-
-def train_args(output_dir: Path | str, tiny_reid_dirs, tiny_overrides: dict, *extra: str) -> list[str]:
-    """iaunet-train arguments of the tiny synthetic run into ``output_dir``, then ``extra``."""
-    data_dir, cache_dir = tiny_reid_dirs
-    argv = ["--recipe", "synthetic", "--output-dir", str(output_dir)]
-    argv += ["--data-dir", str(data_dir), "--cache-dir", str(cache_dir)]
-    for key, value in tiny_overrides.items():
-        argv += [f"--{key}", str(value)]
-    return [*argv, *extra]
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -95,7 +86,7 @@ def assert_finished(completed: subprocess.CompletedProcess, run_dir: Path, epoch
 def one_epoch_run(tmp_path_factory, tiny_reid_dirs, tiny_overrides) -> Path:
     """A finished one-epoch run (checkpoint_1 and the final model) of the tiny synthetic recipe."""
     folder = tmp_path_factory.mktemp("advice_one_epoch") / "run"
-    assert main(train_args(folder, tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")) == 0
+    assert main(tiny_train_argv(folder, tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")) == 0
     return folder
 
 
@@ -114,7 +105,7 @@ def test_a_run_diverging_at_its_first_step_is_told_to_start_again_and_that_finis
     tmp_path, tiny_reid_dirs, tiny_overrides, capsys, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)  # the issue's run, with a relative output folder
-    argv = train_args("run", tiny_reid_dirs, tiny_overrides, *DIVERGING)
+    argv = tiny_train_argv("run", tiny_reid_dirs, tiny_overrides, *DIVERGING)
     capsys.readouterr()
     assert main(argv) == 1
     stderr = capsys.readouterr().err
@@ -137,7 +128,7 @@ def test_broken_final_weights_without_a_checkpoint_are_told_to_start_again(
     tmp_path, tiny_reid_dirs, tiny_overrides, capsys
 ):
     # one step at lr 1e30: the epoch's checkpoint and the final model are refused; no step's loss is non-finite
-    argv = train_args(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
+    argv = tiny_train_argv(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
     capsys.readouterr()
     with pytest.warns(RuntimeWarning, match="not saving a checkpoint"):
         assert main([*argv, "--optimizer.lr", "1e30"]) == 1
@@ -151,7 +142,7 @@ def test_broken_final_weights_without_a_checkpoint_are_told_to_start_again(
 def test_a_run_diverging_after_a_checkpoint_is_told_to_resume_it_and_that_finishes(
     finished_run, tmp_path, tiny_reid_dirs, tiny_overrides, capsys
 ):
-    argv = train_args(
+    argv = tiny_train_argv(
         finished_run, tiny_reid_dirs, tiny_overrides, "--resume", *DIVERGING, "--train.epochs", "2"
     )
     capsys.readouterr()
@@ -169,7 +160,7 @@ def test_a_resume_into_another_folder_diverging_before_its_checkpoint_is_told_to
 ):
     # the resumed checkpoint lies in another folder: "start again" would lose its epoch; resume it again instead
     checkpoint = finished_run / "checkpoints" / "checkpoint_1"
-    argv = train_args(tmp_path / "branch", tiny_reid_dirs, tiny_overrides, "--resume", str(checkpoint))
+    argv = tiny_train_argv(tmp_path / "branch", tiny_reid_dirs, tiny_overrides, "--resume", str(checkpoint))
     capsys.readouterr()
     assert main([*argv, *DIVERGING, "--train.epochs", "2"]) == 1
     command = printed_command(capsys.readouterr().err)
@@ -201,7 +192,9 @@ def test_the_printed_program_is_the_one_this_run_was_started_as(
 def test_resume_latest_without_a_checkpoint_is_told_to_leave_out_resume(
     tmp_path, tiny_reid_dirs, tiny_overrides, capsys
 ):
-    argv = train_args(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1", "--resume")
+    argv = tiny_train_argv(
+        tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1", "--resume"
+    )
     capsys.readouterr()
     assert main(argv) == 2
     assert "leave out --resume to start the run again" in error_line(capsys)
@@ -214,7 +207,7 @@ def test_a_folder_with_checkpoints_is_told_to_resume_or_choose_another_folder(
 ):
     # a fresh run into a folder with a 1-epoch run's checkpoint: to 2 epochs there by --resume, or 1 elsewhere
     epochs = 2 if follow == "pass --resume" else 1
-    argv = train_args(finished_run, tiny_reid_dirs, tiny_overrides, "--train.epochs", str(epochs))
+    argv = tiny_train_argv(finished_run, tiny_reid_dirs, tiny_overrides, "--train.epochs", str(epochs))
     capsys.readouterr()
     assert main(argv) == 2
     assert follow in error_line(capsys)
@@ -229,7 +222,7 @@ def test_a_refused_resume_is_told_to_start_a_new_run_in_another_folder(
     finished_run, tmp_path, tiny_reid_dirs, tiny_overrides, capsys
 ):
     # "Resume with the same <field>" is the plain resume of the test above; here the other way out
-    argv = train_args(finished_run, tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
+    argv = tiny_train_argv(finished_run, tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
     argv += ["--model.iau_stages", "[2]", "--resume"]
     capsys.readouterr()
     assert main(argv) == 2
@@ -249,7 +242,7 @@ def test_a_refused_resume_is_told_to_start_a_new_run_in_another_folder(
 def test_a_batch_size_refusal_proposes_one_that_trains(
     tmp_path, tiny_reid_dirs, tiny_overrides, capsys, batch_size, proposal
 ):
-    argv = train_args(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
+    argv = tiny_train_argv(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
     capsys.readouterr()
     assert main([*argv, "--data.batch_size", batch_size]) == 2
     proposed = re.search(proposal, error_line(capsys)).group(1)
@@ -260,7 +253,7 @@ def test_a_batch_size_refusal_proposes_one_that_trains(
 def test_a_missing_pretrained_file_is_told_options_that_train(
     tmp_path, tiny_reid_dirs, tiny_overrides, capsys
 ):
-    argv = train_args(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
+    argv = tiny_train_argv(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
     argv += ["--model.pretrained_file", str(tmp_path / "missing.safetensors")]
     capsys.readouterr()
     assert main(argv) == 2
@@ -270,7 +263,7 @@ def test_a_missing_pretrained_file_is_told_options_that_train(
 
 def test_a_missing_data_dir_is_told_to_pass_one(tmp_path, tiny_reid_dirs, tiny_overrides, capsys):
     argv = without(
-        train_args(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1"), "--data-dir"
+        tiny_train_argv(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1"), "--data-dir"
     )
     capsys.readouterr()
     assert main(argv) == 2
@@ -281,7 +274,7 @@ def test_a_missing_data_dir_is_told_to_pass_one(tmp_path, tiny_reid_dirs, tiny_o
 
 def test_a_set_without_part_masks_is_told_to_pass_a_mask_dir(tmp_path, tiny_reid_dirs, tiny_overrides):
     # the tiny set read as plain Market-1501: the same images, without the synthetic set's own masks
-    argv = train_args(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
+    argv = tiny_train_argv(tmp_path / "run", tiny_reid_dirs, tiny_overrides, "--train.epochs", "1")
     argv += ["--data.dataset", "market1501"]
     overrides = {key.lstrip("-"): value for key, value in zip(argv[2::2], argv[3::2], strict=True)}
     with pytest.warns(UserWarning, match=r"part loss is off for this run\. Pass --data\.mask_dir DIR"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
+from train_cli import tiny_train_argv
 
 from iaunet_hf.training import Trainer
 from iaunet_hf.training.cli import main
@@ -57,16 +58,6 @@ def test_resume_reproduces_the_uninterrupted_run(
 
 
 # --- issue 26: a resume continues the run's own saved configuration ----------------------------------------
-def tiny_argv(output_dir: Path, tiny_reid_dirs, tiny_overrides: dict, *extra: str) -> list[str]:
-    """iaunet-train arguments of the tiny synthetic run into ``output_dir``, then ``extra``."""
-    data_dir, cache_dir = tiny_reid_dirs
-    argv = ["--recipe", "synthetic", "--output-dir", str(output_dir)]
-    argv += ["--data-dir", str(data_dir), "--cache-dir", str(cache_dir)]
-    for key, value in tiny_overrides.items():
-        argv += [f"--{key}", str(value)]
-    return [*argv, *extra]
-
-
 def summary_of(run: Path) -> dict:
     return json.loads((run / "model" / "training_summary.json").read_text())
 
@@ -88,7 +79,7 @@ def folder_digest(folder: Path) -> dict[str, str]:
 def bf16_run(tmp_path_factory, tiny_reid_dirs, tiny_overrides) -> Path:
     """One epoch of the tiny run in bf16, as the docs' first command trains (``--mixed-precision bf16``)."""
     folder = tmp_path_factory.mktemp("bf16_run") / "run"
-    argv = tiny_argv(
+    argv = tiny_train_argv(
         folder, tiny_reid_dirs, tiny_overrides, "--train.epochs", "1", "--mixed-precision", "bf16"
     )
     assert main(argv) == 0
@@ -136,7 +127,7 @@ def test_options_given_with_resume_are_still_refused_when_they_cannot_change(
 def masked_run(tmp_path_factory, tiny_reid_dirs, tiny_overrides) -> Path:
     """One epoch of the tiny set read as Market-1501 with the part masks of ``--data.mask_dir``."""
     folder = tmp_path_factory.mktemp("masked_run") / "run"
-    argv = tiny_argv(
+    argv = tiny_train_argv(
         folder, tiny_reid_dirs, tiny_overrides, "--train.epochs", "1", "--data.dataset", "market1501"
     )
     assert main([*argv, "--data.mask_dir", str(tiny_reid_dirs[0] / "part_masks")]) == 0
@@ -148,7 +139,7 @@ def test_a_resume_without_mask_dir_keeps_the_part_loss(masked_run, tmp_path, tin
     # the issue's command: the first run's options again, without --data.mask_dir
     run = tmp_path / "run"
     shutil.copytree(masked_run, run)
-    argv = tiny_argv(run, tiny_reid_dirs, tiny_overrides, "--data.dataset", "market1501", "--resume")
+    argv = tiny_train_argv(run, tiny_reid_dirs, tiny_overrides, "--data.dataset", "market1501", "--resume")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main(argv) == 0
@@ -169,7 +160,7 @@ def test_a_resume_with_another_mask_dir_is_refused(
     before = folder_digest(run)
     other = tmp_path / "other_masks"
     shutil.copytree(tiny_reid_dirs[0] / "part_masks", other)
-    argv = tiny_argv(run, tiny_reid_dirs, tiny_overrides, "--data.dataset", "market1501", "--resume")
+    argv = tiny_train_argv(run, tiny_reid_dirs, tiny_overrides, "--data.dataset", "market1501", "--resume")
     capsys.readouterr()
     assert main([*argv, "--data.mask_dir", str(other)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
