@@ -50,6 +50,39 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
     Raises `FileNotFoundError` for a missing file and `ValueError` for corrupt weights, a config that is not an
     IAUnet config, a config whose model does not have exactly the saved tensors, or diverging embeddings.
     """
+    folder = _require_files(model_dir)
+    saved_shapes = check_safetensors(folder / WEIGHTS_FILE)
+    config = _iaunet_config(folder)
+    architecture = (config.architectures or ["IAUnetModel"])[0]
+    model_class = getattr(iaunet_hf, architecture, None)
+    if model_class is None:
+        raise ValueError(
+            f"{folder / CONFIG_FILE} names architecture {architecture!r}; expected IAUnetModel or IAUnetForReID"
+        )
+    # The shapes the config implies, compared before loading: transformers would only warn about them.
+    expected_shapes = {name: tuple(t.shape) for name, t in model_class(config).state_dict().items()}
+    _check_shapes(folder, expected_shapes, saved_shapes)
+
+    transformers_model = model_class.from_pretrained(folder).eval()
+    timm_model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+
+    height, width = config.image_size
+    shape = (2, config.num_frames, 3, height, width) if config.num_frames > 1 else (2, 3, height, width)
+    inputs = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        via_transformers = embed(transformers_model, inputs)
+        via_timm = embed(timm_model, inputs)
+    diff = (via_transformers - via_timm).abs().max().item()
+    if diff > atol:
+        raise ValueError(
+            f"model folder {folder}: transformers and timm embeddings differ by {diff:.3g} (> {atol}); "
+            "expected one checkpoint to give one embedding in both libraries"
+        )
+    return CheckedModel(folder, config, transformers_model, timm_model, diff)
+
+
+def _require_files(model_dir: str | Path) -> Path:
+    """The folder, when it holds every file of `MODEL_FILES`."""
     folder = Path(model_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} does not exist; expected a save_pretrained folder")
@@ -59,7 +92,11 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
             f"model folder {folder} lacks {missing}; expected {list(MODEL_FILES)} "
             "(model.save_pretrained(dir) and image_processor.save_pretrained(dir))"
         )
-    saved_shapes = check_safetensors(folder / WEIGHTS_FILE)
+    return folder
+
+
+def _iaunet_config(folder: Path) -> IAUnetConfig:
+    """The folder's config, when it loads, is an IAUnet config and needs no remote code."""
     try:
         config = AutoConfig.from_pretrained(folder)
     except (OSError, ValueError, json.JSONDecodeError) as error:
@@ -73,15 +110,13 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
         raise ValueError(
             f"{folder / CONFIG_FILE} has model_type {getattr(config, 'model_type', None)!r}; expected 'iaunet'"
         )
+    return config
 
-    architecture = (config.architectures or ["IAUnetModel"])[0]
-    model_class = getattr(iaunet_hf, architecture, None)
-    if model_class is None:
-        raise ValueError(
-            f"{folder / CONFIG_FILE} names architecture {architecture!r}; expected IAUnetModel or IAUnetForReID"
-        )
-    # The shapes the config implies, compared before loading: transformers would only warn about them.
-    expected_shapes = {name: tuple(t.shape) for name, t in model_class(config).state_dict().items()}
+
+def _check_shapes(
+    folder: Path, expected_shapes: dict[str, tuple[int, ...]], saved_shapes: dict[str, tuple[int, ...]]
+) -> None:
+    """Raise unless the weights hold exactly the tensors, of the shapes, that the config implies."""
     absent = sorted(set(expected_shapes) - set(saved_shapes))
     extra = sorted(set(saved_shapes) - set(expected_shapes))
     wrong = sorted(
@@ -101,20 +136,3 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
             f"{folder / CONFIG_FILE} does not match {folder / WEIGHTS_FILE}: {details}; expected the config "
             "saved together with these weights"
         )
-
-    transformers_model = model_class.from_pretrained(folder).eval()
-    timm_model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
-
-    height, width = config.image_size
-    shape = (2, config.num_frames, 3, height, width) if config.num_frames > 1 else (2, 3, height, width)
-    inputs = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        via_transformers = embed(transformers_model, inputs)
-        via_timm = embed(timm_model, inputs)
-    diff = (via_transformers - via_timm).abs().max().item()
-    if diff > atol:
-        raise ValueError(
-            f"model folder {folder}: transformers and timm embeddings differ by {diff:.3g} (> {atol}); "
-            "expected one checkpoint to give one embedding in both libraries"
-        )
-    return CheckedModel(folder, config, transformers_model, timm_model, diff)

@@ -7,15 +7,15 @@ from typing import Any
 
 from ..export.pipeline import ExportResult, export_model
 
+
+def export_tensorrt(model_dir: str | Path, output: Path, **options: Any) -> ExportResult:
+    return export_model(model_dir, "tensorrt", output, **options)
+
+
 warnings.warn(
     "iaunet_hf.hub.export_tensorrt is deprecated; use iaunet_hf.export.export_model(model_dir, 'tensorrt', ...)",
     DeprecationWarning,
     stacklevel=2,
 )
-
-
-def export_tensorrt(model_dir: str | Path, output: Path, **options: Any) -> ExportResult:
-    return export_model(model_dir, "tensorrt", output, **options)
-
 
 __all__ = ["export_tensorrt"]
