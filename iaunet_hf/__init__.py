@@ -2,8 +2,8 @@
 
 Importing the package registers the timm models (``iaunet_resnet18/34/50``, ``iaunet_resnet50_video``) and the
 transformers classes with ``AutoConfig``, ``AutoModel``, ``AutoModelForImageClassification`` and
-``AutoImageProcessor``. The data, evaluation, training and hub layers are imported on demand
-(``iaunet_hf.data``, ``iaunet_hf.evaluation``, ...).
+``AutoImageProcessor``. The data, inference, evaluation, export, tracking, training and hub layers are
+imported on demand (``iaunet_hf.data``, ``iaunet_hf.inference``, ``iaunet_hf.export``, ...).
 """
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification

@@ -109,10 +109,11 @@ def overrides_for(variant: str, seed: int, data_dir: Path, run_dir: Path, settin
 def final_metrics(result) -> dict[str, float]:
     """mAP and rank-1 (percent) of the run's final, not re-ranked, evaluation."""
     from iaunet_hf.evaluation.results import read_results
+    from iaunet_hf.inference import RESULTS_FILE
 
     document = result.results
     if document is None:
-        document = read_results(Path(result.model_dir) / "eval_results.json")
+        document = read_results(Path(result.model_dir) / RESULTS_FILE)
     for entry in document["results"]:
         if not entry["settings"].get("rerank", False):
             return {name: float(entry["metrics"][name]) for name in METRICS}

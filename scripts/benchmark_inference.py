@@ -60,8 +60,9 @@ def save_model(folder: Path, options: dict) -> Path:
 
 def cpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], object]]:
     """name -> function of a float32 (B, 3, H, W) batch, for every CPU runtime."""
-    from iaunet_hf.hub.export import load_embedding_model, onnx_session
-    from iaunet_hf.hub.export_targets import export_model
+    from iaunet_hf.export import export_model
+    from iaunet_hf.inference import load_embedding_model
+    from iaunet_hf.inference.runtimes import onnx_session
 
     model, _ = load_embedding_model(folder)
     runtimes: dict[str, Callable[[np.ndarray], object]] = {}
@@ -102,7 +103,7 @@ def cpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], o
 
 def gpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], object]]:
     """PyTorch fp32/bf16/fp16 and TensorRT fp16 on the first CUDA device (synchronised per call)."""
-    from iaunet_hf.hub.export import load_embedding_model
+    from iaunet_hf.inference import load_embedding_model
 
     model, _ = load_embedding_model(folder)
     model = model.cuda()
@@ -126,7 +127,7 @@ def gpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], o
     try:
         import tensorrt as trt
 
-        from iaunet_hf.hub.export_targets import export_model
+        from iaunet_hf.export import export_model
 
         engine_path = export_model(folder, "tensorrt", work / "model.engine").path
         engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(engine_path.read_bytes())

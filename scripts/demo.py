@@ -44,6 +44,7 @@ from iaunet_hf.evaluation.visualization import (
     ranked_gallery,
     save_png,
 )
+from iaunet_hf.inference import RESULTS_FILE
 from iaunet_hf.training import Trainer, load_config
 
 MODELS = {"IAUnet": {}, "baseline": {"model.iau_stages": []}}
@@ -233,9 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = train_both(args, dataset)
     recipe = load_config("synthetic")
     # Every model's numbers as a results document: the trained ones are the files their model folders hold.
-    documents = {
-        name: read_results(run["result"].model_dir / "eval_results.json") for name, run in runs.items()
-    }
+    documents = {name: read_results(run["result"].model_dir / RESULTS_FILE) for name, run in runs.items()}
     documents["untrained"] = untrained_results(dataset, recipe.data.height, recipe.data.width)
     documents["chance"] = chance_results(dataset)
     model_dir = runs["IAUnet"]["result"].model_dir

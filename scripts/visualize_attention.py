@@ -15,8 +15,6 @@ import torch
 from PIL import Image
 
 from iaunet_hf.data import build_eval_transform
-from iaunet_hf.evaluation.extraction import model_input_config
-from iaunet_hf.evaluation.model_loading import load_reid_model
 from iaunet_hf.evaluation.visualization import (
     attention_and_relations,
     attention_overlay_grid,
@@ -27,6 +25,7 @@ from iaunet_hf.evaluation.visualization import (
     save_png,
     split_part_relation,
 )
+from iaunet_hf.inference import load_reid_model, model_input_config
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -15,8 +15,8 @@ from PIL import Image
 
 from iaunet_hf.data import load_reid_dataset
 from iaunet_hf.evaluation import extract_features, pairwise_distance
-from iaunet_hf.evaluation.model_loading import load_reid_model
 from iaunet_hf.evaluation.visualization import rank_strip, ranked_gallery, save_png
+from iaunet_hf.inference import load_reid_model
 
 
 def item_image(dataset, index: int) -> Image.Image:

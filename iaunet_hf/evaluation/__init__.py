@@ -6,8 +6,9 @@ feature extraction, a searchable gallery index and the ``evaluate`` metric modul
 
 from pathlib import Path
 
+from ..inference.embedding import embed, model_input_config
 from .distances import evaluate_reid_features, pairwise_distance
-from .extraction import embed, evaluate_model, extract_features, model_input_config
+from .extraction import evaluate_model, extract_features
 from .index import GalleryIndex, SearchResult, faiss_available
 from .metrics import evaluate_reid
 from .rerank import k_reciprocal_rerank

@@ -211,8 +211,8 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     import torch
 
     from ..data import DATASET_NAMES
-    from .extraction import evaluate_model, model_input_config
-    from .model_loading import load_reid_model
+    from ..inference import load_reid_model, model_input_config
+    from .extraction import evaluate_model
     from .results import evaluation_entry, results_document
 
     names = [name.strip() for name in args.dataset.split(",") if name.strip()]

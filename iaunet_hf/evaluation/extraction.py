@@ -15,51 +15,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import datasets
-import timm.data
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel
 
 from ..data.collate import tracklet_to_clips
 from ..data.transforms import build_eval_transform
+from ..inference.embedding import embed, model_input_config
 from .distances import DistanceMetric, evaluate_reid_features
 from .metrics import APMode
-
-
-def model_input_config(model: nn.Module) -> dict[str, Any]:
-    """Input height/width and normalisation of a model: transformers config or timm pretrained cfg."""
-    config = getattr(model, "config", None)
-    if isinstance(model, PreTrainedModel) and getattr(config, "image_size", None) is not None:
-        height, width = config.image_size
-        return {
-            "image_size": (int(height), int(width)),
-            "mean": IMAGENET_DEFAULT_MEAN,
-            "std": IMAGENET_DEFAULT_STD,
-        }
-    data_config = timm.data.resolve_model_data_config(model)
-    _, height, width = data_config["input_size"]
-    return {"image_size": (height, width), "mean": data_config["mean"], "std": data_config["std"]}
-
-
-def embed(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
-    """Retrieval embedding (B, D) of a batch, for any face of the model: the one function that embeds a batch.
-
-    Extraction, the Hub checks, export and visualisation all call it, so every consumer gets the post-BN-neck
-    embedding of the network's one forward pass (``IAUnet.forward_reid``), whatever classifier a model carries.
-    Other timm models give their pre-logits features.
-    """
-    from ..network import IAUnet
-
-    if isinstance(model, PreTrainedModel):
-        # the base model (IAUnetModel inside IAUnetForReID) gives the embedding as pooler_output
-        return model.base_model(pixel_values=pixel_values).pooler_output
-    if isinstance(model, IAUnet):
-        return model.forward_reid(pixel_values).embedding
-    if hasattr(model, "forward_features") and hasattr(model, "forward_head"):
-        return model.forward_head(model.forward_features(pixel_values), pre_logits=True)
-    return model(pixel_values)
 
 
 class _ClipCollate:

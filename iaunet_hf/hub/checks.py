@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import timm
 import torch
-from safetensors import SafetensorError, safe_open
+from transformers import AutoConfig
 
-if TYPE_CHECKING:
-    from iaunet_hf import IAUnetConfig
+import iaunet_hf
 
-MODEL_FILES = ("model.safetensors", "config.json", "preprocessor_config.json")
+from ..configuration_iaunet import IAUnetConfig
+from ..inference.embedding import embed
+from ..inference.model_folder import CONFIG_FILE, MODEL_FILES, WEIGHTS_FILE, check_safetensors
+
+__all__ = ["MODEL_FILES", "CheckedModel", "check_model_folder", "check_safetensors"]
 
 
 @dataclass
@@ -36,29 +39,6 @@ class CheckedModel:
         return int(self.config.hidden_size)
 
 
-def check_safetensors(path: str | Path) -> dict[str, tuple[int, ...]]:
-    """Open a safetensors file and read every tensor; return name -> shape. Corrupt or truncated -> ValueError."""
-    from iaunet_hf.checkpoints import check_safetensors_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist; expected a safetensors file")
-    check_safetensors_file(path)  # names an empty or truncated file precisely, before any tensor is read
-    shapes = {}
-    try:
-        with safe_open(str(path), framework="pt") as weights:
-            for name in weights.keys():  # noqa: SIM118 - safe_open handles are not iterable
-                shapes[name] = tuple(weights.get_tensor(name).shape)
-    except (SafetensorError, OSError, RuntimeError, ValueError) as error:
-        raise ValueError(
-            f"weights file {path} ({path.stat().st_size} bytes) is not a readable safetensors file: {error}; "
-            "expected an intact file written by save_pretrained (re-save or re-download it)"
-        ) from error
-    if not shapes:
-        raise ValueError(f"weights file {path} holds no tensors; expected the model's state dict")
-    return shapes
-
-
 def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedModel:
     """Load `model_dir` with both libraries and compare their embeddings; raise on any mismatch.
 
@@ -70,64 +50,18 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
     Raises `FileNotFoundError` for a missing file and `ValueError` for corrupt weights, a config that is not an
     IAUnet config, a config whose model does not have exactly the saved tensors, or diverging embeddings.
     """
-    import timm
-    from transformers import AutoConfig
-
-    import iaunet_hf
-    from iaunet_hf import IAUnetConfig
-    from iaunet_hf.evaluation.extraction import embed
-
-    folder = Path(model_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"model folder {folder} does not exist; expected a save_pretrained folder")
-    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"model folder {folder} lacks {missing}; expected {list(MODEL_FILES)} "
-            "(model.save_pretrained(dir) and image_processor.save_pretrained(dir))"
-        )
-    saved_shapes = check_safetensors(folder / "model.safetensors")
-    try:
-        config = AutoConfig.from_pretrained(folder)
-    except (OSError, ValueError, json.JSONDecodeError) as error:
-        raise ValueError(f"{folder / 'config.json'} does not load: {error}") from error
-    if getattr(config, "auto_map", None):
-        raise ValueError(
-            f"{folder / 'config.json'} has an 'auto_map' ({config.auto_map}); expected none: IAUnet checkpoints "
-            "load through the registered classes and must never need trust_remote_code"
-        )
-    if not isinstance(config, IAUnetConfig):
-        raise ValueError(
-            f"{folder / 'config.json'} has model_type {getattr(config, 'model_type', None)!r}; expected 'iaunet'"
-        )
-
+    folder = _require_files(model_dir)
+    saved_shapes = check_safetensors(folder / WEIGHTS_FILE)
+    config = _iaunet_config(folder)
     architecture = (config.architectures or ["IAUnetModel"])[0]
     model_class = getattr(iaunet_hf, architecture, None)
     if model_class is None:
         raise ValueError(
-            f"{folder / 'config.json'} names architecture {architecture!r}; expected IAUnetModel or IAUnetForReID"
+            f"{folder / CONFIG_FILE} names architecture {architecture!r}; expected IAUnetModel or IAUnetForReID"
         )
     # The shapes the config implies, compared before loading: transformers would only warn about them.
     expected_shapes = {name: tuple(t.shape) for name, t in model_class(config).state_dict().items()}
-    absent = sorted(set(expected_shapes) - set(saved_shapes))
-    extra = sorted(set(saved_shapes) - set(expected_shapes))
-    wrong = sorted(
-        k for k in set(expected_shapes) & set(saved_shapes) if expected_shapes[k] != saved_shapes[k]
-    )
-    if absent or extra or wrong:
-        details = "; ".join(
-            f"{label}: {names[:5]}{' ...' if len(names) > 5 else ''} ({len(names)})"
-            for label, names in (
-                ("missing from the weights", absent),
-                ("unexpected", extra),
-                ("shape differs", wrong),
-            )
-            if names
-        )
-        raise ValueError(
-            f"{folder / 'config.json'} does not match {folder / 'model.safetensors'}: {details}; expected the config "
-            "saved together with these weights"
-        )
+    _check_shapes(folder, expected_shapes, saved_shapes)
 
     transformers_model = model_class.from_pretrained(folder).eval()
     timm_model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
@@ -145,3 +79,60 @@ def check_model_folder(model_dir: str | Path, atol: float = 1e-4) -> CheckedMode
             "expected one checkpoint to give one embedding in both libraries"
         )
     return CheckedModel(folder, config, transformers_model, timm_model, diff)
+
+
+def _require_files(model_dir: str | Path) -> Path:
+    """The folder, when it holds every file of `MODEL_FILES`."""
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder} does not exist; expected a save_pretrained folder")
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"model folder {folder} lacks {missing}; expected {list(MODEL_FILES)} "
+            "(model.save_pretrained(dir) and image_processor.save_pretrained(dir))"
+        )
+    return folder
+
+
+def _iaunet_config(folder: Path) -> IAUnetConfig:
+    """The folder's config, when it loads, is an IAUnet config and needs no remote code."""
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError, json.JSONDecodeError) as error:
+        raise ValueError(f"{folder / CONFIG_FILE} does not load: {error}") from error
+    if getattr(config, "auto_map", None):
+        raise ValueError(
+            f"{folder / CONFIG_FILE} has an 'auto_map' ({config.auto_map}); expected none: IAUnet checkpoints "
+            "load through the registered classes and must never need trust_remote_code"
+        )
+    if not isinstance(config, IAUnetConfig):
+        raise ValueError(
+            f"{folder / CONFIG_FILE} has model_type {getattr(config, 'model_type', None)!r}; expected 'iaunet'"
+        )
+    return config
+
+
+def _check_shapes(
+    folder: Path, expected_shapes: dict[str, tuple[int, ...]], saved_shapes: dict[str, tuple[int, ...]]
+) -> None:
+    """Raise unless the weights hold exactly the tensors, of the shapes, that the config implies."""
+    absent = sorted(set(expected_shapes) - set(saved_shapes))
+    extra = sorted(set(saved_shapes) - set(expected_shapes))
+    wrong = sorted(
+        k for k in set(expected_shapes) & set(saved_shapes) if expected_shapes[k] != saved_shapes[k]
+    )
+    if absent or extra or wrong:
+        details = "; ".join(
+            f"{label}: {names[:5]}{' ...' if len(names) > 5 else ''} ({len(names)})"
+            for label, names in (
+                ("missing from the weights", absent),
+                ("unexpected", extra),
+                ("shape differs", wrong),
+            )
+            if names
+        )
+        raise ValueError(
+            f"{folder / CONFIG_FILE} does not match {folder / WEIGHTS_FILE}: {details}; expected the config "
+            "saved together with these weights"
+        )

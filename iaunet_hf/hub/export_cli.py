@@ -1,118 +1,16 @@
-"""Console entry point `iaunet-export`: one command for every deployment target, each checked against PyTorch."""
+"""Deprecated: `iaunet-export` moved to `iaunet_hf.export.cli` (this path goes in the next release)."""
 
-from __future__ import annotations
+import warnings
 
-import argparse
-import json
-import logging
-import sys
-from collections.abc import Sequence
-from pathlib import Path
+from ..export.cli import build_parser, main
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+warnings.warn(
+    "iaunet_hf.hub.export_cli is deprecated; use iaunet_hf.export.cli (the iaunet-export command)",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-
-def _image_files(folder: str, limit: int) -> list[Path]:
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"--check-images {root}: expected a folder of images")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-    if not files:
-        raise FileNotFoundError(f"--check-images {root}: no {'/'.join(IMAGE_SUFFIXES)} files found")
-    return files
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .export_targets import EXPORT_FORMATS
-
-    parser = argparse.ArgumentParser(
-        prog="iaunet-export",
-        description="Export a saved IAUnet folder's embedding model for deployment and check it against PyTorch. "
-        "Every export writes a sidecar JSON (input size, mean/std, interpolation, I/O names, ...).",
-    )
-    parser.add_argument("--model", required=True, help="folder written by save_pretrained")
-    parser.add_argument("--format", default="onnx", choices=EXPORT_FORMATS, help="export target")
-    parser.add_argument(
-        "--output",
-        help="output path; default <model>/model.onnx, model_fp16.onnx, model_int8.onnx, "
-        "model_openvino_model/, model.pt2 or model.engine (boxmot picks its backend by these suffixes)",
-    )
-    parser.add_argument(
-        "--input",
-        choices=["image", "clip"],
-        help="input layout: (B,3,H,W) images or (B,T,3,H,W) clips (default: clip for video models)",
-    )
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset")
-    parser.add_argument("--atol", type=float, default=1e-4, help="largest allowed |fp32 export - PyTorch|")
-    parser.add_argument("--no-check", action="store_true", help="skip the parity check against PyTorch")
-    parser.add_argument(
-        "--check-images", help="folder of images to run the parity check on (default: random)"
-    )
-    parser.add_argument("--num-check-images", type=int, default=16, help="images taken from --check-images")
-    calibration = parser.add_argument_group("onnx-int8 calibration")
-    calibration.add_argument(
-        "--calibration-dataset", help="dataset name for load_reid_dataset, e.g. market1501"
-    )
-    calibration.add_argument(
-        "--calibration-data", help="its data folder; 'train' calibrates, query/gallery judge"
-    )
-    calibration.add_argument("--calibration-images", type=int, default=256, help="training images used")
-    calibration.add_argument(
-        "--report", help="write the export summary (and the int8 mAP change) to this JSON"
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("iaunet_hf").setLevel(logging.INFO)
-
-    from .export_targets import export_model
-
-    options: dict = {"input_kind": args.input, "opset": args.opset, "check": not args.no_check}
-    if args.format in ("onnx", "openvino", "torch-export"):
-        options["atol"] = args.atol
-    summary: dict = {"format": args.format}
-    try:
-        if args.check_images:
-            options["check_images"] = _image_files(args.check_images, args.num_check_images)
-        dataset_dict = None
-        if args.format == "onnx-int8":
-            if not (args.calibration_dataset and args.calibration_data):
-                raise ValueError("--format onnx-int8 needs --calibration-dataset and --calibration-data")
-            from iaunet_hf.data import load_reid_dataset
-
-            from .export_quality import dataset_batches
-
-            dataset_dict = load_reid_dataset(args.calibration_dataset, args.calibration_data)
-            options["calibration"] = dataset_batches(
-                args.model, dataset_dict["train"], max_images=args.calibration_images
-            )
-        result = export_model(args.model, args.format, args.output, **options)
-        summary.update(path=str(result.path), sidecar=str(result.sidecar), max_abs_diff=result.max_abs_diff)
-        if dataset_dict is not None:
-            from .export_quality import quantisation_report
-            from .export_targets import export_onnx
-
-            fp32_path = result.path.with_name(result.path.stem + "_fp32_reference.onnx")
-            export_onnx(args.model, fp32_path, input_kind=args.input, opset=args.opset, check=False)
-            summary["quantisation"] = quantisation_report(args.model, fp32_path, result.path, dataset_dict)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"iaunet-export: failed: {error}", file=sys.stderr)
-        return 2
-    print(result.path)
-    if result.max_abs_diff is not None:
-        print(f"{args.format} vs PyTorch max abs diff: {result.max_abs_diff:.3g}")
-    if "quantisation" in summary:
-        q = summary["quantisation"]
-        print(
-            f"held-out mAP: fp32 {q['fp32_mAP']:.4f}, int8 {q['int8_mAP']:.4f} (change {q['mAP_change']:+.4f})"
-        )
-    if args.report:
-        Path(args.report).write_text(json.dumps(summary, indent=2) + "\n")
-    return 0
-
+__all__ = ["build_parser", "main"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -15,7 +15,6 @@ The Hub's own metadata check needs the network; `validate_model_card` does the p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from ..evaluation.results import (
     dataset_type,
     validate_results,
 )
+from ..inference.model_folder import read_training_summary  # noqa: F401  (its public home before inference/)
 from .card_facts import (
     CardFacts,
     card_facts_for_dataset,
@@ -250,20 +250,6 @@ def _protocol_text(entries: list[Mapping[str, Any]]) -> str:
         "Each dataset is evaluated under its own query/gallery protocol: gallery items of the query's identity and "
         "camera are removed (unless the camera is unknown), mAP, mINP and CMC are averaged over valid queries."
     )
-
-
-def read_training_summary(folder: str | Path) -> dict[str, Any] | None:
-    """A model folder's ``training_summary.json`` (None when the folder has none)."""
-    path = Path(folder) / "training_summary.json"
-    if not path.is_file():
-        return None
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"training summary {path} is not valid JSON: {error}") from None
-    if not isinstance(summary, dict):
-        raise ValueError(f"training summary {path}: expected a JSON object, got {type(summary).__name__}")
-    return summary
 
 
 def validate_model_card(card: ModelCard | str | Path) -> ModelCard:

@@ -16,12 +16,11 @@ from pathlib import Path
 from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, ModelCard
 
 from ..evaluation.results import read_results
-from .checks import MODEL_FILES, check_model_folder
-from .model_card import build_model_card, read_training_summary, validate_model_card
+from ..inference.model_folder import MODEL_FILES, RESULTS_FILE, SUMMARY_FILE, read_training_summary
+from .checks import check_model_folder
+from .model_card import build_model_card, validate_model_card
 
 logger = logging.getLogger(__name__)
-RESULTS_FILE = "eval_results.json"
-SUMMARY_FILE = "training_summary.json"
 
 
 def results_file(model_dir: Path, results_path: str | Path | None) -> Path:

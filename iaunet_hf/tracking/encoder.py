@@ -17,8 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..inference.exports import open_export
+from ..inference.loading import load_model_and_processor
+from ..inference.preprocessing import processor_of_model
+from ..inference.runtimes import TorchRuntime, check_precision
 from .crops import ResizeMode, check_frame, crop_batch, pixel_boxes
-from .runtimes import OnnxRuntime, OpenVINORuntime, TorchRuntime, check_precision
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class IAUnetEncoder:
             raise ValueError(f"batch_size: expected a positive integer, found {batch_size!r}")
         check_precision(precision)
         if isinstance(model, nn.Module):
-            image_processor = image_processor or _processor_of_model(model)
+            image_processor = image_processor or processor_of_model(model)
             model = TorchRuntime(model, device, precision)
         if image_processor is None:
             raise ValueError(
@@ -97,42 +100,14 @@ class IAUnetEncoder:
         """An encoder from a `save_pretrained` folder or Hub id (`backend="torch"`), or from an export:
         a `.onnx` file (`"onnx"`) or an `<name>_openvino_model/` folder / `.xml` file (`"openvino"`), each with
         the sidecar JSON `iaunet-export` writes beside it (its preprocessing and I/O names)."""
-        from iaunet_hf.hub.export import read_sidecar
-
         if backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {BACKENDS}, found {backend!r}")
         options = {"batch_size": batch_size, "precision": precision, "resize": resize}
         if backend == "torch":
-            from iaunet_hf.evaluation.model_loading import load_reid_model
-            from iaunet_hf.hub.export import load_image_processor
-
-            spec = str(path_or_hub_id)
-            model = load_reid_model(spec)
-            folder_or_hub_id = Path(spec).is_dir() or (spec.count("/") == 1 and ":" not in spec)
-            processor = load_image_processor(spec, model.config) if folder_or_hub_id else None
+            model, processor = load_model_and_processor(str(path_or_hub_id))
             return cls(model, processor, device=device, **options)
-        path = Path(path_or_hub_id)
-        if backend == "onnx":
-            if path.is_dir():
-                path = path / "model.onnx"
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: expected an ONNX file written by iaunet-export")
-            if precision != "fp32":
-                raise ValueError(
-                    f"precision {precision!r}: an ONNX graph's precision is fixed at export; "
-                    "load the onnx-fp16 or onnx-int8 export with precision='fp32' (float32 I/O)"
-                )
-            spec, sidecar = read_sidecar(path)
-            runtime = OnnxRuntime(path, sidecar, str(device))
-        else:
-            xml = path if path.suffix == ".xml" else path / "model.xml"
-            if not xml.is_file():
-                raise FileNotFoundError(
-                    f"{xml}: expected the OpenVINO IR written by iaunet-export --format openvino"
-                )
-            spec, sidecar = read_sidecar(xml.parent)
-            runtime = OpenVINORuntime(xml, sidecar, str(device), precision)
-        return cls(runtime, _processor_of_spec(spec), **options)
+        runtime, processor = open_export(path_or_hub_id, backend, str(device), precision)
+        return cls(runtime, processor, **options)
 
     # boxmot's tracker interface (`reid_model=`) ------------------------------------------------------------
     def get_features(self, xyxy: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -184,32 +159,3 @@ class IAUnetEncoder:
             rgb = frame.image.permute(1, 2, 0).numpy()
             outputs.append(torch.from_numpy(self.features_rgb(values.cpu().numpy(), rgb)).contiguous())
         return outputs
-
-
-def _processor_of_model(model: nn.Module) -> Any:
-    """The package's image processor at the model's own input size and mean/std (a model without a folder)."""
-    from iaunet_hf import IAUnetImageProcessor
-    from iaunet_hf.evaluation.extraction import model_input_config
-
-    config = model_input_config(model)
-    height, width = config["image_size"]
-    return IAUnetImageProcessor(
-        size={"height": int(height), "width": int(width)},
-        image_mean=list(config["mean"]),
-        image_std=list(config["std"]),
-    )
-
-
-def _processor_of_spec(spec: Any) -> Any:
-    """The image processor an export's sidecar describes."""
-    from transformers.image_utils import PILImageResampling
-
-    from iaunet_hf import IAUnetImageProcessor
-
-    height, width = spec.image_size
-    return IAUnetImageProcessor(
-        size={"height": height, "width": width},
-        image_mean=list(spec.mean),
-        image_std=list(spec.std),
-        resample=PILImageResampling[spec.interpolation.upper()],
-    )

@@ -1,104 +1,21 @@
-"""The runtimes an encoder can run the embedding on: PyTorch, ONNX Runtime, OpenVINO.
+"""Deprecated: the runtimes moved to `iaunet_hf.inference.runtimes` (this path goes in the next release)."""
 
-Each maps a float32 (B, 3, H, W) batch to (B, D) float32 NumPy embeddings. The exported graphs' I/O names
-and input layout come from the export's sidecar JSON (`iaunet_hf.hub.export`).
-"""
+import warnings
 
-from __future__ import annotations
+from ..inference.runtimes import (
+    PRECISIONS,
+    OnnxRuntime,
+    OpenVINORuntime,
+    TorchRuntime,
+    _still_clips,  # noqa: F401  (private, kept for old callers)
+    check_precision,
+)
+from ..inference.sidecar import clip_frames
 
-import contextlib
-from pathlib import Path
-from typing import Any
+warnings.warn(
+    "iaunet_hf.tracking.runtimes is deprecated; import from iaunet_hf.inference.runtimes",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-import numpy as np
-import torch
-from torch import nn
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def check_precision(precision: str) -> torch.dtype | None:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision: expected one of {list(PRECISIONS)}, found {precision!r}")
-    return PRECISIONS[precision]
-
-
-def clip_frames(sidecar: dict[str, Any]) -> int | None:
-    """T of a clip graph (sidecar input_shape ["batch", T, 3, H, W]); None for image graphs."""
-    shape = sidecar["input_shape"]
-    return int(shape[1]) if len(shape) == 5 else None
-
-
-def _still_clips(pixel_values: np.ndarray, num_frames: int | None) -> np.ndarray:
-    """Images (B, 3, H, W) as still clips (B, T, 3, H, W) for graphs exported with a clip input."""
-    if num_frames is None:
-        return pixel_values
-    return np.ascontiguousarray(np.repeat(pixel_values[:, None], num_frames, axis=1))
-
-
-class TorchRuntime:
-    """A model of the package in eval mode, embedded through `iaunet_hf.evaluation.extraction.embed`."""
-
-    def __init__(self, model: nn.Module, device: str | torch.device = "cpu", precision: str = "fp32") -> None:
-        self.model = model.eval().to(device)
-        self.device = torch.device(device)
-        self.autocast_dtype = check_precision(precision)
-
-    def __call__(self, pixel_values: np.ndarray | torch.Tensor) -> np.ndarray:
-        from iaunet_hf.evaluation.extraction import embed
-
-        inputs = torch.as_tensor(pixel_values).to(self.device)
-        autocast = (
-            torch.autocast(self.device.type, dtype=self.autocast_dtype)
-            if self.autocast_dtype is not None
-            else contextlib.nullcontext()
-        )
-        with torch.inference_mode(), autocast:
-            return embed(self.model, inputs).float().cpu().numpy()
-
-
-class OnnxRuntime:
-    """An exported ONNX graph (float32 I/O: the fp32, fp16 and int8 exports alike) in onnxruntime."""
-
-    def __init__(self, path: str | Path, sidecar: dict[str, Any], device: str = "cpu") -> None:
-        from iaunet_hf.hub.export import onnx_session
-
-        providers = ["CPUExecutionProvider"]
-        if str(device).startswith("cuda"):
-            providers.insert(0, "CUDAExecutionProvider")
-        self.session = onnx_session(path, providers)
-        self.input_name, self.output_name = sidecar["input_name"], sidecar["output_name"]
-        self.num_frames = clip_frames(sidecar)
-
-    def __call__(self, pixel_values: np.ndarray | torch.Tensor) -> np.ndarray:
-        inputs = _still_clips(np.asarray(pixel_values, dtype=np.float32), self.num_frames)
-        return np.asarray(
-            self.session.run([self.output_name], {self.input_name: inputs})[0], dtype=np.float32
-        )
-
-
-class OpenVINORuntime:
-    """An OpenVINO IR (`<name>_openvino_model/`) compiled for a device with an explicit precision hint."""
-
-    HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
-
-    def __init__(
-        self, xml_path: str | Path, sidecar: dict[str, Any], device: str = "cpu", precision: str = "fp32"
-    ):
-        try:
-            import openvino
-        except ImportError as error:
-            raise ValueError(
-                "openvino is not installed; expected the 'openvino' extra (pip install iaunet-hf[openvino])"
-            ) from error
-        check_precision(precision)
-        # f32 explicitly: OpenVINO's CPU plugin otherwise picks bf16 on CPUs that have it
-        config = {"INFERENCE_PRECISION_HINT": self.HINTS[precision]}
-        device_name = "CPU" if str(device).lower() == "cpu" else str(device).upper()
-        self.compiled = openvino.Core().compile_model(str(xml_path), device_name, config)
-        self.output = self.compiled.output(0)
-        self.num_frames = clip_frames(sidecar)
-
-    def __call__(self, pixel_values: np.ndarray | torch.Tensor) -> np.ndarray:
-        inputs = _still_clips(np.asarray(pixel_values, dtype=np.float32), self.num_frames)
-        return np.asarray(self.compiled(inputs)[self.output], dtype=np.float32)
+__all__ = ["PRECISIONS", "OnnxRuntime", "OpenVINORuntime", "TorchRuntime", "check_precision", "clip_frames"]

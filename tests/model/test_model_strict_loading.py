@@ -15,8 +15,8 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoModelForImageClassification, pipeline
 
 from iaunet_hf import IAUnetConfig, IAUnetForReID, IAUnetImageProcessor, IAUnetModel
-from iaunet_hf.evaluation.model_loading import load_reid_model
 from iaunet_hf.hub.checks import check_safetensors
+from iaunet_hf.inference import load_reid_model
 
 pytestmark = pytest.mark.reliability
 

@@ -138,7 +138,7 @@ def test_a_saved_non_default_image_size_loads_its_own_preprocessing(tmp_path):
     from transformers import AutoImageProcessor
 
     from iaunet_hf import IAUnetImageProcessor
-    from iaunet_hf.hub.export import load_image_processor
+    from iaunet_hf.inference import load_image_processor
 
     IAUnetModel(IAUnetConfig(**SMALL)).save_pretrained(tmp_path)
     IAUnetImageProcessor(size={"height": H, "width": W}).save_pretrained(tmp_path)

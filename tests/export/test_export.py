@@ -15,9 +15,9 @@ import pytest
 import torch
 from hub_fixtures import IMAGE_SIZE, save_iaunet_folder
 
-from iaunet_hf.hub.export import export_onnx, read_sidecar, sidecar_path
-from iaunet_hf.hub.export_cli import main as export_main
-from iaunet_hf.hub.export_targets import REDUCED_TOLERANCES, export_model
+from iaunet_hf.export import REDUCED_TOLERANCES, export_model, export_onnx
+from iaunet_hf.export.cli import main as export_main
+from iaunet_hf.inference import read_sidecar, sidecar_path
 
 
 def transformers_embedding(folder, inputs):
@@ -48,7 +48,8 @@ def real_images(tiny_synthetic_dirs):
 
 
 def real_pixels(folder, images):
-    from iaunet_hf.hub.export import image_inputs, load_embedding_model
+    from iaunet_hf.export import image_inputs
+    from iaunet_hf.inference import load_embedding_model
 
     _, config = load_embedding_model(folder)
     return image_inputs(folder, images, config)
@@ -168,7 +169,7 @@ def test_onnx_fp16_keeps_the_gram_softmax_in_float32(image_model_dir, tmp_path, 
 def test_onnx_int8_cli_reports_the_map_change(image_model_dir, tmp_path, tiny_synthetic_dirs, real_images):
     data_dir, _ = tiny_synthetic_dirs
     output, report = tmp_path / "model_int8.onnx", tmp_path / "report.json"
-    command = [sys.executable, "-m", "iaunet_hf.hub.export_cli", "--model", str(image_model_dir)]
+    command = [sys.executable, "-m", "iaunet_hf.export.cli", "--model", str(image_model_dir)]
     command += ["--format", "onnx-int8", "--output", str(output), "--check-images", str(data_dir)]
     command += [
         "--calibration-dataset",

@@ -14,10 +14,9 @@ from hub_fixtures import IMAGE_SIZE
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
 
-from iaunet_hf.hub.export import read_sidecar  # noqa: E402
-from iaunet_hf.hub.export_cli import main as export_main  # noqa: E402
-from iaunet_hf.hub.export_targets import export_model  # noqa: E402
-from iaunet_hf.tracking.runtimes import clip_frames  # noqa: E402
+from iaunet_hf.export import export_model  # noqa: E402
+from iaunet_hf.export.cli import main as export_main  # noqa: E402
+from iaunet_hf.inference.sidecar import clip_frames, read_sidecar  # noqa: E402
 
 
 def graph_input_shape(path):
