@@ -98,11 +98,9 @@ def _synthetic_source(data_dir: Path, video: bool, options: dict) -> tuple[str, 
             f"synthetic: {data_dir} holds an image set without tracklets; expected {data_dir / SYNTHETIC_VIDEO_DIR} "
             "(write it with write_synthetic_reid(..., tracklets=True) into an empty folder)"
         )
-    if video:
-        options = {"mask_dir": str(data_dir / SYNTHETIC_VIDEO_MASK_DIR), **options}
-        return builder_name("synthetic", video), data_dir / SYNTHETIC_VIDEO_DIR, options
-    return (
-        builder_name("synthetic", video),
-        data_dir,
-        {"mask_dir": str(data_dir / SYNTHETIC_MASK_DIR), **options},
+    folder, mask_dir = (
+        (data_dir / SYNTHETIC_VIDEO_DIR, SYNTHETIC_VIDEO_MASK_DIR)
+        if video
+        else (data_dir, SYNTHETIC_MASK_DIR)
     )
+    return builder_name("synthetic", video), folder, {"mask_dir": str(data_dir / mask_dir), **options}
