@@ -18,13 +18,24 @@ from pathlib import Path
 
 import timm
 import torch
-from demo_table import chance_results, print_table, untrained_results
 from transformers import AutoImageProcessor, AutoModel
 
 import iaunet_hf  # noqa: F401  (registers the timm models and the Auto classes)
 from iaunet_hf.data import load_reid_dataset
-from iaunet_hf.evaluation import GalleryIndex, extract_features, pairwise_distance
-from iaunet_hf.evaluation.results import read_results, validate_results
+from iaunet_hf.evaluation import (
+    GalleryIndex,
+    evaluate_model,
+    evaluate_reid_features,
+    extract_features,
+    pairwise_distance,
+)
+from iaunet_hf.evaluation.results import (
+    CMC_RANKS,
+    read_results,
+    result_entry,
+    results_document,
+    validate_results,
+)
 from iaunet_hf.evaluation.visualization import (
     attention_and_relations,
     attention_overlay_grid,
@@ -36,6 +47,14 @@ from iaunet_hf.evaluation.visualization import (
 from iaunet_hf.training import Trainer, load_config
 
 MODELS = {"IAUnet": {}, "baseline": {"model.iau_stages": []}}
+# (label, metric, re-ranked?) rows of the printed comparison, read from results documents.
+TABLE_ROWS = (
+    ("mAP", "mAP", False),
+    *((f"rank-{rank}", f"rank-{rank}", False) for rank in CMC_RANKS),
+    ("mINP", "mINP", False),
+    ("mAP, re-ranked", "mAP", True),
+    ("rank-1, re-ranked", "rank-1", True),
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -71,6 +90,49 @@ def train_both(args: argparse.Namespace, dataset) -> dict[str, dict]:
         result = Trainer(load_config("synthetic", overrides), dataset).train()
         runs[name] = {"result": result, "seconds": time.perf_counter() - start}
     return runs
+
+
+def reference_results(evaluation: dict, dataset, model: str) -> dict:
+    """A results document (the package's results format) of one reference evaluation on the synthetic set."""
+    entry = result_entry(
+        "synthetic",
+        evaluation,
+        settings={"rerank": False, "metric": "cosine"},
+        num_query=len(dataset["query"]),
+        num_gallery=len(dataset["gallery"]),
+    )
+    return results_document([entry], model=model)
+
+
+def untrained_results(dataset, height: int, width: int) -> dict:
+    """IAUnet at its random initialisation (same seed): how much of the score training actually earned."""
+    torch.manual_seed(load_config("synthetic").train.seed)
+    model = timm.create_model("iaunet_resnet18", num_classes=0)
+    result = evaluate_model(model, dataset, batch_size=64, image_size=(height, width), progress=False)
+    return reference_results(result, dataset, "iaunet_resnet18, untrained")
+
+
+def chance_results(dataset) -> dict:
+    """Random embeddings: what "no learning" scores on this query/gallery split."""
+    generator = torch.Generator().manual_seed(0)
+    query, gallery = dataset["query"], dataset["gallery"]
+    result = evaluate_reid_features(
+        torch.randn(len(query), 64, generator=generator),
+        torch.randn(len(gallery), 64, generator=generator),
+        query["pid"],
+        gallery["pid"],
+        query["camid"],
+        gallery["camid"],
+    )
+    return reference_results(result, dataset, "random embeddings")
+
+
+def metric_of(document: dict, metric: str, reranked: bool) -> float | None:
+    """One metric of a results document's plain or re-ranked entry (None when it has no such entry)."""
+    for entry in document["results"]:
+        if bool(entry["settings"].get("rerank")) == reranked:
+            return entry["metrics"].get(metric)
+    return None
 
 
 def check_reload(model_dir: Path, dataset) -> dict[str, float]:
@@ -147,16 +209,13 @@ def search_and_draw(model_dir: Path, dataset, output_dir: Path, num_queries: int
     }
 
 
-def load_demo_data(output_dir: Path) -> tuple[Path, object]:
-    """The synthetic set under ``output_dir`` (generated on first use) and its ``DatasetDict``."""
-    data_dir = output_dir / "synthetic_market1501"
-    print(f"== synthetic data in {data_dir} (generated on first use)")
-    dataset = load_reid_dataset("synthetic", data_dir, cache_dir=output_dir / "hf_cache")
-    print(
-        {split: len(dataset[split]) for split in dataset},
-        f"train identities: {len(set(dataset['train']['label']))}",
-    )
-    return data_dir, dataset
+def print_table(documents: dict[str, dict], seconds: dict[str, float]) -> None:
+    """IAUnet and baseline side by side, with the untrained network and random embeddings for reference."""
+    print(f"\n{'metric (%)':<20}" + "".join(f"{name:>12}" for name in documents))
+    for label, metric, reranked in TABLE_ROWS:
+        values = [metric_of(document, metric, reranked) for document in documents.values()]
+        print(f"{label:<20}" + "".join(f"{'-':>12}" if v is None else f"{v:>12.1f}" for v in values))
+    print(f"{'train+eval time (s)':<20}" + "".join(f"{value:>12.0f}" for value in seconds.values()))
 
 
 def reload_and_search(model_dir: Path, dataset, output_dir: Path, num_queries: int) -> tuple[dict, dict]:
@@ -211,7 +270,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     start = time.perf_counter()
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    data_dir, dataset = load_demo_data(args.output_dir)
+    data_dir = args.output_dir / "synthetic_market1501"
+    print(f"== synthetic data in {data_dir} (generated on first use)")
+    dataset = load_reid_dataset("synthetic", data_dir, cache_dir=args.output_dir / "hf_cache")
+    print(
+        {split: len(dataset[split]) for split in dataset},
+        f"train identities: {len(set(dataset['train']['label']))}",
+    )
     runs = train_both(args, dataset)
     recipe = load_config("synthetic")
     # Every model's numbers as a results document: the trained ones are the files their model folders hold.
