@@ -11,41 +11,25 @@ import functools
 import typing
 from typing import Any
 
-from .builders import (
-    Cifar100,
-    Cuhk03,
-    DukemtmcReid,
-    DukemtmcVideoreid,
-    Folder,
-    Grid,
-    Ilids,
-    Ilidsvid,
-    Market1501,
-    Mars,
-    Msmt17,
-    OccludedDuke,
-    Prid,
-    Prid2011,
-    Viper,
-)
+from . import builders
 from .reid_builder import ReIDBuilderBase
 
 DATASET_BUILDERS: dict[str, type[ReIDBuilderBase]] = {
-    "market1501": Market1501,
-    "dukemtmc_reid": DukemtmcReid,
-    "msmt17": Msmt17,
-    "cifar100": Cifar100,
-    "folder": Folder,
-    "mars": Mars,
-    "dukemtmc_videoreid": DukemtmcVideoreid,
-    "cuhk03": Cuhk03,
-    "viper": Viper,
-    "grid": Grid,
-    "ilids": Ilids,
-    "prid": Prid,
-    "occluded_duke": OccludedDuke,
-    "ilidsvid": Ilidsvid,
-    "prid2011": Prid2011,
+    "market1501": builders.Market1501,
+    "dukemtmc_reid": builders.DukemtmcReid,
+    "msmt17": builders.Msmt17,
+    "cifar100": builders.Cifar100,
+    "folder": builders.Folder,
+    "mars": builders.Mars,
+    "dukemtmc_videoreid": builders.DukemtmcVideoreid,
+    "cuhk03": builders.Cuhk03,
+    "viper": builders.Viper,
+    "grid": builders.Grid,
+    "ilids": builders.Ilids,
+    "prid": builders.Prid,
+    "occluded_duke": builders.OccludedDuke,
+    "ilidsvid": builders.Ilidsvid,
+    "prid2011": builders.Prid2011,
 }
 DATASET_NAMES: tuple[str, ...] = (*DATASET_BUILDERS, "synthetic")
 # BuilderConfig's identity fields, set by the builder itself: never an option.
