@@ -6,6 +6,7 @@ the paper's loss defaults are defined (the model config and the training recipes
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -48,8 +49,8 @@ def label_smoothing_cross_entropy(
     return F.cross_entropy(logits.float(), labels, label_smoothing=epsilon)
 
 
-def pairwise_distance(embeddings: torch.Tensor, distance: str = "cosine") -> torch.Tensor:
-    """(B, B) distances: 1 - cosine similarity, or euclidean (clamped before the sqrt for a finite gradient)."""
+def batch_distance_matrix(embeddings: torch.Tensor, distance: str = "cosine") -> torch.Tensor:
+    """(B, B) distances within one batch: 1 - cosine similarity, or euclidean (clamped before the sqrt for a finite gradient)."""
     if distance not in TRIPLET_DISTANCES:
         raise ValueError(f"distance must be one of {TRIPLET_DISTANCES}, got {distance!r}")
     embeddings = embeddings.float()
@@ -61,6 +62,16 @@ def pairwise_distance(embeddings: torch.Tensor, distance: str = "cosine") -> tor
     return dist2.clamp(min=1e-12).sqrt()
 
 
+def pairwise_distance(embeddings: torch.Tensor, distance: str = "cosine") -> torch.Tensor:
+    """Deprecated alias of ``batch_distance_matrix`` (the query x gallery one is ``evaluation.pairwise_distance``)."""
+    warnings.warn(
+        "iaunet_hf.losses.pairwise_distance is deprecated; use iaunet_hf.losses.batch_distance_matrix",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return batch_distance_matrix(embeddings, distance)
+
+
 def batch_hard_triplet_loss(
     embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.3, distance: str = "cosine"
 ) -> torch.Tensor:
@@ -70,7 +81,7 @@ def batch_hard_triplet_loss(
     """
     if embeddings.shape[0] != labels.shape[0]:
         raise ValueError(f"triplet loss got {embeddings.shape[0]} embeddings but {labels.shape[0]} labels")
-    dist = pairwise_distance(embeddings, distance)
+    dist = batch_distance_matrix(embeddings, distance)
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     positive_mask, negative_mask = same & ~eye, ~same
@@ -158,6 +169,18 @@ class ReIDLoss(nn.Module):
     ) -> ReIDLossOutput:
         """``part_logits``: per IAU stage, the part attention before its sigmoid (see ``part_mask_loss``)."""
         cross_entropy = label_smoothing_cross_entropy(logits, labels, self.label_smoothing)
+        return self.combine(cross_entropy, embeddings, labels, part_logits, part_masks, mask_valid)
+
+    def combine(
+        self,
+        cross_entropy: torch.Tensor,
+        embeddings: torch.Tensor,
+        labels: torch.Tensor,
+        part_logits: Sequence[torch.Tensor] = (),
+        part_masks: torch.Tensor | None = None,
+        mask_valid: torch.Tensor | None = None,
+    ) -> ReIDLossOutput:
+        """The total from an identity loss already computed, so a head with its own (PCB's stripes) shares the rest."""
         triplet = (
             batch_hard_triplet_loss(embeddings, labels, self.triplet_margin, self.triplet_distance)
             if self.triplet_weight

@@ -29,12 +29,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from eval_benchmark_tools import (
+    NOISE,
+    PeakMemory,
+    best_times,
+    clustered_features,
+    market_features,
+    market_like_labels,
+    warm_up,
+)
 
 from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features
 from iaunet_hf.evaluation.distances import GalleryDistance
@@ -42,113 +50,6 @@ from iaunet_hf.evaluation.metrics import numba_available, resolve_backend
 from iaunet_hf.hardware import describe_hardware
 
 GIB = 1 << 30
-NOISE = 2.5  # feature noise relative to the identity centres (unit variance per dimension)
-
-
-def resident_bytes() -> int:
-    """Current resident set size of this process."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("VmRSS not found in /proc/self/status")
-
-
-class PeakMemory:
-    """Peak memory of a block beyond what was in use when it started (CPU RSS or CUDA allocations)."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.extra_bytes = 0
-
-    def __enter__(self):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.start = torch.cuda.memory_allocated(self.device)
-            return self
-        self.start = resident_bytes()
-        self.peak = self.start
-        self.running = True
-        # RSS sampled every millisecond: portable (clear_refs needs extra privileges in containers)
-        self.sampler = threading.Thread(target=self._sample, daemon=True)
-        self.sampler.start()
-        return self
-
-    def _sample(self) -> None:
-        while self.running:
-            self.peak = max(self.peak, resident_bytes())
-            time.sleep(0.001)
-
-    def __exit__(self, *exc_info):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.extra_bytes = torch.cuda.max_memory_allocated(self.device) - self.start
-            return
-        self.running = False
-        self.sampler.join()
-        self.peak = max(self.peak, resident_bytes())
-        self.extra_bytes = self.peak - self.start
-
-
-def market_like_labels(
-    rng: np.random.Generator,
-    num_query: int,
-    num_gallery: int,
-    num_ids: int,
-    num_distractors: int,
-    num_cams: int,
-):
-    """Query/gallery pids and camids with the identity statistics of a real test set (pid 0 = distractor)."""
-    q_pids = rng.integers(1, num_ids + 1, num_query)
-    g_pids = np.concatenate(
-        [
-            rng.integers(1, num_ids + 1, num_gallery - num_distractors),
-            np.zeros(num_distractors, dtype=np.int64),
-        ]
-    )
-    rng.shuffle(g_pids)
-    return q_pids, g_pids, rng.integers(0, num_cams, num_query), rng.integers(0, num_cams, num_gallery)
-
-
-def clustered_features(
-    generator: torch.Generator, pid_sets: list[np.ndarray], dim: int, noise: float = 1.0
-) -> list[torch.Tensor]:
-    """Identity centre + Gaussian noise for each pid array (shared centres; pid 0, the distractors,
-    has none), built in blocks."""
-    num_centres = max(int(pids.max()) for pids in pid_sets) + 1
-    centres = torch.randn(num_centres, dim, generator=generator)
-    centres[0] = 0
-    outputs = []
-    for pids in pid_sets:
-        pids = torch.from_numpy(pids)
-        features = torch.empty(len(pids), dim)
-        for start in range(0, len(pids), 8192):
-            block = pids[start : start + 8192]
-            features[start : start + 8192] = centres[block] + noise * torch.randn(
-                len(block), dim, generator=generator
-            )
-        outputs.append(features)
-    return outputs
-
-
-def best_times(functions: dict, repeats: int, device: torch.device) -> tuple[dict, dict]:
-    """Best of ``repeats`` for each function, interleaved so that load from other processes hits all alike."""
-    best, results = {name: float("inf") for name in functions}, {}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            results[name] = function()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best, results
-
-
-def market_features(generator: torch.Generator, labels, dim: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-    q_pids, g_pids = labels[0], labels[1]
-    return tuple(clustered_features(generator, [q_pids, g_pids], dim, noise=NOISE))
 
 
 def benchmark_metrics(device: torch.device, repeats: int, threads: list[int]) -> list[dict]:
@@ -189,12 +90,6 @@ def benchmark_metrics(device: torch.device, repeats: int, threads: list[int]) ->
             rows.append(row)
     torch.set_num_threads(threads[0])
     return rows
-
-
-def warm_up(features: torch.Tensor) -> None:
-    """Compiles/loads the rank kernel outside the measurement (queries against themselves, other cameras)."""
-    pids = np.arange(4)
-    evaluate_reid_features(features[:4], features[:4], pids, pids, np.zeros(4, int), np.ones(4, int))
 
 
 def benchmark_features(device: torch.device, num_query: int) -> dict:
@@ -296,7 +191,7 @@ def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int) -> dic
     return figures
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
@@ -325,7 +220,55 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rerank-scale", choices=("msmt17", "market"), default="msmt17")
     parser.add_argument("--faiss-nprobe", type=int, default=32)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def report_metrics(rows: list[dict]) -> None:
+    for m in rows:
+        kernels = ", ".join(
+            f"{b} {m[f'evaluate_reid_{b}_s']:.3f} s = {m[f'ratio_{b}']:.3f}x ({m[f'gb_per_s_{b}']:.1f} GB/s)"
+            for b in ("numba", "torch")
+            if f"ratio_{b}" in m
+        )
+        print(
+            f"[1] metrics 3368x15913 {m['distances']}, {m['threads']} thread(s): numpy.argsort "
+            f"{m['numpy_argsort_s']:.3f} s; evaluate_reid {kernels} (goal <= 0.25x); one read of the "
+            f"{m['matrix_gb'] * 1000:.0f} MB matrix {m['read_once_s']:.3f} s ({m['gb_per_s_read_once']:.1f} GB/s) "
+            f"[{m['hardware']}]"
+        )
+
+
+def report_features(f: dict) -> None:
+    print(
+        f"[2] features {f['shape'][0]}x{f['shape'][1]}x{f['shape'][2]}: features {f['feature_gib']:.2f} GiB, "
+        f"full distance matrix would be {f['full_distmat_gib']:.2f} GiB; peak beyond features "
+        f"{f['peak_extra_gib']:.3f} GiB (goal < 1), {f['seconds']:.1f} s, mAP {f['mAP']:.4f} [{f['hardware']}]"
+    )
+
+
+def report_distractors(d: dict) -> None:
+    print(
+        f"[3] distractors {d['shape'][0]}x{d['shape'][1]}x{d['shape'][2]}: {d['seconds']:.1f} s, peak beyond the "
+        f"{d['feature_gib']:.2f} GiB of features {d['peak_extra_gib']:.3f} GiB (goal < 1), mAP {d['mAP']:.4f}; "
+        f"peers' estimate {d['peers_estimate_s']:.1f} s (matrix {d['peers_matrix_s']:.1f} s + argsort "
+        f"{d['peers_argsort_s']:.1f} s) and {d['peers_memory_gib']:.1f} GiB [{d['hardware']}]"
+    )
+
+
+def report_rerank(r: dict) -> None:
+    for name in ("exact", "faiss"):
+        if name in r:
+            print(
+                f"[4] re-ranked evaluation, {r['items']} items, {name} neighbours: {r[name]['seconds']:.1f} s, "
+                f"peak beyond the {r['feature_gib']:.2f} GiB of features {r[name]['peak_extra_gib']:.3f} GiB "
+                f"(goal <= 4), mAP {r['mAP_before']:.4f} -> {r[name]['mAP']:.4f} [{r['hardware']}]"
+            )
+    if "faiss_mAP_difference" in r:
+        print(f"[4] FAISS neighbours change the re-ranked mAP by {r['faiss_mAP_difference']:+.4f}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
     device = torch.device(args.device)
     torch.set_num_threads(args.threads[0])
     backend = resolve_backend("auto", device)
@@ -333,47 +276,17 @@ def main(argv: list[str] | None = None) -> dict:
         f"device {device}, torch {torch.__version__}, numpy {np.__version__}, rank kernel {backend}; "
         f"{describe_hardware(device)}"
     )
+    parts = {
+        "metrics": (lambda: benchmark_metrics(device, args.repeats, args.threads), report_metrics),
+        "features": (lambda: benchmark_features(device, args.msmt_queries), report_features),
+        "distractors": (lambda: benchmark_distractors(device, args.distractors), report_distractors),
+        "rerank": (lambda: benchmark_rerank(device, args.rerank_scale, args.faiss_nprobe), report_rerank),
+    }
     figures = {}
-    if "metrics" in args.parts:
-        figures["metrics"] = benchmark_metrics(device, args.repeats, args.threads)
-        for m in figures["metrics"]:
-            kernels = ", ".join(
-                f"{b} {m[f'evaluate_reid_{b}_s']:.3f} s = {m[f'ratio_{b}']:.3f}x ({m[f'gb_per_s_{b}']:.1f} GB/s)"
-                for b in ("numba", "torch")
-                if f"ratio_{b}" in m
-            )
-            print(
-                f"[1] metrics 3368x15913 {m['distances']}, {m['threads']} thread(s): numpy.argsort "
-                f"{m['numpy_argsort_s']:.3f} s; evaluate_reid {kernels} (goal <= 0.25x); one read of the "
-                f"{m['matrix_gb'] * 1000:.0f} MB matrix {m['read_once_s']:.3f} s ({m['gb_per_s_read_once']:.1f} GB/s) "
-                f"[{m['hardware']}]"
-            )
-    if "features" in args.parts:
-        f = figures["features"] = benchmark_features(device, args.msmt_queries)
-        print(
-            f"[2] features {f['shape'][0]}x{f['shape'][1]}x{f['shape'][2]}: features {f['feature_gib']:.2f} GiB, "
-            f"full distance matrix would be {f['full_distmat_gib']:.2f} GiB; peak beyond features "
-            f"{f['peak_extra_gib']:.3f} GiB (goal < 1), {f['seconds']:.1f} s, mAP {f['mAP']:.4f} [{f['hardware']}]"
-        )
-    if "distractors" in args.parts:
-        d = figures["distractors"] = benchmark_distractors(device, args.distractors)
-        print(
-            f"[3] distractors {d['shape'][0]}x{d['shape'][1]}x{d['shape'][2]}: {d['seconds']:.1f} s, peak beyond the "
-            f"{d['feature_gib']:.2f} GiB of features {d['peak_extra_gib']:.3f} GiB (goal < 1), mAP {d['mAP']:.4f}; "
-            f"peers' estimate {d['peers_estimate_s']:.1f} s (matrix {d['peers_matrix_s']:.1f} s + argsort "
-            f"{d['peers_argsort_s']:.1f} s) and {d['peers_memory_gib']:.1f} GiB [{d['hardware']}]"
-        )
-    if "rerank" in args.parts:
-        r = figures["rerank"] = benchmark_rerank(device, args.rerank_scale, args.faiss_nprobe)
-        for name in ("exact", "faiss"):
-            if name in r:
-                print(
-                    f"[4] re-ranked evaluation, {r['items']} items, {name} neighbours: {r[name]['seconds']:.1f} s, "
-                    f"peak beyond the {r['feature_gib']:.2f} GiB of features {r[name]['peak_extra_gib']:.3f} GiB "
-                    f"(goal <= 4), mAP {r['mAP_before']:.4f} -> {r[name]['mAP']:.4f} [{r['hardware']}]"
-                )
-        if "faiss_mAP_difference" in r:
-            print(f"[4] FAISS neighbours change the re-ranked mAP by {r['faiss_mAP_difference']:+.4f}")
+    for name, (measure, report) in parts.items():
+        if name in args.parts:
+            figures[name] = measure()
+            report(figures[name])
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2))
     return figures

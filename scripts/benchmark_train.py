@@ -173,15 +173,8 @@ def ciau_affinity(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    if args.batch_size % args.num_instances:
-        raise ValueError(
-            f"--batch-size {args.batch_size} is not divisible by --num-instances {args.num_instances}"
-        )
-    device = torch.device(args.device)
-    inputs = make_inputs(args)
-    models = {name: build_model(args, stages) for name, stages in MODELS.items()}
+def timing_rows(args: argparse.Namespace, models: dict, inputs: dict, device: torch.device) -> list[dict]:
+    """Forward and train-step times of every model at every precision, alternated, with their ratios."""
     rows = []
     for precision in args.precisions:
         dtype = PRECISIONS[precision]
@@ -210,17 +203,11 @@ def main(argv: list[str] | None = None) -> dict:
     for row in rows:
         if (row["kind"], row["model"]) in fp32:
             row["speedup_vs_fp32"] = fp32[(row["kind"], row["model"])] / row["ms"]
-    setup = {
-        "hardware": describe_hardware(device),
-        "device": str(device),
-        "architecture": args.architecture,
-        "batch_size": args.batch_size,
-        "input": f"{args.height}x{args.width}",
-        "steps": args.steps,
-        "torch": torch.__version__,
-        "mac_ratio_reference": round(MAC_RATIO, 3),
-    }
-    print(f"{setup['architecture']} on {setup['hardware']}, batch {args.batch_size} at {setup['input']}")
+    return rows
+
+
+def print_table(setup: dict, rows: list[dict]) -> None:
+    print(f"{setup['architecture']} on {setup['hardware']}, batch {setup['batch_size']} at {setup['input']}")
     print(
         f"{'kind':<12}{'model':<10}{'precision':<11}{'ms':>10}{'images/s':>11}{'vs baseline':>13}{'vs fp32':>9}"
     )
@@ -231,6 +218,29 @@ def main(argv: list[str] | None = None) -> dict:
             f"{row['images_per_s']:>11.1f}{row['vs_baseline']:>12.2f}x{vs_fp32:>9}"
         )
     print(f"reference: IAUnet/baseline MAC ratio {MAC_RATIO:.2f}x (goal <= 1.25x on CPU, <= 1.2x on a GPU)")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.batch_size % args.num_instances:
+        raise ValueError(
+            f"--batch-size {args.batch_size} is not divisible by --num-instances {args.num_instances}"
+        )
+    device = torch.device(args.device)
+    inputs = make_inputs(args)
+    models = {name: build_model(args, stages) for name, stages in MODELS.items()}
+    rows = timing_rows(args, models, inputs, device)
+    setup = {
+        "hardware": describe_hardware(device),
+        "device": str(device),
+        "architecture": args.architecture,
+        "batch_size": args.batch_size,
+        "input": f"{args.height}x{args.width}",
+        "steps": args.steps,
+        "torch": torch.__version__,
+        "mac_ratio_reference": round(MAC_RATIO, 3),
+    }
+    print_table(setup, rows)
     report = {"setup": setup, "results": rows}
     if args.ciau:
         report["ciau_affinity"] = ciau_affinity(args)

@@ -219,25 +219,8 @@ def print_table(documents: dict[str, dict], seconds: dict[str, float]) -> None:
     print(f"{'train+eval time (s)':<20}" + "".join(f"{value:>12.0f}" for value in seconds.values()))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    start = time.perf_counter()
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = args.output_dir / "synthetic_market1501"
-    print(f"== synthetic data in {data_dir} (generated on first use)")
-    dataset = load_reid_dataset("synthetic", data_dir, cache_dir=args.output_dir / "hf_cache")
-    print(
-        {split: len(dataset[split]) for split in dataset},
-        f"train identities: {len(set(dataset['train']['label']))}",
-    )
-
-    runs = train_both(args, dataset)
-    recipe = load_config("synthetic")
-    # Every model's numbers as a results document: the trained ones are the files their model folders hold.
-    documents = {name: read_results(run["result"].model_dir / RESULTS_FILE) for name, run in runs.items()}
-    documents["untrained"] = untrained_results(dataset, recipe.data.height, recipe.data.width)
-    documents["chance"] = chance_results(dataset)
-    model_dir = runs["IAUnet"]["result"].model_dir
+def reload_and_search(model_dir: Path, dataset, output_dir: Path, num_queries: int) -> tuple[dict, dict]:
+    """Reload the saved model both ways and compare, then search the gallery and draw; prints as it goes."""
     print(
         "\n== reloading the saved IAUnet with AutoModel.from_pretrained and timm.create_model('local-dir:...')"
     )
@@ -246,13 +229,15 @@ def main(argv: list[str] | None = None) -> dict:
         f"embeddings agree: max |difference| = {reload['max_abs_difference']:.2e} (dim {reload['embedding_dim']})"
     )
     print("\n== gallery search and pictures")
-    search = search_and_draw(model_dir, dataset, args.output_dir, args.num_queries)
+    search = search_and_draw(model_dir, dataset, output_dir, num_queries)
     print(f"query pid {search['query']['pid']} (camera {search['query']['camid']}), top-5 gallery matches:")
     for rank, match in enumerate(search["top5"], start=1):
         print(f"  #{rank}: pid {match['pid']} camera {match['camid']} similarity {match['similarity']}")
+    return reload, search
 
-    print_table(documents, {name: run["seconds"] for name, run in runs.items()})
-    # demo_results.json: per model a results document (validated), plus where and how long for the trained ones.
+
+def demo_summary(documents: dict[str, dict], runs: dict, reload: dict, start: float) -> dict:
+    """demo_results.json: per model a results document (validated), plus where and how long for the trained ones."""
     summary = {name: {"results": document} for name, document in documents.items()}
     for name, run in runs.items():
         summary[name].update(seconds=run["seconds"], model_dir=str(run["result"].model_dir))
@@ -260,8 +245,10 @@ def main(argv: list[str] | None = None) -> dict:
         validate_results(entry["results"], where=f"demo_results.json[{name!r}]")
     summary["reload"] = reload
     summary["total_seconds"] = time.perf_counter() - start
-    results_path = args.output_dir / "demo_results.json"
-    results_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
+
+
+def print_locations(data_dir: Path, runs: dict, search: dict, output_dir: Path, results_path: Path) -> None:
     print("\n== where everything went")
     print(f"synthetic data:       {data_dir}")
     for name, run in runs.items():
@@ -275,9 +262,35 @@ def main(argv: list[str] | None = None) -> dict:
             "checkpoints/, best_model/)"
         )
     print(f"gallery index:        {search['index_dir']}")
-    print(f"rank lists:           {args.output_dir / 'rank_lists'}")
-    print(f"attention maps:       {args.output_dir / 'attention_maps'}")
+    print(f"rank lists:           {output_dir / 'rank_lists'}")
+    print(f"attention maps:       {output_dir / 'attention_maps'}")
     print(f"results:              {results_path}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = args.output_dir / "synthetic_market1501"
+    print(f"== synthetic data in {data_dir} (generated on first use)")
+    dataset = load_reid_dataset("synthetic", data_dir, cache_dir=args.output_dir / "hf_cache")
+    print(
+        {split: len(dataset[split]) for split in dataset},
+        f"train identities: {len(set(dataset['train']['label']))}",
+    )
+    runs = train_both(args, dataset)
+    recipe = load_config("synthetic")
+    # Every model's numbers as a results document: the trained ones are the files their model folders hold.
+    documents = {name: read_results(run["result"].model_dir / RESULTS_FILE) for name, run in runs.items()}
+    documents["untrained"] = untrained_results(dataset, recipe.data.height, recipe.data.width)
+    documents["chance"] = chance_results(dataset)
+    model_dir = runs["IAUnet"]["result"].model_dir
+    reload, search = reload_and_search(model_dir, dataset, args.output_dir, args.num_queries)
+    print_table(documents, {name: run["seconds"] for name, run in runs.items()})
+    summary = demo_summary(documents, runs, reload, start)
+    results_path = args.output_dir / "demo_results.json"
+    results_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print_locations(data_dir, runs, search, args.output_dir, results_path)
     print(f"total time: {summary['total_seconds']:.0f} s")
     return summary
 

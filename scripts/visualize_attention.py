@@ -28,7 +28,7 @@ from iaunet_hf.evaluation.visualization import (
 from iaunet_hf.inference import load_reid_model, model_input_config
 
 
-def main(argv: list[str] | None = None) -> list[Path]:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     group = parser.add_mutually_exclusive_group(required=True)
@@ -39,8 +39,50 @@ def main(argv: list[str] | None = None) -> list[Path]:
         "--channels", type=int, default=64, help="leading rows/columns of the channel relation to plot"
     )
     parser.add_argument("--output-dir", type=Path, default=Path("attention"))
-    args = parser.parse_args(argv)
+    return parser
 
+
+def part_relation_figures(part: torch.Tensor, stage: int, num_frames: int, output_dir: Path) -> list[Path]:
+    """One stage's part relation (T*N, T*N), its spatial block of frame 0 and, for a clip, each part's temporal one."""
+    num_parts = part.shape[0] // num_frames
+    labels = part_node_labels(num_frames, num_parts)
+    figure = relation_figure(part, f"stage {stage}: part relations", labels)
+    written = [save_png(figure, output_dir / f"stage{stage}_part_relation.png")]
+    split = split_part_relation(part, num_frames, num_parts)
+    spatial = relation_figure(
+        split["spatial"][0], f"stage {stage}: spatial relations (frame 0)", labels[:num_parts]
+    )
+    written.append(save_png(spatial, output_dir / f"stage{stage}_spatial_relation.png"))
+    if num_frames > 1:
+        frame_labels = [f"t{t}" for t in range(num_frames)]
+        for index in range(num_parts):
+            temporal = relation_figure(
+                split["temporal"][index],
+                f"stage {stage}: temporal relations, {labels[index]}",
+                frame_labels,
+            )
+            written.append(save_png(temporal, output_dir / f"stage{stage}_temporal_relation_part{index}.png"))
+    return written
+
+
+def relation_figures(model, relations: list, num_frames: int, channels: int, output_dir: Path) -> list[Path]:
+    """Every stage's part and channel relation plots, of the first image or the clip."""
+    written = []
+    sample = 0  # relations of the first image / the clip
+    for stage, relation in zip(iau_stage_numbers(model), relations, strict=True):
+        if "part" in relation:
+            written += part_relation_figures(relation["part"][sample], stage, num_frames, output_dir)
+        if "channel" in relation:
+            channel = relation["channel"][sample][:channels, :channels]
+            figure = relation_figure(
+                channel, f"stage {stage}: channel relations (first {channel.shape[0]} rows)"
+            )
+            written.append(save_png(figure, output_dir / f"stage{stage}_channel_relation.png"))
+    return written
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    args = build_parser().parse_args(argv)
     paths = args.images or args.frames
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
@@ -69,38 +111,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         )
         written.append(save_png(grid, args.output_dir / f"{path.stem}_attention.png"))
     num_frames = len(paths) if is_clip else 1
-    sample = 0  # relations of the first image / the clip
-    for stage, relation in zip(iau_stage_numbers(model), relations, strict=True):
-        if "part" in relation:
-            part = relation["part"][sample]  # (T*N, T*N)
-            num_parts = part.shape[0] // num_frames
-            labels = part_node_labels(num_frames, num_parts)
-            figure = relation_figure(part, f"stage {stage}: part relations", labels)
-            written.append(save_png(figure, args.output_dir / f"stage{stage}_part_relation.png"))
-            split = split_part_relation(part, num_frames, num_parts)
-            spatial = relation_figure(
-                split["spatial"][0], f"stage {stage}: spatial relations (frame 0)", labels[:num_parts]
-            )
-            written.append(save_png(spatial, args.output_dir / f"stage{stage}_spatial_relation.png"))
-            if num_frames > 1:
-                frame_labels = [f"t{t}" for t in range(num_frames)]
-                for index in range(num_parts):
-                    temporal = relation_figure(
-                        split["temporal"][index],
-                        f"stage {stage}: temporal relations, {labels[index]}",
-                        frame_labels,
-                    )
-                    written.append(
-                        save_png(
-                            temporal, args.output_dir / f"stage{stage}_temporal_relation_part{index}.png"
-                        )
-                    )
-        if "channel" in relation:
-            channel = relation["channel"][sample][: args.channels, : args.channels]
-            figure = relation_figure(
-                channel, f"stage {stage}: channel relations (first {channel.shape[0]} rows)"
-            )
-            written.append(save_png(figure, args.output_dir / f"stage{stage}_channel_relation.png"))
+    written += relation_figures(model, relations, num_frames, args.channels, args.output_dir)
     for path in written:
         print(path)
     return written

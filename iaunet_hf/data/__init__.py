@@ -23,7 +23,8 @@ from .builders import (
 from .clip_sampling import sample_train_clip, test_clip_indices
 from .collate import collate_reid, tracklet_to_clips
 from .combine import combine_reid_datasets
-from .loading import DATASET_BUILDERS, DATASET_NAMES, build_reid_builder, load_reid_dataset
+from .loading import build_reid_builder, load_reid_dataset
+from .registry import DATASET_BUILDERS, DATASET_NAMES, BuilderOption, builder_name, builder_options
 from .samplers import IdentityBatchSampler
 from .splits import evaluate_splits, format_split_summary, split_identities
 from .synthetic import write_synthetic_reid
@@ -32,6 +33,7 @@ from .transforms import build_eval_transform, build_train_transform, lazy_frame_
 __all__ = [
     "DATASET_BUILDERS",
     "DATASET_NAMES",
+    "BuilderOption",
     "Cifar100",
     "Cuhk03",
     "DukemtmcReid",
@@ -50,6 +52,8 @@ __all__ = [
     "Viper",
     "build_eval_transform",
     "build_reid_builder",
+    "builder_name",
+    "builder_options",
     "build_train_transform",
     "collate_reid",
     "combine_reid_datasets",

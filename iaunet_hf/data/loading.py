@@ -6,61 +6,29 @@ directly here, with a cache hash covering the package version and every option.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import datasets
 
-from .builders import (
-    Cifar100,
-    Cuhk03,
-    DukemtmcReid,
-    DukemtmcVideoreid,
-    Folder,
-    Grid,
-    Ilids,
-    Ilidsvid,
-    Market1501,
-    Mars,
-    Msmt17,
-    OccludedDuke,
-    Prid,
-    Prid2011,
-    Viper,
-)
-from .reid_builder import ReIDBuilderBase
+from .registry import DATASET_BUILDERS, DATASET_NAMES, builder_name, builder_options
 from .synthetic import SYNTHETIC_MASK_DIR, SYNTHETIC_VIDEO_DIR, SYNTHETIC_VIDEO_MASK_DIR, write_synthetic_reid
 
-DATASET_BUILDERS: dict[str, type[ReIDBuilderBase]] = {
-    "market1501": Market1501,
-    "dukemtmc_reid": DukemtmcReid,
-    "msmt17": Msmt17,
-    "cifar100": Cifar100,
-    "folder": Folder,
-    "mars": Mars,
-    "dukemtmc_videoreid": DukemtmcVideoreid,
-    "cuhk03": Cuhk03,
-    "viper": Viper,
-    "grid": Grid,
-    "ilids": Ilids,
-    "prid": Prid,
-    "occluded_duke": OccludedDuke,
-    "ilidsvid": Ilidsvid,
-    "prid2011": Prid2011,
-}
-DATASET_NAMES: tuple[str, ...] = (*DATASET_BUILDERS, "synthetic")
+__all__ = [
+    "DATASET_BUILDERS",
+    "DATASET_NAMES",
+    "TRAIN_ONLY_COLUMNS",
+    "build_reid_builder",
+    "load_reid_dataset",
+]
 TRAIN_ONLY_COLUMNS = ("label", "part_masks")
 
 
 def build_reid_builder(name: str, data_dir: str | Path, *, cache_dir: str | Path | None = None, **options):
     """The configured builder for ``name`` (not yet prepared); options are its config fields."""
-    if name not in DATASET_BUILDERS:
+    if name not in DATASET_BUILDERS:  # "synthetic" is a folder for another builder: see load_reid_dataset
         raise ValueError(f"unknown dataset name {name!r}; expected one of {list(DATASET_NAMES)}")
     builder_cls = DATASET_BUILDERS[name]
-    known = {field.name for field in dataclasses.fields(builder_cls.BUILDER_CONFIG_CLASS)} - {
-        "name",
-        "version",
-    }
+    known = set(builder_options(name))
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(
@@ -130,7 +98,9 @@ def _synthetic_source(data_dir: Path, video: bool, options: dict) -> tuple[str, 
             f"synthetic: {data_dir} holds an image set without tracklets; expected {data_dir / SYNTHETIC_VIDEO_DIR} "
             "(write it with write_synthetic_reid(..., tracklets=True) into an empty folder)"
         )
-    if video:
-        options = {"mask_dir": str(data_dir / SYNTHETIC_VIDEO_MASK_DIR), **options}
-        return "dukemtmc_videoreid", data_dir / SYNTHETIC_VIDEO_DIR, options
-    return "market1501", data_dir, {"mask_dir": str(data_dir / SYNTHETIC_MASK_DIR), **options}
+    folder, mask_dir = (
+        (data_dir / SYNTHETIC_VIDEO_DIR, SYNTHETIC_VIDEO_MASK_DIR)
+        if video
+        else (data_dir, SYNTHETIC_MASK_DIR)
+    )
+    return builder_name("synthetic", video), folder, {"mask_dir": str(data_dir / mask_dir), **options}

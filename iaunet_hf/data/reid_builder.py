@@ -9,18 +9,15 @@ all of them, so the protocol rules (junk pid -1 dropped, distractors pid 0 kept,
 from __future__ import annotations
 
 import dataclasses
-import functools
-import os
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
-from datasets.utils.py_utils import map_nested
 
 from .cache_key import default_cache_hash, resolve_path_options
-from .image_files import VERIFY_MODES, embeddable_bytes, image_problem, link_problem
+from .image_files import VERIFY_MODES, embeddable_bytes
 from .mask_attachment import encoded_masks_of, find_mask_sources, report_empty_masks
+from .record_checks import check_containment, drop_or_reject_corrupt, record_paths
 from .records import ImageRecord, TrackletRecord
 
 REID_SPLITS: tuple[str, ...] = ("train", "query", "gallery")
@@ -127,26 +124,10 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
             split: [record for record in records if record.pid != JUNK_PID]
             for split, records in self._collect(root).items()
         }
-        self._check_containment(root, records_by_split)
+        check_containment(self.DATASET_TITLE, root, records_by_split)
         if self.config.combineall:
             records_by_split["train"] = combined_train_records(records_by_split)
         return root, records_by_split
-
-    def _check_containment(self, root: Path, records_by_split: dict[str, list]) -> None:
-        """Refuse files outside the data folder, by name or through a symlinked file."""
-        problems = []
-        for records in records_by_split.values():
-            for record in records:
-                for path in self._record_paths(record):
-                    if root not in Path(os.path.normpath(path)).parents:
-                        problems.append(f"  {path}: lies outside the data folder {root}")
-                    elif (problem := link_problem(root, path)) is not None:
-                        problems.append(f"  {path.relative_to(root)}: {problem}")
-        if problems:
-            raise ValueError(
-                f"{self.DATASET_TITLE}: {len(problems)} file(s) point outside {root}; expected every image "
-                "inside the data folder:\n" + "\n".join(problems[:20])
-            )
 
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
         root, records_by_split = self.collect_records()
@@ -155,7 +136,14 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
                 f"{self.DATASET_TITLE}: verify_mode is {self.config.verify_mode!r}; expected one of {VERIFY_MODES}"
             )
         if self.config.verify_images:
-            records_by_split = self._drop_or_reject_corrupt(root, records_by_split)
+            records_by_split = drop_or_reject_corrupt(
+                self.DATASET_TITLE,
+                root,
+                records_by_split,
+                mode=self.config.verify_mode,
+                num_proc=self.config.num_proc,
+                skip_corrupt=self.config.skip_corrupt,
+            )
         for split, records in records_by_split.items():
             if not records:
                 raise ValueError(
@@ -178,45 +166,10 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
             for split, records in records_by_split.items()
         ]
 
-    def _record_paths(self, record) -> Sequence[Path]:
-        return record.frame_paths if isinstance(record, TrackletRecord) else (record.path,)
-
-    def _drop_or_reject_corrupt(self, root: Path, records_by_split: dict[str, list]) -> dict[str, list]:
-        paths = list(
-            dict.fromkeys(
-                p for records in records_by_split.values() for r in records for p in self._record_paths(r)
-            )
-        )
-        # datasets' own multiprocessing helper: a pool of num_proc workers over batches of paths
-        found = map_nested(
-            functools.partial(image_problem, mode=self.config.verify_mode),
-            paths,
-            num_proc=self.config.num_proc,
-            disable_tqdm=False,
-            desc=f"{self.DATASET_TITLE}: checking images ({self.config.verify_mode})",
-        )
-        problems = {path: problem for path, problem in zip(paths, found) if problem is not None}
-        if not problems:
-            return records_by_split
-        listing = "\n".join(f"  {path.relative_to(root)}: {problem}" for path, problem in problems.items())
-        if not self.config.skip_corrupt:
-            raise ValueError(
-                f"{self.DATASET_TITLE}: {len(problems)} corrupt image(s) under {root}, expected decodable "
-                f"images (pass skip_corrupt=True to skip them):\n{listing}"
-            )
-        warnings.warn(
-            f"{self.DATASET_TITLE}: skipped {len(problems)} corrupt image(s) under {root}:\n{listing}",
-            stacklevel=2,
-        )
-        return {
-            split: [r for r in records if not any(p in problems for p in self._record_paths(r))]
-            for split, records in records_by_split.items()
-        }
-
     def _find_masks(self, root: Path, train_records: list) -> dict[Path, Path | None]:
         if not self.config.mask_dir:
             return {}
-        paths = [path for record in train_records for path in self._record_paths(record)]
+        paths = [path for record in train_records for path in record_paths(record)]
         return find_mask_sources(
             self.DATASET_TITLE,
             root,

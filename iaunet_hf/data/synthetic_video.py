@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .synthetic import SyntheticIdentity, render_person
+from .synthetic_people import SyntheticIdentity
+from .synthetic_render import render_person
 
 MOT_GT_COLUMNS = ("frame", "id", "left", "top", "width", "height", "conf", "class", "visibility")
 MOTIONS = ("constant", "stop-and-turn")
+_NO_CAST = np.array([[1, 1, 1], [0, 0, 0]], dtype=np.float32)  # one camera: colours stay put
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,54 @@ def make_walkers(
     return walkers
 
 
+def _draw_walker(
+    rng: np.random.Generator, frame: np.ndarray, owner: np.ndarray, walker: Walker, cx: float, walked: float
+) -> tuple | None:
+    """Paint ``walker`` at ``cx`` into ``frame`` (and its id into ``owner``); its full box and area, or None
+    when it is out of view."""
+    height, width = owner.shape
+    person_w = max(8, walker.height // 2)
+    left, top = int(round(cx - person_w / 2)), int(round(walker.foot_y - walker.height))
+    if left + person_w <= 0 or left >= width:
+        return None
+    pose = {
+        "person_h": walker.height * 0.97,
+        "cx": person_w / 2,
+        "top": walker.height * 0.02,
+        "swing": float(np.sin(0.6 * walked / abs(walker.speed) + walker.track_id)),
+        "emblem_dx": 0.0,
+        "occluder": None,
+        "occluder_colour": np.zeros(3, np.float32),
+    }
+    pixels, labels = render_person(rng, walker.identity, _NO_CAST, walker.height, person_w, pose=pose)
+    ys, xs = np.nonzero(labels)
+    ys, xs = ys + top, xs + left
+    inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    frame[ys[inside], xs[inside]] = pixels[ys[inside] - top, xs[inside] - left]
+    owner[ys[inside], xs[inside]] = walker.track_id
+    box_ys, box_xs = np.nonzero(labels)
+    return (
+        left + box_xs.min(),
+        top + box_ys.min(),
+        left + box_xs.max() + 1,
+        top + box_ys.max() + 1,
+        int(labels.astype(bool).sum()),
+    )
+
+
+def _ground_truth_rows(t: int, boxes: dict, owner: np.ndarray) -> list[list]:
+    """MOT rows of frame ``t`` (0-based): each box clipped to the frame, with its visible fraction."""
+    height, width = owner.shape
+    rows = []
+    for track_id, (x1, y1, x2, y2, area) in boxes.items():
+        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+        if cx2 <= cx1 or cy2 <= cy1:
+            continue
+        visibility = float((owner == track_id).sum()) / max(area, 1)
+        rows.append([t + 1, track_id, cx1, cy1, cx2 - cx1, cy2 - cy1, 1, 1, round(min(visibility, 1.0), 3)])
+    return rows
+
+
 def render_synthetic_video(
     num_frames: int = 60,
     height: int = 192,
@@ -153,7 +203,6 @@ def render_synthetic_video(
     background = _background(rng, height, width)
     walkers = make_walkers(rng, num_people, num_frames, height, width, motion)
     paths = {walker.track_id: walker.positions(num_frames) for walker in walkers}
-    cast = np.array([[1, 1, 1], [0, 0, 0]], dtype=np.float32)  # one camera: colours stay put
     pillar_x = (int(width * 0.55), int(width * 0.55) + max(6, width // 20))
     frames, rows = [], []
     for t in range(num_frames):
@@ -163,45 +212,14 @@ def render_synthetic_video(
         for walker in sorted(walkers, key=lambda w: w.foot_y):  # far first: nearer people occlude them
             if t < walker.start_frame:
                 continue
-            person_w = max(8, walker.height // 2)
-            cx, walked = paths[walker.track_id][0][t], paths[walker.track_id][1][t]
-            left, top = int(round(cx - person_w / 2)), int(round(walker.foot_y - walker.height))
-            if left + person_w <= 0 or left >= width:
-                continue
-            pose = {
-                "person_h": walker.height * 0.97,
-                "cx": person_w / 2,
-                "top": walker.height * 0.02,
-                "swing": float(np.sin(0.6 * walked / abs(walker.speed) + walker.track_id)),
-                "emblem_dx": 0.0,
-                "occluder": None,
-                "occluder_colour": np.zeros(3, np.float32),
-            }
-            pixels, labels = render_person(rng, walker.identity, cast, walker.height, person_w, pose=pose)
-            ys, xs = np.nonzero(labels)
-            ys, xs = ys + top, xs + left
-            inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-            frame[ys[inside], xs[inside]] = pixels[ys[inside] - top, xs[inside] - left]
-            owner[ys[inside], xs[inside]] = walker.track_id
-            box_ys, box_xs = np.nonzero(labels)
-            boxes[walker.track_id] = (
-                left + box_xs.min(),
-                top + box_ys.min(),
-                left + box_xs.max() + 1,
-                top + box_ys.max() + 1,
-                int(labels.astype(bool).sum()),
-            )
+            centres, walked = paths[walker.track_id]
+            box = _draw_walker(rng, frame, owner, walker, centres[t], walked[t])
+            if box is not None:
+                boxes[walker.track_id] = box
         if pillar:
             frame[:, pillar_x[0] : pillar_x[1]] = (70, 60, 55)
             owner[:, pillar_x[0] : pillar_x[1]] = 0
-        for track_id, (x1, y1, x2, y2, area) in boxes.items():
-            cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
-            if cx2 <= cx1 or cy2 <= cy1:
-                continue
-            visibility = float((owner == track_id).sum()) / max(area, 1)
-            rows.append(
-                [t + 1, track_id, cx1, cy1, cx2 - cx1, cy2 - cy1, 1, 1, round(min(visibility, 1.0), 3)]
-            )
+        rows.extend(_ground_truth_rows(t, boxes, owner))
         frames.append(np.clip(frame, 0, 255).astype(np.uint8))
     return SyntheticVideo(np.stack(frames), np.array(rows, dtype=np.float64).reshape(-1, len(MOT_GT_COLUMNS)))
 

@@ -82,35 +82,12 @@ def build_train_transform(
     ``sample_train_clip`` as (T, 3, H, W), (T, 4, H, W) and (T,). ``pad_crop`` > 0 adds a
     random crop after zero padding (the CIFAR recipe). Other columns pass through.
     """
-    geometric = [v2.Resize((height, width), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)]
-    if pad_crop > 0:
-        geometric.append(v2.RandomCrop((height, width), padding=pad_crop))
-    geometric.append(v2.RandomHorizontalFlip(flip_prob))
-    joint = v2.Compose(geometric)
-    photometric = v2.Compose(
-        [
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(mean=list(mean), std=list(std)),
-            v2.RandomErasing(p=erasing_prob, scale=erasing_scale, ratio=erasing_ratio, value=0),
-        ]
+    augment = _ClipAugment(
+        _joint_geometry(height, width, pad_crop, flip_prob),
+        _photometric(mean, std, erasing_prob, erasing_scale, erasing_ratio),
+        height,
+        width,
     )
-
-    def augment(frames: list[Image.Image], masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        # frames: T PIL images; masks (T, 4, h', w') or None. Geometry runs on the PIL images (PIL's
-        # resize is the fastest on CPU) with one set of parameters for the whole clip and its masks.
-        if masks is None:
-            frames = joint(frames)
-            # a zero-stride view: free to make, and collate_reid fills such items without copying
-            masks = torch.zeros(()).expand(len(frames), NUM_PARTS, height, width)
-        else:
-            masks = F.resize(tv_tensors.Mask(masks), [frames[0].height, frames[0].width])  # nearest for Mask
-            frames, masks = joint(frames, masks)
-        if len(frames) == 1:  # an image: a view, no copy
-            pixels = tv_tensors.Video(F.pil_to_tensor(frames[0])[None])  # (1, 3, H, W)
-        else:
-            # T x (3, H, W) -> (T, 3, H, W)
-            pixels = tv_tensors.Video(torch.stack([F.pil_to_tensor(frame) for frame in frames]))
-        return photometric(pixels).as_subclass(torch.Tensor), masks.as_subclass(torch.Tensor).float()
 
     def transform(batch: Batch) -> Batch:
         output = _passthrough(batch)
@@ -121,13 +98,7 @@ def build_train_transform(
         all_masks = batch.get("part_masks", [None] * len(items))
         pixel_values, part_masks, mask_valid = [], [], []
         for item, masks in zip(items, all_masks):
-            if is_video:
-                chosen = sample_train_clip(len(item), clip_length, clip_stride)
-                frames = [_rgb_image(item[i]) for i in chosen]
-                mask_tensor = None if masks is None else torch.stack([_mask_tensor(masks[i]) for i in chosen])
-            else:
-                frames = [_rgb_image(item)]
-                mask_tensor = None if masks is None else _mask_tensor(masks)[None]
+            frames, mask_tensor = _train_frames(item, masks, is_video, clip_length, clip_stride)
             pixels, mask_tensor_out = augment(frames, mask_tensor)
             valid = torch.full((pixels.shape[0],), masks is not None)
             pixel_values.append(pixels if is_video else pixels[0])
@@ -137,6 +108,70 @@ def build_train_transform(
         return output
 
     return transform
+
+
+def _joint_geometry(height: int, width: int, pad_crop: int, flip_prob: float) -> v2.Compose:
+    """Resize (bicubic), optional padded random crop and flip: applied to a clip and its masks together."""
+    geometric = [v2.Resize((height, width), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)]
+    if pad_crop > 0:
+        geometric.append(v2.RandomCrop((height, width), padding=pad_crop))
+    geometric.append(v2.RandomHorizontalFlip(flip_prob))
+    return v2.Compose(geometric)
+
+
+def _photometric(
+    mean: Sequence[float],
+    std: Sequence[float],
+    erasing_prob: float,
+    erasing_scale: tuple[float, float],
+    erasing_ratio: tuple[float, float],
+) -> v2.Compose:
+    """Scaling, normalisation and random erasing: the image only (masks describe the body, not what hides it)."""
+    return v2.Compose(
+        [
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean=list(mean), std=list(std)),
+            v2.RandomErasing(p=erasing_prob, scale=erasing_scale, ratio=erasing_ratio, value=0),
+        ]
+    )
+
+
+def _train_frames(
+    item: Any, masks: Any, is_video: bool, clip_length: int, clip_stride: int
+) -> tuple[list[Image.Image], torch.Tensor | None]:
+    """The RGB frames of one item (a sampled clip of a tracklet, or the one image) and their masks (T, 4, h, w)."""
+    if is_video:
+        chosen = sample_train_clip(len(item), clip_length, clip_stride)
+        frames = [_rgb_image(item[i]) for i in chosen]
+        return frames, None if masks is None else torch.stack([_mask_tensor(masks[i]) for i in chosen])
+    return [_rgb_image(item)], None if masks is None else _mask_tensor(masks)[None]
+
+
+class _ClipAugment:
+    """One clip's augmentation: geometry on the PIL frames and masks with one set of parameters, then
+    photometry on the pixels; a clip without masks gets a zero-stride view of zeros."""
+
+    def __init__(self, joint: v2.Compose, photometric: v2.Compose, height: int, width: int) -> None:
+        self.joint, self.photometric, self.height, self.width = joint, photometric, height, width
+
+    def __call__(
+        self, frames: list[Image.Image], masks: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # frames: T PIL images; masks (T, 4, h', w') or None. Geometry runs on the PIL images (PIL's
+        # resize is the fastest on CPU) with one set of parameters for the whole clip and its masks.
+        if masks is None:
+            frames = self.joint(frames)
+            # a zero-stride view: free to make, and collate_reid fills such items without copying
+            masks = torch.zeros(()).expand(len(frames), NUM_PARTS, self.height, self.width)
+        else:
+            masks = F.resize(tv_tensors.Mask(masks), [frames[0].height, frames[0].width])  # nearest for Mask
+            frames, masks = self.joint(frames, masks)
+        if len(frames) == 1:  # an image: a view, no copy
+            pixels = tv_tensors.Video(F.pil_to_tensor(frames[0])[None])  # (1, 3, H, W)
+        else:
+            # T x (3, H, W) -> (T, 3, H, W)
+            pixels = tv_tensors.Video(torch.stack([F.pil_to_tensor(frame) for frame in frames]))
+        return self.photometric(pixels).as_subclass(torch.Tensor), masks.as_subclass(torch.Tensor).float()
 
 
 def build_eval_transform(

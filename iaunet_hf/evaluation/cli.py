@@ -126,16 +126,9 @@ def route_data_options(names: list[str], options: dict[str, Any], video: bool) -
     option goes to the datasets whose builder has it, and an option no builder has is an error."""
     if len(names) == 1:
         return {names[0]: dict(options)}
-    import dataclasses
+    from ..data.registry import builder_options  # deferred: the builders import datasets
 
-    from ..data import DATASET_BUILDERS
-
-    def fields(name: str) -> set[str]:
-        # "synthetic" is read by the Market-1501 (or, as tracklets, the DukeMTMC-VideoReID) builder.
-        builder = {"synthetic": "dukemtmc_videoreid" if video else "market1501"}.get(name, name)
-        return {field.name for field in dataclasses.fields(DATASET_BUILDERS[builder].BUILDER_CONFIG_CLASS)}
-
-    known = {name: fields(name) for name in names}
+    known = {name: set(builder_options(name, video)) for name in names}
     unused = [key for key in options if not any(key in known[name] for name in names)]
     if unused:
         raise ValueError(f"--data.{unused[0]}: no builder of {names} has this option")

@@ -18,11 +18,10 @@ from .metrics import (
     APMode,
     ArrayLike,
     Backend,
-    GalleryIdentities,
-    as_labels,
     as_tensor,
+    block_statistics,
     check_ap_mode,
-    query_statistics,
+    labelled_sides,
     resolve_backend,
     summarize,
 )
@@ -136,30 +135,14 @@ def evaluate_reid_features(
         )
     device = gallery.device
     backend = resolve_backend(backend, device)
-    num_queries, num_gallery = query.shape[0], gallery.shape[0]
-    query_pids = as_labels(q_pids, "q_pids", num_queries, device)
-    query_camids = as_labels(q_camids, "q_camids", num_queries, device)
-    gallery_pids = as_labels(g_pids, "g_pids", num_gallery, device)
-    identities = GalleryIdentities(gallery_pids, g_camids, device)
+    shape = (query.shape[0], gallery.shape[0])
+    query_pids, query_camids, identities = labelled_sides(q_pids, q_camids, g_pids, g_camids, shape, device)
     if rerank:
         options = {"metric": metric, "progress": progress, **(rerank_options or {})}
         blocks = k_reciprocal_blocks(query, gallery, **options)
     else:
         blocks = _distance_blocks(query, gallery, metric, backend, chunk_size, progress)
-    statistics = []
-    for start, stop, block in blocks:
-        statistics.append(
-            query_statistics(
-                block,
-                query_pids[start:stop],
-                query_camids[start:stop],
-                identities,
-                ap,
-                camera_filter,
-                backend,
-            )
-        )
-        del block
+    statistics = block_statistics(blocks, query_pids, query_camids, identities, ap, camera_filter, backend)
     if not statistics:
         raise ValueError("query_features: expected at least one query, found 0")
     return summarize(statistics, max_rank)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from .metrics import GalleryIdentities
+    from .query_statistics import GalleryIdentities
 
 
 @dataclass

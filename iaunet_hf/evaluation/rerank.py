@@ -37,63 +37,40 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from tqdm.auto import tqdm
 
 from .metrics import ArrayLike, as_tensor
-from .neighbours import ItemFeatures, exact_neighbours, faiss_neighbours
+from .neighbours import ItemFeatures
+from .rerank_steps import (
+    ReRankedBlock,
+    jaccard_blocks,
+    jaccard_index,
+    local_query_expansion,
+    nearest_neighbours,
+    reciprocal_weights,
+)
 
-ReRankedBlock = tuple[int, int, torch.Tensor]  # (first query row, stop row, (rows, G) distances)
-
-
-def _reciprocal_neighbours(neighbours: torch.Tensor, k: int) -> torch.Tensor:
-    """Members of R(i, k) (N, k + 1) in neighbour order, -1 where the relation is not reciprocal."""
-    forward = neighbours[:, : k + 1]  # (N, k+1)
-    backward = forward[forward]  # (N, k+1, k+1): neighbours of each neighbour
-    own_index = torch.arange(neighbours.shape[0], device=neighbours.device)[:, None, None]
-    reciprocal = (backward == own_index).any(-1)  # (N, k+1)
-    return torch.where(reciprocal, forward, -1)
-
-
-def _unique_rows(indices: torch.Tensor) -> torch.Tensor:
-    """Sorts each row and replaces repeated entries with -1 (padding stays -1)."""
-    ordered = torch.sort(indices, dim=1).values
-    repeated = torch.zeros_like(ordered, dtype=torch.bool)
-    repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
-    return torch.where(repeated, -1, ordered)
+__all__ = ["ReRankedBlock", "k_reciprocal_blocks", "k_reciprocal_rerank"]
 
 
-def _sparse(
-    rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
-) -> torch.Tensor:
-    """COO triplets -> a coalesced sparse COO matrix (duplicates summed, entries in row order)."""
-    indices = torch.stack([rows, cols])
-    return torch.sparse_coo_tensor(indices, values, shape, check_invariants=False).coalesce()
-
-
-def _compressed_rows(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Row pointers, column indices and values of a coalesced COO matrix (CSR arrays).
-
-    Built by hand from the coalesced COO form, whose entries are already in row order; torch's
-    CSR layout is still flagged beta and warns on every conversion.
-    """
-    rows, cols = matrix.indices()
-    counts = torch.bincount(rows, minlength=matrix.shape[0])
-    row_start = torch.zeros(matrix.shape[0] + 1, dtype=torch.long, device=rows.device)
-    row_start[1:] = torch.cumsum(counts, 0)
-    return row_start, cols, matrix.values()
-
-
-def _row_segments(row_start: torch.Tensor, selected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entries of the selected CSR rows: (owner, position), owner indexing ``selected``."""
-    lengths = row_start[selected + 1] - row_start[selected]
-    owner = torch.arange(selected.numel(), device=selected.device).repeat_interleave(lengths)
-    first_of_owner = torch.cumsum(lengths, 0) - lengths
-    position = (
-        row_start[selected][owner]
-        + torch.arange(owner.numel(), device=selected.device)
-        - first_of_owner[owner]
-    )
-    return owner, position
+def _check_rerank_arguments(
+    query: torch.Tensor, gallery: torch.Tensor, k1: int, k2: int, lambda_value: float, neighbours: str
+) -> None:
+    """Shapes, dtypes and settings, checked before any work."""
+    for name, tensor in (("query_features", query), ("gallery_features", gallery)):
+        if tensor.dim() != 2 or not tensor.is_floating_point():
+            raise ValueError(
+                f"{name}: expected a 2-D float (num_items, dim) array, found {tuple(tensor.shape)}"
+            )
+    if query.shape[1] != gallery.shape[1]:
+        raise ValueError(
+            f"query_features: expected dimension {gallery.shape[1]} to match gallery_features, found {query.shape[1]}"
+        )
+    if k1 < 1 or k2 < 1 or not 0.0 <= lambda_value <= 1.0:
+        raise ValueError(
+            f"k1, k2, lambda_value: expected k1 >= 1, k2 >= 1, 0 <= lambda <= 1, found {k1}, {k2}, {lambda_value}"
+        )
+    if neighbours not in ("exact", "faiss"):
+        raise ValueError(f"neighbours: expected 'exact' or 'faiss', found {neighbours!r}")
 
 
 def k_reciprocal_blocks(
@@ -120,137 +97,20 @@ def k_reciprocal_blocks(
     """
     gallery = as_tensor(gallery_features, "gallery_features")
     query = as_tensor(query_features, "query_features", gallery.device)
-    for name, tensor in (("query_features", query), ("gallery_features", gallery)):
-        if tensor.dim() != 2 or not tensor.is_floating_point():
-            raise ValueError(
-                f"{name}: expected a 2-D float (num_items, dim) array, found {tuple(tensor.shape)}"
-            )
-    if query.shape[1] != gallery.shape[1]:
-        raise ValueError(
-            f"query_features: expected dimension {gallery.shape[1]} to match gallery_features, found {query.shape[1]}"
-        )
-    if k1 < 1 or k2 < 1 or not 0.0 <= lambda_value <= 1.0:
-        raise ValueError(
-            f"k1, k2, lambda_value: expected k1 >= 1, k2 >= 1, 0 <= lambda <= 1, found {k1}, {k2}, {lambda_value}"
-        )
-    if neighbours not in ("exact", "faiss"):
-        raise ValueError(f"neighbours: expected 'exact' or 'faiss', found {neighbours!r}")
+    _check_rerank_arguments(query, gallery, k1, k2, lambda_value, neighbours)
     items = ItemFeatures(query, gallery, metric)
-    num_query, num_items, num_gallery = items.num_query, items.num_items, items.num_gallery
-    if k1 + 1 > num_items or k2 > num_items:
+    if k1 + 1 > items.num_items or k2 > items.num_items:
         raise ValueError(
-            f"k1, k2: expected k1 + 1 <= {num_items} and k2 <= {num_items} items, found k1={k1}, k2={k2}"
+            f"k1, k2: expected k1 + 1 <= {items.num_items} and k2 <= {items.num_items} items, found k1={k1}, k2={k2}"
         )
-    dtype, device = items.dtype, items.device
-    num_neighbours = max(k1 + 1, k2)
-    half_k1 = round(k1 / 2)  # round half to even, like numpy.around in the released code
-
-    # 1. Nearest neighbours and row maxima of the squared distances over all N items. The exact
-    #    search keeps longer lists (2 (k1 + 1)) with their distances, where step 2 finds most pairs.
-    if neighbours == "exact":
-        known = min(num_items, max(num_neighbours, 2 * (k1 + 1)))
-        known_index, known_distance, row_max = exact_neighbours(items, known, chunk_size, progress)
-        nearest = known_index[:, :num_neighbours]
-    else:
-        known_index = known_distance = None
-        nearest, row_max = faiss_neighbours(
-            items, num_neighbours, max(chunk_size, 4096), progress, faiss_nlist, faiss_nprobe
-        )
-    row_max.clamp_min_(torch.finfo(dtype).tiny)
-
-    # 2. k-reciprocal sets and their expansion, then V as a sparse matrix.
-    reciprocal = _reciprocal_neighbours(nearest, k1)  # (N, k1+1)
-    reciprocal_half = _reciprocal_neighbours(nearest, half_k1)  # (N, half+1)
-    half_size = (reciprocal_half >= 0).sum(1)
-    v_rows, v_cols, v_values = [], [], []
-    for start in tqdm(
-        range(0, num_items, chunk_size), desc="re-rank: k-reciprocal sets", disable=not progress
-    ):
-        own = reciprocal[start : start + chunk_size]  # (R, k1+1)
-        candidate = own.clamp(min=0)
-        candidate_set = reciprocal_half[candidate]  # (R, k1+1, half+1)
-        shared = (candidate_set[..., None] == own[:, None, None, :]) & (candidate_set[..., None] >= 0)
-        shared_count = shared.any(-1).sum(-1)  # (R, k1+1)
-        # more than 2/3 of the candidate's set is shared (exact integer form of the 2/3 test)
-        accept = (own >= 0) & (3 * shared_count > 2 * half_size[candidate])
-        expansion = torch.where(accept[..., None], candidate_set, -1).flatten(1)  # (R, (k1+1)(half+1))
-        members = _unique_rows(torch.cat([own, expansion], dim=1))  # (R, S)
-        local_row, slot = (members >= 0).nonzero(as_tuple=True)  # present entries only
-        member = members[local_row, slot]
-        row = local_row + start
-        # |f_i - f_j|^2 for the listed pairs only (most are in the neighbour lists)
-        distance = items.pair_squared_distances(row, member, known_index, known_distance)
-        weight = torch.exp(-distance / row_max[row])
-        row_total = torch.zeros(members.shape[0], dtype=dtype, device=device).index_add_(0, local_row, weight)
-        v_rows.append(row)
-        v_cols.append(member)
-        v_values.append(weight / row_total[local_row])
-    v_matrix = _sparse(torch.cat(v_rows), torch.cat(v_cols), torch.cat(v_values), (num_items, num_items))
-    del v_rows, v_cols, v_values, known_index, known_distance
-
-    # 3. Local query expansion: V[i] <- mean of V over the k2 nearest items of i (a sparse product).
-    if k2 > 1:
-        row_start, v_cols_all, v_values_all = _compressed_rows(v_matrix)
-        owner, position = _row_segments(row_start, nearest[:, :k2].reshape(-1))
-        v_matrix = _sparse(
-            owner // k2, v_cols_all[position], v_values_all[position] / k2, (num_items, num_items)
-        )
-        del row_start, v_cols_all, v_values_all, owner, position
-
-    # 4. Jaccard term through an inverted index: for each query entry V[i, k], the gallery rows j
-    #    with V[j, k] != 0 receive min(V[i, k], V[j, k]).
-    v_rows_all, v_cols_all = v_matrix.indices()
-    keep = v_rows_all >= num_query
-    inverted = _sparse(
-        v_cols_all[keep], v_rows_all[keep] - num_query, v_matrix.values()[keep], (num_items, num_gallery)
-    )  # (N, G): row k lists the gallery items j with V[j, k] != 0
-    del v_rows_all, v_cols_all, keep
-    column_start, column_members, column_values = _compressed_rows(inverted)
-    column_length = column_start[1:] - column_start[:-1]
-    crow, query_entry_cols, query_entry_values = _compressed_rows(v_matrix)
-    pairs_per_query = torch.zeros(num_query, dtype=torch.long, device=device)
-    for start in range(0, num_query, 4096):
-        stop = min(start + 4096, num_query)
-        entry_row = torch.arange(start, stop, device=device).repeat_interleave(
-            crow[start + 1 : stop + 1] - crow[start:stop]
-        )
-        lengths = column_length[query_entry_cols[crow[start] : crow[stop]]]
-        pairs_per_query.index_add_(0, entry_row, lengths)
-    cumulative_pairs = torch.cumsum(pairs_per_query, 0).cpu()
-
-    def blocks() -> Iterator[ReRankedBlock]:
-        start = 0
-        progress_bar = tqdm(total=num_query, desc="re-rank: jaccard", disable=not progress)
-        while start < num_query:
-            done = int(cumulative_pairs[start - 1]) if start > 0 else 0
-            stop = int(torch.searchsorted(cumulative_pairs, done + pair_chunk, right=True))
-            stop = min(max(stop, start + 1), num_query, start + max(1, pair_chunk // max(num_gallery, 1)))
-            first, last = int(crow[start]), int(crow[stop])
-            entry_row = torch.arange(stop - start, device=device).repeat_interleave(
-                crow[start + 1 : stop + 1] - crow[start:stop]
-            )
-            entry_col = query_entry_cols[first:last]
-            entry_value = query_entry_values[first:last]
-            pair_entry, pair_position = _row_segments(column_start, entry_col)  # (query entry, gallery entry)
-            shared = torch.minimum(entry_value[pair_entry], column_values[pair_position])
-            intersection = torch.zeros((stop - start) * num_gallery, dtype=dtype, device=device)
-            intersection.index_add_(
-                0, entry_row[pair_entry] * num_gallery + column_members[pair_position], shared
-            )
-            del pair_entry, pair_position, shared
-            intersection = intersection.view(stop - start, num_gallery)  # (R, G)
-            # (1 - lambda) * jaccard + lambda * O, O recomputed for these rows
-            block = items.squared_distances(start, stop, gallery_only=True)
-            block.div_(row_max[start:stop, None]).mul_(lambda_value)
-            jaccard = intersection.neg_().add_(2).reciprocal_().mul_(-2).add_(2)  # 1 - x/(2-x) = 2 - 2/(2-x)
-            block.add_(jaccard, alpha=1 - lambda_value)
-            del intersection, jaccard
-            yield start, stop, block
-            progress_bar.update(stop - start)
-            start = stop
-        progress_bar.close()
-
-    return blocks()
+    found = nearest_neighbours(items, k1, k2, neighbours, chunk_size, progress, faiss_nlist, faiss_nprobe)
+    v_matrix = reciprocal_weights(items, found, k1, chunk_size, progress)
+    nearest, row_max = found.nearest, found.row_max
+    del found  # the longer exact lists and their distances
+    v_matrix = local_query_expansion(v_matrix, nearest, k2)
+    index = jaccard_index(v_matrix, items.num_query, items.num_gallery)
+    del v_matrix
+    return jaccard_blocks(items, index, row_max, lambda_value, pair_chunk, progress)
 
 
 def k_reciprocal_rerank(

@@ -119,11 +119,11 @@ def test_context_mode_is_deterministic_and_differs_from_standard(tmp_path: Path)
 
 @pytest.mark.parametrize("num_train_ids, num_test_ids", [(4, 4), (6, 5), (48, 32), (120, 60)])
 def test_context_identities_differ_only_in_the_combination(num_train_ids: int, num_test_ids: int):
-    from iaunet_hf.data.synthetic import CONTEXT_PARTS, _make_context_identities
+    from iaunet_hf.data.synthetic_people import CONTEXT_PARTS, make_context_identities
 
     train_pids = list(range(1, num_train_ids + 1))
     test_pids = list(range(100, 100 + num_test_ids))
-    identities = _make_context_identities(np.random.default_rng(0), train_pids, test_pids)
+    identities = make_context_identities(np.random.default_rng(0), train_pids, test_pids)
     assert [i.pid for i in identities] == train_pids + test_pids
     combos = [tuple(getattr(i, part) for part in CONTEXT_PARTS) for i in identities]
     assert len(set(combos)) == len(combos)  # every identity is a distinct combination, across splits too
@@ -131,7 +131,7 @@ def test_context_identities_differ_only_in_the_combination(num_train_ids: int, n
         for part in range(len(CONTEXT_PARTS)):
             # no single part's colour identifies anyone within its split
             assert min(Counter(combo[part] for combo in split).values()) >= 2
-    again = _make_context_identities(np.random.default_rng(0), train_pids, test_pids)
+    again = make_context_identities(np.random.default_rng(0), train_pids, test_pids)
     assert again == identities
 
 
