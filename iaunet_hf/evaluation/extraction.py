@@ -50,7 +50,7 @@ def embed(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
     embedding of the network's one forward pass (``IAUnet.forward_reid``), whatever classifier a model carries.
     Other timm models give their pre-logits features.
     """
-    from ..network import IAUnet
+    from ..model import IAUnet
 
     if isinstance(model, PreTrainedModel):
         # the base model (IAUnetModel inside IAUnetForReID) gives the embedding as pooler_output

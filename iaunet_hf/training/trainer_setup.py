@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import timm
 import torch
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration
@@ -18,7 +17,11 @@ from torch.utils.data import Sampler
 from ..data import build_train_transform, load_reid_dataset
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
+from ..configuration_iaunet import IAUnetConfig
 from ..evaluation.results import read_results
+from ..modeling_iaunet import IAUnetForReID
+from ..timm_models import load_pretrained_backbone
+from .config import model_options
 from .checkpoints import (
     check_checkpoint_files,
     list_checkpoints,
@@ -42,7 +45,7 @@ def has_part_attention(model: torch.nn.Module) -> bool:
     config = getattr(model, "config", None)
     if getattr(config, "model_type", None) != "iaunet":
         return True  # not an IAUnet: let the model decide
-    return bool(config.iau_stages) and "stiau" in config.iau_modules and config.part_division == "attention"
+    return config.options.has_part_attention
 
 
 def hub_weights_unavailable(architecture: str, error: BaseException) -> str:
@@ -249,14 +252,17 @@ class TrainerSetup:
 
     # --- model and optimizer ------------------------------------------------------------------------------
     def build_model(self) -> torch.nn.Module:
-        """``IAUnetForReID`` around ``timm.create_model(architecture, **model options)``, with ImageNet backbone
-        weights (Hub or a local file) when the recipe asks for them."""
-        from ..modeling_iaunet import IAUnetForReID, config_from_network
-
-        network = self.create_network()
-        image_size = [self.config.data.height, self.config.data.width]
-        hf_config = config_from_network(network, image_size=image_size, **self.loss_settings())
-        model = IAUnetForReID.from_timm(network, hf_config)
+        """``IAUnetForReID`` built once from the recipe's options, then the ImageNet backbone weights (Hub or a
+        local file) loaded into its network through timm's loader, when the recipe asks for them."""
+        model_cfg, data = self.config.model, self.config.data
+        hf_config = IAUnetConfig.from_options(
+            model_options(model_cfg), image_size=[data.height, data.width], **self.loss_settings()
+        )
+        hf_config.num_labels = self.num_classes
+        model = IAUnetForReID(hf_config)
+        if model_cfg.pretrained or model_cfg.pretrained_file is not None:
+            self.load_pretrained_backbone(model.iaunet.network)
+        model.eval()  # as the model came before (the loop switches to train mode itself)
         if self.config.train.sync_batchnorm and self.accelerator.num_processes > 1:
             if self.accelerator.device.type == "cpu":
                 warnings.warn(
@@ -268,10 +274,10 @@ class TrainerSetup:
             model = model.to(memory_format=torch.channels_last)
         return model
 
-    def create_network(self) -> torch.nn.Module:
-        """``timm.create_model`` of the recipe's architecture, with ImageNet weights from ``model.pretrained_file``
-        or the Hub; weights the Hub cannot give (offline, no network, no cached copy) are a ``ValueError`` naming
-        the Hub repository and the options that train without it."""
+    def load_pretrained_backbone(self, network: torch.nn.Module) -> None:
+        """ImageNet weights of the recipe's architecture from ``model.pretrained_file`` or the Hub; weights the Hub
+        cannot give (offline, no network, no cached copy) are a ``ValueError`` naming the Hub repository and the
+        options that train without it."""
         model_cfg = self.config.model
         overlay = None
         if model_cfg.pretrained_file is not None:
@@ -283,13 +289,7 @@ class TrainerSetup:
                 )
             overlay = dict(file=str(model_cfg.pretrained_file))
         try:
-            return timm.create_model(
-                model_cfg.architecture,
-                pretrained=model_cfg.pretrained or model_cfg.pretrained_file is not None,
-                pretrained_cfg_overlay=overlay,
-                num_classes=self.num_classes,
-                **model_cfg.options,
-            )
+            load_pretrained_backbone(network, model_cfg.architecture, overlay)
         except OSError as error:  # huggingface_hub's errors (offline, not cached, HTTP) are OSErrors
             if overlay is not None or not model_cfg.pretrained:
                 raise
