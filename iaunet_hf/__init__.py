@@ -18,7 +18,6 @@ from .losses import (
     label_smoothing_cross_entropy,
     part_mask_loss,
 )
-from .modeling_iaunet import IAUnetForReID, IAUnetModel, IAUnetPreTrainedModel, config_from_network
 from .model import (
     ChannelInteraction,
     IAUBlock,
@@ -28,6 +27,7 @@ from .model import (
     IAUnetOutput,
     SpatialTemporalInteraction,
 )
+from .modeling_iaunet import IAUnetForReID, IAUnetModel, IAUnetPreTrainedModel, config_from_network
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,9 @@ from .model.options import (
 )
 from .model.weight_init import init_module_weights, mark_zero_init
 
-warn_moved("iaunet_hf.blocks", "iaunet_hf.model (IAUBlock, IAUBlockOptions) and iaunet_hf.model.attention_ops")
+warn_moved(
+    "iaunet_hf.blocks", "iaunet_hf.model (IAUBlock, IAUBlockOptions) and iaunet_hf.model.attention_ops"
+)
 
 
 def check_iau_options(

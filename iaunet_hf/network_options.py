@@ -33,7 +33,9 @@ def check_network_options(
 
 def embedding_size(depth=50, backbone="resnet", head="bnneck", base_channels=IMAGENET_BASE_CHANNELS) -> int:
     """Deprecated: ``IAUnetOptions(...).embedding_size``."""
-    return IAUnetOptions(depth=depth, backbone=backbone, head=head, base_channels=base_channels).embedding_size
+    return IAUnetOptions(
+        depth=depth, backbone=backbone, head=head, base_channels=base_channels
+    ).embedding_size
 
 
 __all__ = ["BACKBONES", "GLOBAL_POOLS", "HEADS", "check_network_options", "embedding_size"]

@@ -193,11 +193,15 @@ def _create_iaunet(variant: str, pretrained: bool = False, **kwargs: Any) -> IAU
         raise _truncated(variant, error) from error
 
 
-def load_pretrained_backbone(network: IAUnet, architecture: str, pretrained_cfg_overlay: dict | None = None) -> None:
+def load_pretrained_backbone(
+    network: IAUnet, architecture: str, pretrained_cfg_overlay: dict | None = None
+) -> None:
     """Load the pretrained weights of ``architecture`` (ImageNet, or ``pretrained_cfg_overlay``'s file) into a
     network built elsewhere (the transformers model's), through timm's own loader and ``checkpoint_filter_fn``:
     the same weights, checks and messages as ``timm.create_model(architecture, pretrained=True)``."""
-    pretrained_cfg = resolve_pretrained_cfg(architecture, pretrained_cfg_overlay=pretrained_cfg_overlay).to_dict()
+    pretrained_cfg = resolve_pretrained_cfg(
+        architecture, pretrained_cfg_overlay=pretrained_cfg_overlay
+    ).to_dict()
     _check_local_weights(pretrained_cfg)
     network.pretrained_cfg = pretrained_cfg  # what the filter reads (the checkpoint's name, its classes)
     try:
@@ -230,7 +234,9 @@ ARCHITECTURE_OPTIONS: dict[str, dict[str, Any]] = {
 def architecture_options(architecture: str, **kwargs: Any) -> IAUnetOptions:
     """The validated options ``timm.create_model(architecture, **kwargs)`` builds, without building anything."""
     if architecture not in ARCHITECTURE_OPTIONS:
-        raise ValueError(f"{architecture!r} is not an IAUnet architecture; expected one of {list(ARCHITECTURE_OPTIONS)}")
+        raise ValueError(
+            f"{architecture!r} is not an IAUnet architecture; expected one of {list(ARCHITECTURE_OPTIONS)}"
+        )
     return IAUnetOptions.from_kwargs(**{**ARCHITECTURE_OPTIONS[architecture], **kwargs})
 
 
@@ -272,7 +278,6 @@ def iaunet_resnet50(pretrained: bool = False, **kwargs: Any) -> IAUnet:
 @register_model
 def iaunet_resnet50_video(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """The paper's video IAUnet: ResNet-50, one STIAU+CIAU block after stage 2, 4-frame clips."""
-    model_args = dict(depth=50, iau_stages=(2,), num_frames=4)
     return _create_iaunet("iaunet_resnet50_video", pretrained, **kwargs)
 
 

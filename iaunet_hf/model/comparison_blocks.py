@@ -30,7 +30,7 @@ import torch.fx
 from torch import nn
 
 from .attention_ops import at_least_float32, autocast_off, channel_aggregation, is_tracing
-from .options import COMPARISON_MODULE_NAMES, check_comparison_modules
+from .options import check_comparison_modules
 from .weight_init import init_module_weights, mark_zero_init
 
 # A leaf for torch.fx here too (torch.fx.wrap patches the calling module's own global name).

@@ -23,6 +23,8 @@ from .attention_ops import (
 from .options import IAUBlockOptions
 from .weight_init import init_module_weights, mark_zero_init
 
+DEFAULT_OPTIONS = IAUBlockOptions()  # the paper's block: CIAU then STIAU, both relations, 4 parts
+
 # Leaves for torch.fx here too (torch.fx.wrap patches the calling module's own global name).
 for _leaf in ("relation_mask", "channel_aggregation", "fused_channel_aggregation", "masked_relation_softmax"):
     torch.fx.wrap(_leaf)
@@ -64,7 +66,7 @@ class SpatialTemporalInteraction(nn.Module):
     """STIAU (SIAU for T=1): part nodes of all frames exchange context under the spatial/temporal mask (spec §1b)."""
 
     def __init__(
-        self, channels: int, options: IAUBlockOptions = IAUBlockOptions(), device=None, dtype=None
+        self, channels: int, options: IAUBlockOptions = DEFAULT_OPTIONS, device=None, dtype=None
     ) -> None:
         super().__init__()
         if channels % 2:
@@ -153,7 +155,7 @@ class IAUBlock(nn.Module):
     def __init__(
         self,
         channels: int,
-        options: IAUBlockOptions = IAUBlockOptions(),
+        options: IAUBlockOptions = DEFAULT_OPTIONS,
         device=None,
         dtype=None,
     ) -> None:

@@ -19,7 +19,14 @@ from torch.utils.checkpoint import checkpoint
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .attention_ops import is_tracing
-from .backbones import PCBHead, StripeClassifier, build_googlenet, build_resnet, googlenet_layout, resnet_layout
+from .backbones import (
+    PCBHead,
+    StripeClassifier,
+    build_googlenet,
+    build_resnet,
+    googlenet_layout,
+    resnet_layout,
+)
 from .comparison_blocks import ComparisonBlock
 from .head import IAUnetOutput, make_identity_classifier
 from .iau_block import IAUBlock
@@ -67,7 +74,9 @@ class IAUnet(nn.Module):
             modules = build_googlenet(options.in_chans, options.last_stride, **dd)
             self.layout = googlenet_layout(options.last_stride)
         else:
-            modules = build_resnet(options.depth, options.in_chans, options.last_stride, options.base_channels, **dd)
+            modules = build_resnet(
+                options.depth, options.in_chans, options.last_stride, options.base_channels, **dd
+            )
             self.layout = resnet_layout(options.depth, options.last_stride, options.base_channels)
         for name, module in modules.items():
             self.add_module(name, module)

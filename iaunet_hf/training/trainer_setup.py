@@ -14,14 +14,13 @@ from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration
 from torch.utils.data import Sampler
 
+from ..configuration_iaunet import IAUnetConfig
 from ..data import build_train_transform, load_reid_dataset
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
-from ..configuration_iaunet import IAUnetConfig
 from ..evaluation.results import read_results
 from ..modeling_iaunet import IAUnetForReID
 from ..timm_models import load_pretrained_backbone
-from .config import model_options
 from .checkpoints import (
     check_checkpoint_files,
     list_checkpoints,
@@ -29,6 +28,7 @@ from .checkpoints import (
     read_run_config,
     resolve_resume,
 )
+from .config import model_options
 from .evaluation import flat_metrics
 from .resume import apply_optimizer_settings, check_resume_changes, config_changes
 from .run_log import tensorboard_available

@@ -114,7 +114,9 @@ def test_pcb_outputs_and_loss():
     torch.testing.assert_close(out.logits, out.stripe_logits.mean(dim=1))
     assert [entry["module"] for entry in model.feature_info][2:4] == ["iau.layer2", "iau.layer3"]
 
-    config = IAUnetConfig.from_options(model.options, image_size=[H, W], label_smoothing=0.0, triplet_weight=0.0)
+    config = IAUnetConfig.from_options(
+        model.options, image_size=[H, W], label_smoothing=0.0, triplet_weight=0.0
+    )
     reid = IAUnetForReID.from_timm(model, config).train()
     masks = (torch.rand(8, 4, H, W) > 0.5).float()
     torch.manual_seed(0)
