@@ -15,7 +15,7 @@ from accelerate.utils import ProjectConfiguration
 from torch.utils.data import Sampler
 
 from ..configuration_iaunet import IAUnetConfig
-from ..data import build_train_transform, load_reid_dataset
+from ..data import build_train_transform, combine_reid_datasets, load_reid_dataset, split_identities
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
 from ..evaluation.results import read_results
@@ -167,8 +167,6 @@ class TrainerSetup:
         if len(loaded) == 1:
             (dataset_dict,) = loaded.values()
         else:
-            from ..data import combine_reid_datasets
-
             dataset_dict = combine_reid_datasets(loaded)
             # evaluation on the first named set that has evaluation splits (test splits are not combined)
             tested = [name for name, d in loaded.items() if all(s in d for s in self.eval_splits)]
@@ -179,8 +177,6 @@ class TrainerSetup:
             not all(split in dataset_dict for split in self.eval_splits)
             and data.missing_eval_splits == "split"
         ):
-            from ..data import split_identities
-
             self.output_dir.mkdir(parents=True, exist_ok=True)
             dataset_dict = split_identities(
                 datasets.DatasetDict(train=dataset_dict["train"]),
