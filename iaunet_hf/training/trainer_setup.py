@@ -148,9 +148,11 @@ class TrainerSetup:
         with self.accelerator.main_process_first():
             return load_reid_dataset(name, data_dir, cache_dir=data.cache_dir, **options)
 
-    def build_datasets(self) -> datasets.DatasetDict:
-        """The recipe's set (or sets, combined with disjoint labels), with a held-out evaluation split on request."""
+    def build_datasets(self) -> tuple[datasets.DatasetDict, str]:
+        """The recipe's set (or sets, combined with disjoint labels), with a held-out evaluation split on request,
+        and the name of the set its evaluation splits come from."""
         data = self.config.data
+        eval_dataset_name = data.datasets[0]
         if data.data_dir is None:
             raise ValueError(
                 f"training config: data.data_dir is not set; pass --data-dir DIR, the folder of {data.dataset}"
@@ -171,7 +173,7 @@ class TrainerSetup:
             # evaluation on the first named set that has evaluation splits (test splits are not combined)
             tested = [name for name, d in loaded.items() if all(s in d for s in self.eval_splits)]
             if tested:
-                self.eval_dataset_name = tested[0]
+                eval_dataset_name = tested[0]
                 dataset_dict.update({split: loaded[tested[0]][split] for split in self.eval_splits})
         if (
             not all(split in dataset_dict for split in self.eval_splits)
@@ -186,16 +188,19 @@ class TrainerSetup:
                 # what iaunet-eval checks before it evaluates on this split (``load_identity_split``)
                 source={"datasets": list(data.datasets), "data_dir": folders},
             )
-        return dataset_dict
+        return dataset_dict, eval_dataset_name
 
-    def build_train_dataset(self) -> tuple[datasets.Dataset, list[int]]:
-        """The train split with its training transform, and its labels (read before the transform decodes)."""
-        data, loss = self.config.data, self.config.loss
-        if "train" not in self.dataset_dict:
+    def build_train_dataset(
+        self, dataset_dict: datasets.DatasetDict, use_part_masks: bool
+    ) -> tuple[datasets.Dataset, list[int]]:
+        """The train split with its training transform (its part masks kept when ``use_part_masks``), and its
+        labels (read before the transform decodes)."""
+        data = self.config.data
+        if "train" not in dataset_dict:
             raise ValueError(
-                f"{data.dataset}: dataset has splits {list(self.dataset_dict)}; expected a 'train' split"
+                f"{data.dataset}: dataset has splits {list(dataset_dict)}; expected a 'train' split"
             )
-        train = self.dataset_dict["train"]
+        train = dataset_dict["train"]
         if self.label_column not in train.column_names:
             raise ValueError(
                 f"{data.dataset}: train split has columns {train.column_names}; expected {self.label_column!r}"
@@ -203,9 +208,7 @@ class TrainerSetup:
         labels = [int(label) for label in train[self.label_column]]
         if self.label_column != "label":
             train = train.rename_column(self.label_column, "label")
-        self.part_masks_wanted = data.use_part_masks and loss.part_loss_weight > 0
-        self.part_masks_used = self.part_masks_wanted and "part_masks" in train.column_names
-        if "part_masks" in train.column_names and not self.part_masks_used:
+        if "part_masks" in train.column_names and not use_part_masks:
             train = train.remove_columns("part_masks")
         train = lazy_frame_decoding(train)
         train.set_transform(
@@ -214,11 +217,15 @@ class TrainerSetup:
         )  # fmt: skip
         return train, labels
 
+    def part_masks_wanted(self) -> bool:
+        """Whether the recipe trains with the part loss (it then needs the train split's part masks)."""
+        return self.config.data.use_part_masks and self.config.loss.part_loss_weight > 0
+
     def warn_missing_part_masks(self, model: torch.nn.Module) -> None:
         """Warn when the recipe trains with the part loss, the network has part attention for it to train
         (STIAU) and the train split has no part masks: the part loss is then off for this run."""
         data, loss = self.config.data, self.config.loss
-        if not getattr(self, "part_masks_wanted", False) or "part_masks" in self.train_dataset.column_names:
+        if not self.part_masks_wanted() or "part_masks" in self.train_dataset.column_names:
             return
         if has_part_attention(model):
             warnings.warn(
