@@ -9,7 +9,6 @@ imported on demand (``iaunet_hf.data``, ``iaunet_hf.inference``, ``iaunet_hf.exp
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification
 
 from . import timm_models
-from .blocks import ChannelInteraction, IAUBlock, SpatialTemporalInteraction
 from .configuration_iaunet import IAUnetConfig
 from .image_processing_iaunet import IAUnetImageProcessor, IAUnetImageProcessorPil
 from .losses import (
@@ -19,8 +18,16 @@ from .losses import (
     label_smoothing_cross_entropy,
     part_mask_loss,
 )
+from .model import (
+    ChannelInteraction,
+    IAUBlock,
+    IAUBlockOptions,
+    IAUnet,
+    IAUnetOptions,
+    IAUnetOutput,
+    SpatialTemporalInteraction,
+)
 from .modeling_iaunet import IAUnetForReID, IAUnetModel, IAUnetPreTrainedModel, config_from_network
-from .network import IAUnet, IAUnetOutput
 
 __version__ = "0.1.0"
 
@@ -36,12 +43,14 @@ AutoImageProcessor.register(
 __all__ = [
     "ChannelInteraction",
     "IAUBlock",
+    "IAUBlockOptions",
     "IAUnet",
     "IAUnetConfig",
     "IAUnetForReID",
     "IAUnetImageProcessor",
     "IAUnetImageProcessorPil",
     "IAUnetModel",
+    "IAUnetOptions",
     "IAUnetOutput",
     "IAUnetPreTrainedModel",
     "ReIDLoss",

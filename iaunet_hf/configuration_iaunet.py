@@ -6,10 +6,8 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
-from .backbones.resnet import IMAGENET_BASE_CHANNELS
-from .blocks import IAU_MODULE_NAMES
 from .losses import ReIDLossConfig
-from .network_options import check_network_options, embedding_size
+from .model import IAUnetOptions
 from .timm_models import reid_pretrained_cfg
 
 # Derived keys config.json carries (timm reads most of them); recomputed from the fields, never stored.
@@ -69,50 +67,24 @@ class IAUnetConfig(PreTrainedConfig):
 
     def __init__(
         self,
-        depth: int = 50,
-        iau_stages: list[int] | tuple[int, ...] = (2, 3),
-        iau_modules: list[str] | tuple[str, ...] = IAU_MODULE_NAMES,
-        iau_arrangement: str = "sequential",
-        relations: str = "both",
-        num_parts: int = 4,
-        part_division: str = "attention",
-        num_frames: int = 1,
-        last_stride: int = 1,
-        num_channels: int = 3,
+        *,
         image_size: list[int] | tuple[int, int] = (256, 128),
         label_smoothing: float = ReIDLossConfig.label_smoothing,
         triplet_margin: float = ReIDLossConfig.triplet_margin,
         triplet_distance: str = ReIDLossConfig.triplet_distance,
         triplet_weight: float = ReIDLossConfig.triplet_weight,
         part_loss_weight: float = ReIDLossConfig.part_loss_weight,
-        backbone: str = "resnet",
-        head: str = "bnneck",
-        channel_relation: str = "dot",
-        part_relation: str = "subnet",
-        base_channels: int = IMAGENET_BASE_CHANNELS,
         **kwargs: Any,
     ) -> None:
+        """The architecture keys (``depth``, ``iau_stages``, ...) are those of ``IAUnetOptions``, read from
+        ``kwargs`` by their ``config.json`` names and validated there, once."""
         for key in _TIMM_KEYS:
             kwargs.pop(key, None)
         if len(image_size) != 2 or any(int(side) % 16 for side in image_size):
             raise ValueError(
                 f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}"
             )
-        self.depth = depth
-        self.backbone = backbone
-        self.head = head
-        self.channel_relation = channel_relation
-        self.part_relation = part_relation
-        self.base_channels = base_channels
-        self.iau_stages = [int(stage) for stage in iau_stages]
-        self.iau_modules = list(iau_modules)
-        self.iau_arrangement = iau_arrangement
-        self.relations = relations
-        self.num_parts = num_parts
-        self.part_division = part_division
-        self.num_frames = num_frames
-        self.last_stride = last_stride
-        self.num_channels = num_channels
+        given = {key: kwargs.pop(key) for key in IAUnetOptions.config_keys().values() if key in kwargs}
         self.image_size = [int(side) for side in image_size]
         self.label_smoothing = label_smoothing
         self.triplet_margin = triplet_margin
@@ -120,12 +92,24 @@ class IAUnetConfig(PreTrainedConfig):
         self.triplet_weight = triplet_weight
         self.part_loss_weight = part_loss_weight
         try:
-            check_network_options(**self.network_kwargs())
+            options = IAUnetOptions.from_config_keys(given)
             self.loss_config()
         except ValueError as error:
             raise ValueError(f"IAUnetConfig: {error}") from None
-        self.hidden_size = embedding_size(depth, backbone, head, base_channels)
+        for key, value in options.to_config_keys().items():  # stored flat: config.json's keys are unchanged
+            setattr(self, key, value)
+        self.hidden_size = options.embedding_size
         super().__init__(**kwargs)
+
+    @classmethod
+    def from_options(cls, options: IAUnetOptions, **kwargs: Any) -> IAUnetConfig:
+        """The config of a network built with ``options``; ``kwargs`` set the other fields (image size, loss)."""
+        return cls(**options.to_config_keys(), **kwargs)
+
+    @property
+    def options(self) -> IAUnetOptions:
+        """The network options this config describes (validated; fields changed after construction included)."""
+        return IAUnetOptions.from_config_keys(self.__dict__)
 
     @classmethod
     def small(cls, **kwargs: Any) -> IAUnetConfig:
@@ -135,23 +119,7 @@ class IAUnetConfig(PreTrainedConfig):
 
     def network_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``IAUnet`` (and of the timm model functions) that this config describes."""
-        return dict(
-            depth=self.depth,
-            in_chans=self.num_channels,
-            iau_stages=tuple(self.iau_stages),
-            iau_modules=tuple(self.iau_modules),
-            iau_arrangement=self.iau_arrangement,
-            relations=self.relations,
-            num_parts=self.num_parts,
-            part_division=self.part_division,
-            num_frames=self.num_frames,
-            last_stride=self.last_stride,
-            backbone=self.backbone,
-            head=self.head,
-            channel_relation=self.channel_relation,
-            part_relation=self.part_relation,
-            base_channels=self.base_channels,
-        )
+        return self.options.to_kwargs()
 
     def loss_config(self) -> ReIDLossConfig:
         """The reID loss settings this config holds."""

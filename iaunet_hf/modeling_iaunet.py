@@ -1,9 +1,11 @@
 """transformers face of IAUnet: a PreTrainedModel base that owns the spec's init, the embedding model and the
-reID head with the paper's loss. All of them wrap the one torch network in ``network.py``.
+reID head with the paper's loss. All of them wrap the one torch network, ``iaunet_hf.model.IAUnet``, built from
+``config.options``.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +17,12 @@ from transformers import initialization as hf_init
 from transformers.loss.loss_utils import LOSS_MAPPING
 from transformers.utils import ModelOutput
 
-from .backbones import pcb_loss
-from .blocks import init_module_weights
 from .checkpoints import WEIGHTS_NAME, check_safetensors_file, raise_on_mismatch
 from .configuration_iaunet import IAUnetConfig
 from .losses import ReIDLoss
-from .network import IAUnet, make_identity_classifier
+from .model import IAUnet, make_identity_classifier
+from .model.backbones import pcb_loss
+from .model.weight_init import init_module_weights
 
 
 @dataclass
@@ -153,7 +155,7 @@ class IAUnetModel(IAUnetPreTrainedModel):
 
     def __init__(self, config: IAUnetConfig) -> None:
         super().__init__(config)
-        self.network = IAUnet(**config.network_kwargs(), num_classes=0)
+        self.network = IAUnet(config.options, num_classes=0)
         self.post_init()
 
     def forward(
@@ -185,7 +187,7 @@ class IAUnetModel(IAUnetPreTrainedModel):
     @classmethod
     def from_timm(cls, timm_model: IAUnet, config: IAUnetConfig | None = None) -> IAUnetModel:
         """Wrap the weights of a timm-built IAUnet (its classifier, if any, is dropped); in eval mode."""
-        config = config or config_from_network(timm_model)
+        config = config or IAUnetConfig.from_options(timm_model.options)
         model = cls(config)
         state = {k: v for k, v in timm_model.state_dict().items() if not k.startswith("classifier.")}
         model.network.load_state_dict(state)
@@ -272,7 +274,7 @@ class IAUnetForReID(IAUnetPreTrainedModel):
             raise ValueError(
                 "IAUnetForReID.from_timm needs a timm IAUnet with a classifier (num_classes > 0)"
             )
-        config = config or config_from_network(timm_model)
+        config = config or IAUnetConfig.from_options(timm_model.options)
         config.num_labels = timm_model.num_classes
         model = cls(config)
         state = timm_model.state_dict()
@@ -291,33 +293,19 @@ class IAUnetForReID(IAUnetPreTrainedModel):
 
 
 def config_from_network(network: IAUnet, **kwargs) -> IAUnetConfig:
-    """The config describing an already-built network (e.g. one made by ``timm.create_model``)."""
-    first_iau = next(iter(network.iau.values()), None)
-    stiau = getattr(first_iau, "stiau", None)
-    return IAUnetConfig(
-        depth=network.depth,
-        backbone=network.backbone,
-        head=network.head,
-        channel_relation=network.channel_relation,
-        part_relation=network.part_relation,
-        iau_stages=list(network.iau_stages),
-        iau_modules=list(first_iau.order) if first_iau is not None else ["ciau", "stiau"],
-        iau_arrangement=getattr(first_iau, "arrangement", "sequential"),
-        relations=stiau.relations if stiau is not None else "both",
-        num_parts=network.num_parts,
-        part_division=stiau.part_division if stiau is not None else "attention",
-        num_frames=network.num_frames,
-        last_stride=network.last_stride,
-        num_channels=network.in_chans,
-        base_channels=network.base_channels,
-        **kwargs,
+    """Deprecated: ``IAUnetConfig.from_options(network.options, **kwargs)`` (kept for one release)."""
+    warnings.warn(
+        "config_from_network is deprecated; use IAUnetConfig.from_options(network.options, **kwargs)",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return IAUnetConfig.from_options(network.options, **kwargs)
 
 
 def _network_to_timm(network: IAUnet, config: IAUnetConfig, num_classes: int) -> IAUnet:
     import timm
 
-    model = timm.create_model(config.timm_architecture, num_classes=num_classes, **config.network_kwargs())
+    model = timm.create_model(config.timm_architecture, num_classes=num_classes, **config.options.to_kwargs())
     state = {k: v for k, v in network.state_dict().items() if not k.startswith("classifier.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith("classifier.")]:

@@ -23,10 +23,16 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import (
+    build_model_with_cfg,
+    generate_default_cfgs,
+    load_pretrained,
+    register_model,
+    resolve_pretrained_cfg,
+)
 
 from .checkpoints import check_safetensors_file, checkpoint_source, compare_state_dicts
-from .network import IAUnet
+from .model import IAUnet, IAUnetOptions
 
 # Prefixes under which the transformers classes hold the network (IAUnetForReID, IAUnetModel).
 _TRANSFORMERS_PREFIXES = ("iaunet.network.", "network.")
@@ -157,11 +163,23 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: IAUnet) -> 
     return mapped
 
 
+def _check_local_weights(pretrained_cfg: Any) -> None:
+    """A local .safetensors file is checked for truncation before timm reads it (a ValueError naming it)."""
+    source = checkpoint_source(pretrained_cfg)
+    if source.endswith(".safetensors") and Path(source).is_file():
+        check_safetensors_file(source)
+
+
+def _truncated(variant: str, error: SafetensorError) -> ValueError:
+    return ValueError(
+        f"pretrained weights of {variant} are truncated or not a safetensors file: {error}; expected an intact "
+        "model.safetensors (re-download it)"
+    )
+
+
 def _create_iaunet(variant: str, pretrained: bool = False, **kwargs: Any) -> IAUnet:
     if pretrained:
-        source = checkpoint_source(kwargs.get("pretrained_cfg"))
-        if source.endswith(".safetensors") and Path(source).is_file():
-            check_safetensors_file(source)
+        _check_local_weights(kwargs.get("pretrained_cfg"))
     try:
         return build_model_with_cfg(
             IAUnet,
@@ -169,13 +187,57 @@ def _create_iaunet(variant: str, pretrained: bool = False, **kwargs: Any) -> IAU
             pretrained,
             pretrained_filter_fn=checkpoint_filter_fn,
             feature_cfg=dict(feature_cls="getter"),
-            **kwargs,
+            **{**ARCHITECTURE_OPTIONS[variant], **kwargs},
         )
     except SafetensorError as error:  # e.g. a truncated file fetched from the Hub
+        raise _truncated(variant, error) from error
+
+
+def load_pretrained_backbone(
+    network: IAUnet, architecture: str, pretrained_cfg_overlay: dict | None = None
+) -> None:
+    """Load the pretrained weights of ``architecture`` (ImageNet, or ``pretrained_cfg_overlay``'s file) into a
+    network built elsewhere (the transformers model's), through timm's own loader and ``checkpoint_filter_fn``:
+    the same weights, checks and messages as ``timm.create_model(architecture, pretrained=True)``."""
+    pretrained_cfg = resolve_pretrained_cfg(
+        architecture, pretrained_cfg_overlay=pretrained_cfg_overlay
+    ).to_dict()
+    _check_local_weights(pretrained_cfg)
+    network.pretrained_cfg = pretrained_cfg  # what the filter reads (the checkpoint's name, its classes)
+    try:
+        load_pretrained(
+            network,
+            pretrained_cfg=pretrained_cfg,
+            num_classes=network.num_classes,
+            in_chans=network.in_chans,
+            filter_fn=checkpoint_filter_fn,
+        )
+    except SafetensorError as error:
+        raise _truncated(architecture, error) from error
+    finally:
+        del network.pretrained_cfg
+
+
+# The options each registered name starts from; keywords of ``timm.create_model`` override them.
+ARCHITECTURE_OPTIONS: dict[str, dict[str, Any]] = {
+    "iaunet_resnet18": dict(depth=18),
+    "iaunet_resnet34": dict(depth=34),
+    "iaunet_resnet50": dict(depth=50),
+    "iaunet_resnet50_video": dict(depth=50, iau_stages=(2,), num_frames=4),
+    "iaunet_resnet101": dict(depth=101),
+    "iaunet_resnet152": dict(depth=152),
+    "iaunet_googlenet": dict(backbone="googlenet"),
+    "iaunet_resnet50_pcb": dict(depth=50, head="pcb"),
+}
+
+
+def architecture_options(architecture: str, **kwargs: Any) -> IAUnetOptions:
+    """The validated options ``timm.create_model(architecture, **kwargs)`` builds, without building anything."""
+    if architecture not in ARCHITECTURE_OPTIONS:
         raise ValueError(
-            f"pretrained weights of {variant} are truncated or not a safetensors file: {error}; expected an intact "
-            "model.safetensors (re-download it)"
-        ) from error
+            f"{architecture!r} is not an IAUnet architecture; expected one of {list(ARCHITECTURE_OPTIONS)}"
+        )
+    return IAUnetOptions.from_kwargs(**{**ARCHITECTURE_OPTIONS[architecture], **kwargs})
 
 
 default_cfgs = generate_default_cfgs(
@@ -198,47 +260,46 @@ default_cfgs = generate_default_cfgs(
 @register_model
 def iaunet_resnet18(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """IAUnet on ResNet-18 (paper Table XI), IAU blocks after stages 2 and 3."""
-    return _create_iaunet("iaunet_resnet18", pretrained, **dict(dict(depth=18), **kwargs))
+    return _create_iaunet("iaunet_resnet18", pretrained, **kwargs)
 
 
 @register_model
 def iaunet_resnet34(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """IAUnet on ResNet-34 (paper Table XI), IAU blocks after stages 2 and 3."""
-    return _create_iaunet("iaunet_resnet34", pretrained, **dict(dict(depth=34), **kwargs))
+    return _create_iaunet("iaunet_resnet34", pretrained, **kwargs)
 
 
 @register_model
 def iaunet_resnet50(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """The paper's image IAUnet: ResNet-50, last stride 1, IAU blocks after stages 2 and 3."""
-    return _create_iaunet("iaunet_resnet50", pretrained, **dict(dict(depth=50), **kwargs))
+    return _create_iaunet("iaunet_resnet50", pretrained, **kwargs)
 
 
 @register_model
 def iaunet_resnet50_video(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """The paper's video IAUnet: ResNet-50, one STIAU+CIAU block after stage 2, 4-frame clips."""
-    model_args = dict(depth=50, iau_stages=(2,), num_frames=4)
-    return _create_iaunet("iaunet_resnet50_video", pretrained, **dict(model_args, **kwargs))
+    return _create_iaunet("iaunet_resnet50_video", pretrained, **kwargs)
 
 
 @register_model
 def iaunet_resnet101(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """IAUnet on ResNet-101, last stride 1, IAU blocks after stages 2 and 3."""
-    return _create_iaunet("iaunet_resnet101", pretrained, **dict(dict(depth=101), **kwargs))
+    return _create_iaunet("iaunet_resnet101", pretrained, **kwargs)
 
 
 @register_model
 def iaunet_resnet152(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """IAUnet on ResNet-152, last stride 1, IAU blocks after stages 2 and 3."""
-    return _create_iaunet("iaunet_resnet152", pretrained, **dict(dict(depth=152), **kwargs))
+    return _create_iaunet("iaunet_resnet152", pretrained, **kwargs)
 
 
 @register_model
 def iaunet_googlenet(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """IAUnet on GoogLeNet with BN (paper Table XI's Inception): IAU after inception3b and inception4e."""
-    return _create_iaunet("iaunet_googlenet", pretrained, **dict(dict(backbone="googlenet"), **kwargs))
+    return _create_iaunet("iaunet_googlenet", pretrained, **kwargs)
 
 
 @register_model
 def iaunet_resnet50_pcb(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """PCB-IAU (paper Table XII): ResNet-50 with IAU blocks after stages 2 and 3 and PCB's six-stripe head."""
-    return _create_iaunet("iaunet_resnet50_pcb", pretrained, **dict(dict(depth=50, head="pcb"), **kwargs))
+    return _create_iaunet("iaunet_resnet50_pcb", pretrained, **kwargs)

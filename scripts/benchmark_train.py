@@ -23,7 +23,7 @@ import torch
 
 import iaunet_hf  # noqa: F401  (registers the timm models)
 from iaunet_hf.hardware import describe_hardware
-from iaunet_hf.modeling_iaunet import IAUnetForReID, config_from_network
+from iaunet_hf.modeling_iaunet import IAUnetForReID
 
 MAC_RATIO = 4.87 / 4.06  # spec Table VI, IAUnet vs baseline GMACs at 256x128
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def build_model(args: argparse.Namespace, iau_stages: tuple[int, ...]) -> IAUnetForReID:
     torch.manual_seed(0)
     network = timm.create_model(args.architecture, num_classes=args.num_classes, iau_stages=iau_stages)
-    model = IAUnetForReID.from_timm(network, config_from_network(network)).to(args.device).train()
+    model = IAUnetForReID.from_timm(network).to(args.device).train()
     return model.to(memory_format=torch.channels_last) if args.channels_last else model
 
 
@@ -140,7 +140,7 @@ def alternate(functions: dict, steps: int, warmup: int, device: torch.device) ->
 
 def ciau_affinity(args: argparse.Namespace) -> list[dict]:
     """CIAU at the IAU stages' shapes: relation materialised (the default) vs fused SDPA, fwd + bwd, fp32."""
-    from iaunet_hf.blocks import ChannelInteraction
+    from iaunet_hf.model import ChannelInteraction
 
     device, rows = torch.device(args.device), []
     # ResNet-50 stages 2 and 3 (the IAU stages) at the input size: 512 / 1024 channels at 1/8 / 1/16

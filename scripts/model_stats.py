@@ -17,7 +17,7 @@ import math
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from iaunet_hf.network import IAUnet
+from iaunet_hf.model import IAUnet
 
 MACS_TOLERANCE = 0.02
 _VIDEO = dict(iau_stages=(2,), num_frames=4)

@@ -1,21 +1,7 @@
-"""Backbones of the paper's tables (ResNet-18 to 152, GoogLeNet with BN) and the PCB head, run by a layout."""
+"""Deprecated path of the backbones: ``iaunet_hf.model.backbones``."""
 
-from .googlenet import GOOGLENET_LAYOUT, build_googlenet, googlenet_layout
-from .layout import BackboneLayout
-from .pcb import PCBHead, StripeClassifier, pcb_loss, stripe_cross_entropy
-from .resnet import RESNET_LAYOUTS, ResNetStage, build_resnet, resnet_layout
+from .._deprecation import warn_moved
+from ..model.backbones import *  # noqa: F403
+from ..model.backbones import __all__  # noqa: F401
 
-__all__ = [
-    "GOOGLENET_LAYOUT",
-    "RESNET_LAYOUTS",
-    "BackboneLayout",
-    "PCBHead",
-    "ResNetStage",
-    "StripeClassifier",
-    "build_googlenet",
-    "build_resnet",
-    "googlenet_layout",
-    "pcb_loss",
-    "resnet_layout",
-    "stripe_cross_entropy",
-]
+warn_moved("iaunet_hf.backbones", "iaunet_hf.model.backbones")

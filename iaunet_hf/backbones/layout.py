@@ -1,33 +1,8 @@
-"""How a backbone is run: which named modules form the stem and each of the four reID stages.
+"""Deprecated path: ``iaunet_hf.model.backbones.layout``."""
 
-IAU (and comparison) blocks go after a stage, whatever the backbone; module names stay the ImageNet model's own,
-so its weights load unchanged, and timm's ``feature_info`` points at the last module of each stage.
-"""
+from .._deprecation import warn_moved
+from ..model.backbones.layout import BackboneLayout
 
-from __future__ import annotations
+warn_moved("iaunet_hf.backbones.layout", "iaunet_hf.model.backbones.layout")
 
-import dataclasses
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class BackboneLayout:
-    """Stem and stage module names in forward order, their output channels and per-stage strides."""
-
-    stem: tuple[str, ...]
-    stages: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-    stem_channels: int
-    stage_channels: tuple[int, int, int, int]
-    stage_strides: tuple[int, int, int, int]  # the stem itself has stride 2
-
-    def with_last_stride(self, last_stride: int) -> BackboneLayout:
-        return dataclasses.replace(self, stage_strides=(*self.stage_strides[:3], last_stride))
-
-    def feature_info(self) -> list[dict]:
-        """timm ``feature_info``: the stem tap, then each stage's output (taken after the IAU block that follows it)."""
-        info = [dict(num_chs=self.stem_channels, reduction=2, module=self.stem[-1])]
-        reduction = 2
-        for names, channels, stride in zip(self.stages, self.stage_channels, self.stage_strides, strict=True):
-            reduction *= stride
-            info.append(dict(num_chs=channels, reduction=reduction, module=names[-1]))
-        return info
+__all__ = ["BackboneLayout"]

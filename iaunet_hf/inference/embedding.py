@@ -14,7 +14,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 from transformers import PreTrainedModel
 
-from ..network import IAUnet
+from ..model import IAUnet
 
 
 def embed(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -2,8 +2,7 @@
 
 The dataclasses are plain data; reading recipe files, merging ablation recipes over their base and applying
 ``--key value`` overrides live in ``recipes.py``. Two sections are open: ``model`` takes any keyword of the timm
-architecture it names (checked by building that architecture on the meta device, so the network's own option
-check decides), and ``data`` takes any option of the dataset builder it names (checked against the builder's
+architecture it names (checked by ``IAUnetOptions``, the network's own options, without building it), and ``data`` takes any option of the dataset builder it names (checked against the builder's
 config fields). Everything else is a declared field; unknown keys are errors, never ignored.
 """
 
@@ -15,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..losses import ReIDLossConfig
+from ..model import IAUnetOptions
+from ..model.options import check_global_pool
+from ..timm_models import ARCHITECTURE_OPTIONS, architecture_options
 
 RECIPE_VERSION = 1
 TASKS = ("reid", "classification")
@@ -35,6 +37,7 @@ class ModelConfig:
         None  # local ImageNet ResNet weights (safetensors or .pth) instead of the Hub
     )
     # Keywords of timm.create_model(architecture, ...): iau_stages, iau_modules, relations, num_frames, ...
+    # (the recipe's flat keys; ``model_options`` reads them as the typed, validated ``IAUnetOptions``)
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -198,18 +201,24 @@ OPEN_SECTIONS = ("model", "data")  # sections whose undeclared keys go to ``opti
 BUILDER_FIELDS_NOT_OPTIONS = {"name", "version", "data_dir", "data_files", "description", "mask_dir"}
 
 
+# Keywords of the timm model that are not architecture options. Accepted and checked as before; IAUnetConfig does
+# not carry them, so the trained model does not use them (as before this step).
+HEAD_KEYWORDS = ("drop_rate", "global_pool")
+
+
+def model_options(model: ModelConfig) -> IAUnetOptions:
+    """The validated network options of the recipe's architecture and its ``model`` keywords (nothing is built)."""
+    options = {k: v for k, v in model.options.items() if k not in HEAD_KEYWORDS}
+    return architecture_options(model.architecture, **options)
+
+
 def check_model_options(model: ModelConfig) -> None:
-    """Build the architecture on the meta device (no memory, no weights) so timm and the network itself reject
-    an unknown keyword or a bad value exactly as ``timm.create_model`` would, before any data is touched."""
-    import timm
-    import torch
-
-    from .. import timm_models  # noqa: F401  (registers the iaunet architectures)
-
-    if model.architecture not in timm.list_models():
+    """Reject an unknown architecture, keyword or value exactly as ``timm.create_model`` would, from the options
+    alone (no network is built), before any data is touched."""
+    if model.architecture not in ARCHITECTURE_OPTIONS:
         raise ValueError(
             f"training config: model.architecture is {model.architecture!r}; expected a registered timm "
-            f"architecture such as {timm.list_models('iaunet_*')}"
+            f"architecture such as {sorted(ARCHITECTURE_OPTIONS)}"
         )
     for reserved in ("pretrained", "num_classes", "pretrained_cfg_overlay"):
         if reserved in model.options:
@@ -217,8 +226,8 @@ def check_model_options(model: ModelConfig) -> None:
                 f"training config: model.{reserved} is set by the trainer; remove it from the recipe"
             )
     try:
-        with torch.device("meta"):
-            timm.create_model(model.architecture, pretrained=False, num_classes=0, **model.options)
+        model_options(model)
+        check_global_pool(model.options.get("global_pool", "avg"))
     except TypeError as error:
         match = re.search(r"keyword argument '(\w+)'", str(error))
         name = f"model.{match.group(1)}" if match else f"one of the model options {sorted(model.options)}"

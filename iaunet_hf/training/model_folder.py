@@ -10,24 +10,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from accelerate import Accelerator
+
 from ..evaluation.results import results_document, write_results
+from ..image_processing_iaunet import IAUnetImageProcessor
 from .checkpoints import TEMPORARY_PREFIX, replace_directory
-from .summary import training_summary, write_summary
+from .model_card import write_model_card
+from .summary import write_summary
 
 
-def save_model_folder(trainer: Any, folder: Path, entries: list[dict[str, Any]]) -> Path:
-    """Write ``trainer``'s current model into ``folder`` (main process; every process must call it)."""
-    from ..image_processing_iaunet import IAUnetImageProcessor
-    from .model_card import write_model_card
-
-    accelerator, data = trainer.accelerator, trainer.config.data
+def save_model_folder(
+    accelerator: Accelerator,
+    model: Any,
+    folder: Path,
+    summary: dict[str, Any],
+    entries: list[dict[str, Any]],
+    image_size: tuple[int, int],
+) -> Path:
+    """Write ``model`` (unwrapped), its processor for ``image_size``, ``summary`` and the results ``entries``
+    into ``folder`` (on the main process; every process must call it)."""
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         temporary = folder.with_name(f"{TEMPORARY_PREFIX}{folder.name}")
-        model = accelerator.unwrap_model(trainer.model)
         model.save_pretrained(temporary, safe_serialization=True)
-        IAUnetImageProcessor(size={"height": data.height, "width": data.width}).save_pretrained(temporary)
-        summary = training_summary(trainer)
+        height, width = image_size
+        IAUnetImageProcessor(size={"height": height, "width": width}).save_pretrained(temporary)
         write_summary(temporary, summary)
         document = results_document(entries, model=str(folder)) if entries else None
         if document is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from .checkpoints import write_json_atomic
 
 SUMMARY_FILE = "training_summary.json"
@@ -37,23 +38,35 @@ class TrainingResult:
     results: dict[str, Any] | None = None  # the final results document (eval_results.json), None without eval
 
 
-def training_summary(trainer: Any) -> dict[str, Any]:
-    """The summary of ``trainer``'s run as it stands now (a ``Trainer`` or subclass)."""
-    from .. import __version__
+@dataclass(frozen=True)
+class RunFacts:
+    """What the trainer set up that the summary records: the task, the training data's size and the loss as
+    this run uses it (no part loss without part masks). Made once, when the trainer is set up."""
 
-    config, progress = trainer.config, trainer.progress
-    labels = trainer.labels
+    task: str
+    num_train_identities: int
+    num_train_images: int
+    part_masks_used: bool
+    loss: dict[str, Any]
+
+    def epoch_facts(self) -> dict[str, Any]:
+        """What one epoch trains with: part masks used or not, and the loss as effectively used."""
+        return {"part_masks_used": bool(self.part_masks_used), "loss": dict(self.loss)}
+
+
+def training_summary(config: Any, progress: Any, facts: RunFacts) -> dict[str, Any]:
+    """The summary of a run (its ``TrainingConfig``, ``TrainingProgress`` and facts) as it stands now."""
     segments = epoch_segments(progress)
     return {
         "recipe": config.name,
         "base_recipe": config.base,
-        "task": trainer.task,
+        "task": facts.task,
         "architecture": config.model.architecture,
         "model_args": dict(config.model.options),
         "pretrained": bool(config.model.pretrained or config.model.pretrained_file),
         "train_datasets": list(config.data.datasets),
-        "num_train_identities": len(set(labels)),
-        "num_train_images": len(labels),
+        "num_train_identities": facts.num_train_identities,
+        "num_train_images": facts.num_train_images,
         "image_size": [config.data.height, config.data.width],
         "batch_size": config.data.batch_size,
         "num_instances": config.data.num_instances,
@@ -67,18 +80,13 @@ def training_summary(trainer: Any) -> dict[str, Any]:
         "epochs_completed": progress.epochs_done,
         "optimizer_steps": progress.global_step,
         "max_steps_per_epoch": config.train.max_steps_per_epoch,
-        **run_wide_loss(segments, trainer),
+        **run_wide_loss(segments, facts.epoch_facts()),
         "epoch_segments": segments,
         "precision": config.train.mixed_precision,
         "seed": config.train.seed,
         "package_version": __version__,
         "card": config.card,
     }
-
-
-def epoch_facts(trainer: Any) -> dict[str, Any]:
-    """What one epoch of ``trainer`` trains with: part masks used or not, and the loss as effectively used."""
-    return {"part_masks_used": bool(trainer.part_masks_used), "loss": trainer.loss_settings()}
 
 
 def record_epoch(segments: list[dict[str, Any]], epoch_number: int, facts: dict[str, Any]) -> None:
@@ -104,10 +112,9 @@ def epoch_segments(progress: Any) -> list[dict[str, Any]]:
     return segments
 
 
-def run_wide_loss(segments: list[dict[str, Any]], trainer: Any) -> dict[str, Any]:
+def run_wide_loss(segments: list[dict[str, Any]], current: dict[str, Any]) -> dict[str, Any]:
     """``part_masks_used`` and ``loss`` for the whole run: each field's value where every epoch agrees on it,
-    else None; the part-loss fields are None too when some epochs are unknown. No epochs yet: this trainer's."""
-    current = epoch_facts(trainer)
+    else None; the part-loss fields are None too when some epochs are unknown. No epochs yet: ``current``."""
     known = [segment for segment in segments if segment["loss"] is not None]
     if not known:
         return current if not segments else {"part_masks_used": None, "loss": None}

@@ -25,9 +25,10 @@ from ..evaluation.results import results_document
 from .checkpoints import TrainingProgress, latest_checkpoint, save_checkpoint
 from .divergence import DivergenceMonitor, NonFiniteLossError, probe_loss
 from .evaluation import flat_metrics
+from .model_folder import save_model_folder
 from .recipes import save_config
 from .run_log import LossMeter, RunLog, flat_hparams
-from .summary import TrainingResult, epoch_facts, record_epoch
+from .summary import RunFacts, TrainingResult, record_epoch, training_summary
 from .trainer_setup import CHECKPOINTS_DIR, MODEL_DIR, TrainerSetup, has_part_attention
 
 BEST_MODEL_DIR = "best_model"
@@ -56,10 +57,17 @@ class Trainer(TrainerSetup):
         self.checkpoints_dir = self.output_dir / CHECKPOINTS_DIR
         self.accelerator = self.build_accelerator()
         self.resume_from, self.resume_changes = self.check_resume()  # before anything is written
-        self.eval_dataset_name = config.data.datasets[0]
-        self.dataset_dict = dataset_dict if dataset_dict is not None else self.build_datasets()
+        if dataset_dict is None:
+            self.dataset_dict, self.eval_dataset_name = self.build_datasets()
+        else:
+            self.dataset_dict, self.eval_dataset_name = dataset_dict, config.data.datasets[0]
         self.evaluates = all(split in self.dataset_dict for split in self.eval_splits)
-        self.train_dataset, self.labels = self.build_train_dataset()
+        # the part loss trains when the recipe asks for it, the split has masks and the network part attention
+        train_split = self.dataset_dict.get("train")
+        self.part_masks_used = self.part_masks_wanted() and "part_masks" in getattr(
+            train_split, "column_names", ()
+        )
+        self.train_dataset, self.labels = self.build_train_dataset(self.dataset_dict, self.part_masks_used)
         self.num_classes = self.count_classes()
         self.check_data()
         self.batch_sampler = self.build_batch_sampler()
@@ -85,6 +93,14 @@ class Trainer(TrainerSetup):
         self.progress = TrainingProgress()
         self.divergence = DivergenceMonitor(config.train.divergence_factor)
         self.run_log = RunLog(self.output_dir, enabled=self.accelerator.is_main_process)
+        self.last_batch: dict[str, Any] | None = None  # the latest training batch, to probe the weights' loss
+        self.run_facts = RunFacts(
+            task=self.task,
+            num_train_identities=len(set(self.labels)),
+            num_train_images=len(self.labels),
+            part_masks_used=self.part_masks_used,
+            loss=self.loss_settings(),
+        )
 
     # --- one step, one epoch ------------------------------------------------------------------------------
     def model_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -191,7 +207,7 @@ class Trainer(TrainerSetup):
             summary = self.train_one_epoch(epoch)
             self.scheduler.step()  # the recipe's schedule counts epochs
             self.progress.epochs_done = epoch_number = epoch + 1
-            record_epoch(self.progress.epoch_segments, epoch_number, epoch_facts(self))
+            record_epoch(self.progress.epoch_segments, epoch_number, self.run_facts.epoch_facts())
             last_epoch = epoch_number == config.train.epochs
             every = config.eval.every_epochs
             if every and epoch_number % every == 0 and not last_epoch:
@@ -225,7 +241,7 @@ class Trainer(TrainerSetup):
     def weights_problem(self) -> str | None:
         """Why the current weights must not be saved (non-finite, or their loss on the last batch exploded)."""
         model = self.accelerator.unwrap_model(self.model)
-        batch = getattr(self, "last_batch", None)
+        batch = self.last_batch
         loss = (
             None if batch is None else probe_loss(model, self.model_inputs(batch), self.accelerator.autocast)
         )
@@ -288,9 +304,12 @@ class Trainer(TrainerSetup):
 
     def save_model(self, folder: str | Path, entries: list[dict[str, Any]]) -> Path:
         """The model folder (weights, processor, summary, results, card), written whole; see ``model_folder``."""
-        from .model_folder import save_model_folder
-
-        return save_model_folder(self, Path(folder), entries)
+        data = self.config.data
+        summary = training_summary(self.config, self.progress, self.run_facts)
+        model = self.accelerator.unwrap_model(self.model)
+        return save_model_folder(
+            self.accelerator, model, Path(folder), summary, entries, (data.height, data.width)
+        )
 
     def loss_settings(self) -> dict[str, Any]:
         """The loss fields as this run uses them: no part loss without part masks."""

@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import timm
 import torch
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration
 from torch.utils.data import Sampler
 
-from ..data import build_train_transform, load_reid_dataset
+from ..configuration_iaunet import IAUnetConfig
+from ..data import build_train_transform, combine_reid_datasets, load_reid_dataset, split_identities
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
 from ..evaluation.results import read_results
+from ..modeling_iaunet import IAUnetForReID
+from ..timm_models import load_pretrained_backbone
 from .checkpoints import (
     check_checkpoint_files,
     list_checkpoints,
@@ -26,6 +28,7 @@ from .checkpoints import (
     read_run_config,
     resolve_resume,
 )
+from .config import model_options
 from .evaluation import flat_metrics
 from .resume import apply_optimizer_settings, check_resume_changes, config_changes
 from .run_log import tensorboard_available
@@ -42,7 +45,7 @@ def has_part_attention(model: torch.nn.Module) -> bool:
     config = getattr(model, "config", None)
     if getattr(config, "model_type", None) != "iaunet":
         return True  # not an IAUnet: let the model decide
-    return bool(config.iau_stages) and "stiau" in config.iau_modules and config.part_division == "attention"
+    return config.options.has_part_attention
 
 
 def hub_weights_unavailable(architecture: str, error: BaseException) -> str:
@@ -145,9 +148,11 @@ class TrainerSetup:
         with self.accelerator.main_process_first():
             return load_reid_dataset(name, data_dir, cache_dir=data.cache_dir, **options)
 
-    def build_datasets(self) -> datasets.DatasetDict:
-        """The recipe's set (or sets, combined with disjoint labels), with a held-out evaluation split on request."""
+    def build_datasets(self) -> tuple[datasets.DatasetDict, str]:
+        """The recipe's set (or sets, combined with disjoint labels), with a held-out evaluation split on request,
+        and the name of the set its evaluation splits come from."""
         data = self.config.data
+        eval_dataset_name = data.datasets[0]
         if data.data_dir is None:
             raise ValueError(
                 f"training config: data.data_dir is not set; pass --data-dir DIR, the folder of {data.dataset}"
@@ -164,20 +169,16 @@ class TrainerSetup:
         if len(loaded) == 1:
             (dataset_dict,) = loaded.values()
         else:
-            from ..data import combine_reid_datasets
-
             dataset_dict = combine_reid_datasets(loaded)
             # evaluation on the first named set that has evaluation splits (test splits are not combined)
             tested = [name for name, d in loaded.items() if all(s in d for s in self.eval_splits)]
             if tested:
-                self.eval_dataset_name = tested[0]
+                eval_dataset_name = tested[0]
                 dataset_dict.update({split: loaded[tested[0]][split] for split in self.eval_splits})
         if (
             not all(split in dataset_dict for split in self.eval_splits)
             and data.missing_eval_splits == "split"
         ):
-            from ..data import split_identities
-
             self.output_dir.mkdir(parents=True, exist_ok=True)
             dataset_dict = split_identities(
                 datasets.DatasetDict(train=dataset_dict["train"]),
@@ -187,16 +188,19 @@ class TrainerSetup:
                 # what iaunet-eval checks before it evaluates on this split (``load_identity_split``)
                 source={"datasets": list(data.datasets), "data_dir": folders},
             )
-        return dataset_dict
+        return dataset_dict, eval_dataset_name
 
-    def build_train_dataset(self) -> tuple[datasets.Dataset, list[int]]:
-        """The train split with its training transform, and its labels (read before the transform decodes)."""
-        data, loss = self.config.data, self.config.loss
-        if "train" not in self.dataset_dict:
+    def build_train_dataset(
+        self, dataset_dict: datasets.DatasetDict, use_part_masks: bool
+    ) -> tuple[datasets.Dataset, list[int]]:
+        """The train split with its training transform (its part masks kept when ``use_part_masks``), and its
+        labels (read before the transform decodes)."""
+        data = self.config.data
+        if "train" not in dataset_dict:
             raise ValueError(
-                f"{data.dataset}: dataset has splits {list(self.dataset_dict)}; expected a 'train' split"
+                f"{data.dataset}: dataset has splits {list(dataset_dict)}; expected a 'train' split"
             )
-        train = self.dataset_dict["train"]
+        train = dataset_dict["train"]
         if self.label_column not in train.column_names:
             raise ValueError(
                 f"{data.dataset}: train split has columns {train.column_names}; expected {self.label_column!r}"
@@ -204,9 +208,7 @@ class TrainerSetup:
         labels = [int(label) for label in train[self.label_column]]
         if self.label_column != "label":
             train = train.rename_column(self.label_column, "label")
-        self.part_masks_wanted = data.use_part_masks and loss.part_loss_weight > 0
-        self.part_masks_used = self.part_masks_wanted and "part_masks" in train.column_names
-        if "part_masks" in train.column_names and not self.part_masks_used:
+        if "part_masks" in train.column_names and not use_part_masks:
             train = train.remove_columns("part_masks")
         train = lazy_frame_decoding(train)
         train.set_transform(
@@ -215,11 +217,15 @@ class TrainerSetup:
         )  # fmt: skip
         return train, labels
 
+    def part_masks_wanted(self) -> bool:
+        """Whether the recipe trains with the part loss (it then needs the train split's part masks)."""
+        return self.config.data.use_part_masks and self.config.loss.part_loss_weight > 0
+
     def warn_missing_part_masks(self, model: torch.nn.Module) -> None:
         """Warn when the recipe trains with the part loss, the network has part attention for it to train
         (STIAU) and the train split has no part masks: the part loss is then off for this run."""
         data, loss = self.config.data, self.config.loss
-        if not getattr(self, "part_masks_wanted", False) or "part_masks" in self.train_dataset.column_names:
+        if not self.part_masks_wanted() or "part_masks" in self.train_dataset.column_names:
             return
         if has_part_attention(model):
             warnings.warn(
@@ -249,14 +255,17 @@ class TrainerSetup:
 
     # --- model and optimizer ------------------------------------------------------------------------------
     def build_model(self) -> torch.nn.Module:
-        """``IAUnetForReID`` around ``timm.create_model(architecture, **model options)``, with ImageNet backbone
-        weights (Hub or a local file) when the recipe asks for them."""
-        from ..modeling_iaunet import IAUnetForReID, config_from_network
-
-        network = self.create_network()
-        image_size = [self.config.data.height, self.config.data.width]
-        hf_config = config_from_network(network, image_size=image_size, **self.loss_settings())
-        model = IAUnetForReID.from_timm(network, hf_config)
+        """``IAUnetForReID`` built once from the recipe's options, then the ImageNet backbone weights (Hub or a
+        local file) loaded into its network through timm's loader, when the recipe asks for them."""
+        model_cfg, data = self.config.model, self.config.data
+        hf_config = IAUnetConfig.from_options(
+            model_options(model_cfg), image_size=[data.height, data.width], **self.loss_settings()
+        )
+        hf_config.num_labels = self.num_classes
+        model = IAUnetForReID(hf_config)
+        if model_cfg.pretrained or model_cfg.pretrained_file is not None:
+            self.load_pretrained_backbone(model.iaunet.network)
+        model.eval()  # as the model came before (the loop switches to train mode itself)
         if self.config.train.sync_batchnorm and self.accelerator.num_processes > 1:
             if self.accelerator.device.type == "cpu":
                 warnings.warn(
@@ -268,10 +277,10 @@ class TrainerSetup:
             model = model.to(memory_format=torch.channels_last)
         return model
 
-    def create_network(self) -> torch.nn.Module:
-        """``timm.create_model`` of the recipe's architecture, with ImageNet weights from ``model.pretrained_file``
-        or the Hub; weights the Hub cannot give (offline, no network, no cached copy) are a ``ValueError`` naming
-        the Hub repository and the options that train without it."""
+    def load_pretrained_backbone(self, network: torch.nn.Module) -> None:
+        """ImageNet weights of the recipe's architecture from ``model.pretrained_file`` or the Hub; weights the Hub
+        cannot give (offline, no network, no cached copy) are a ``ValueError`` naming the Hub repository and the
+        options that train without it."""
         model_cfg = self.config.model
         overlay = None
         if model_cfg.pretrained_file is not None:
@@ -283,13 +292,7 @@ class TrainerSetup:
                 )
             overlay = dict(file=str(model_cfg.pretrained_file))
         try:
-            return timm.create_model(
-                model_cfg.architecture,
-                pretrained=model_cfg.pretrained or model_cfg.pretrained_file is not None,
-                pretrained_cfg_overlay=overlay,
-                num_classes=self.num_classes,
-                **model_cfg.options,
-            )
+            load_pretrained_backbone(network, model_cfg.architecture, overlay)
         except OSError as error:  # huggingface_hub's errors (offline, not cached, HTTP) are OSErrors
             if overlay is not None or not model_cfg.pretrained:
                 raise

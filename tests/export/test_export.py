@@ -112,7 +112,7 @@ def large_activation_folder(folder, tmp_path):
 
 
 def max_gram_entry(model, inputs):
-    from iaunet_hf.blocks import ChannelInteraction
+    from iaunet_hf.model import ChannelInteraction
 
     grams = []
 

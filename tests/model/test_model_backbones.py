@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from iaunet_hf.backbones import (
+from iaunet_hf.model.backbones import (
     PCBHead,
     StripeClassifier,
     build_googlenet,

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from iaunet_hf.blocks import ChannelInteraction, IAUBlock, SpatialTemporalInteraction, relation_mask
+from iaunet_hf.model import ChannelInteraction, IAUBlock, IAUBlockOptions, SpatialTemporalInteraction
+from iaunet_hf.model.attention_ops import relation_mask
 
 
 def _randomise_norms(module: torch.nn.Module) -> None:
@@ -16,7 +17,7 @@ def _randomise_norms(module: torch.nn.Module) -> None:
 
 @pytest.mark.parametrize("num_frames", [1, 3])
 def test_block_shapes_and_attention_range(num_frames):
-    block = IAUBlock(32, num_parts=4)
+    block = IAUBlock(32, IAUBlockOptions(num_parts=4))
     x = torch.randn(2 * num_frames, 32, 8, 4)
     y, part_logits, relations = block(x, num_frames)
     assert y.shape == x.shape
@@ -54,7 +55,7 @@ def test_relation_mask_pairs():
 @pytest.mark.parametrize("relations", ["both", "spatial", "temporal"])
 def test_relation_map_never_attends_to_disallowed_pairs(relations):
     torch.manual_seed(0)
-    stiau = SpatialTemporalInteraction(16, num_parts=4, relations=relations)
+    stiau = SpatialTemporalInteraction(16, IAUBlockOptions(num_parts=4, relations=relations))
     _randomise_norms(stiau)
     _, _, relation = stiau(torch.randn(2 * 3, 16, 8, 4), num_frames=3)
     allowed = relation_mask(3, 4, relations)
@@ -64,7 +65,7 @@ def test_relation_map_never_attends_to_disallowed_pairs(relations):
 
 
 def test_temporal_only_on_single_frame_gives_no_context():
-    stiau = SpatialTemporalInteraction(16, relations="temporal")
+    stiau = SpatialTemporalInteraction(16, IAUBlockOptions(relations="temporal"))
     _randomise_norms(stiau)
     delta, _, relation = stiau(torch.randn(2, 16, 8, 4), num_frames=1)
     assert (relation == 0).all()
@@ -72,7 +73,7 @@ def test_temporal_only_on_single_frame_gives_no_context():
 
 
 def test_part_features_are_attention_weighted_sums():
-    stiau = SpatialTemporalInteraction(8, num_parts=2)
+    stiau = SpatialTemporalInteraction(8, IAUBlockOptions(num_parts=2))
     x = torch.randn(3, 8, 4, 2)
     parts, part_logits = stiau.divide_parts(x)
     expected = torch.einsum("bnhw,bchw->bnc", torch.sigmoid(part_logits), x)
@@ -80,7 +81,7 @@ def test_part_features_are_attention_weighted_sums():
 
 
 def test_patch_division_averages_quadrants():
-    stiau = SpatialTemporalInteraction(8, num_parts=4, part_division="patches")
+    stiau = SpatialTemporalInteraction(8, IAUBlockOptions(num_parts=4, part_division="patches"))
     x = torch.randn(2, 8, 4, 4)
     parts, attention = stiau.divide_parts(x)
     assert attention is None
@@ -117,7 +118,7 @@ def test_gradients_reach_every_parameter():
 )
 def test_ablation_variants(modules, arrangement):
     torch.manual_seed(0)
-    block = IAUBlock(16, modules=modules, arrangement=arrangement)
+    block = IAUBlock(16, IAUBlockOptions(modules=modules, arrangement=arrangement))
     _randomise_norms(block)
     block.eval()
     x = torch.randn(2, 16, 8, 4)
@@ -189,7 +190,7 @@ def test_fused_channel_attention_keeps_bf16_logits_in_float32():
     The rows share a large common part, so the Gram entries are ~1e3 and differ by a few units: a Gram rounded to
     bf16 (steps of 4-8 there) changes the softmax by ~10% of the output, float32 logits by bf16 rounding only.
     """
-    from iaunet_hf.blocks import fused_channel_aggregation
+    from iaunet_hf.model.attention_ops import fused_channel_aggregation
 
     torch.manual_seed(0)
     rows = (torch.randn(1, 1, 64) * 4 + torch.randn(2, 16, 64)).bfloat16()
@@ -227,7 +228,7 @@ def test_block_leaves_out_the_channel_relation_only_when_asked():
 )
 def test_bad_block_config_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        IAUBlock(16, **kwargs)
+        IAUBlock(16, IAUBlockOptions(**kwargs))
 
 
 def test_bad_block_input_raises():

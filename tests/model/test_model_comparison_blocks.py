@@ -8,15 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from iaunet_hf.blocks import channel_aggregation, check_iau_options, l2_relation_logits
-from iaunet_hf.comparison_blocks import (
-    COMPARISON_MODULE_NAMES,
-    ComparisonBlock,
-    NonLocal,
-    SpatialInteraction,
-    check_comparison_modules,
-    location_prior,
-)
+from iaunet_hf.model import IAUBlockOptions
+from iaunet_hf.model.attention_ops import channel_aggregation, l2_relation_logits
+from iaunet_hf.model.comparison_blocks import ComparisonBlock, NonLocal, SpatialInteraction, location_prior
+from iaunet_hf.model.options import COMPARISON_MODULE_NAMES, check_comparison_modules
 
 RESIDUAL = ("nl", "sia", "cia")  # SE is a gating, not a residual branch
 
@@ -214,9 +209,9 @@ def test_bad_options_and_inputs_name_the_problem():
     with pytest.raises(ValueError, match="'nl' and 'sia' both relate positions"):
         check_comparison_modules(("nl", "sia"))
     with pytest.raises(ValueError, match="channel_relation must be one of"):
-        check_iau_options(channel_relation="cosine")
+        IAUBlockOptions(channel_relation="cosine")
     with pytest.raises(ValueError, match="part_relation must be one of"):
-        check_iau_options(part_relation="dot")
+        IAUBlockOptions(part_relation="dot")
     block = ComparisonBlock(16, ("se",))
     with pytest.raises(ValueError, match=r"expects a \(B\*T, 16, H, W\) tensor"):
         block(torch.randn(2, 8, 4, 4))

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from iaunet_hf.network import IAUnet
+from iaunet_hf.model import IAUnet
 
 SMALL = dict(depth=18)
 H, W = 64, 32

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 import iaunet_hf  # noqa: F401  (registers the models)
 from iaunet_hf import IAUnetConfig, IAUnetForReID
-from iaunet_hf.blocks import IAUBlock, SpatialTemporalInteraction, relation_mask
+from iaunet_hf.model import IAUBlock, IAUBlockOptions, SpatialTemporalInteraction
+from iaunet_hf.model.attention_ops import relation_mask
 
 
 def _randomise(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -81,7 +82,7 @@ def _reference_iau(block: IAUBlock, x: torch.Tensor, num_frames: int) -> tuple[t
 @pytest.mark.parametrize("num_frames", [1, 3])
 def test_float64_block_matches_the_authors_formulation(num_frames):
     torch.manual_seed(0)
-    block = _randomise(IAUBlock(16, num_parts=4, dtype=torch.float64))
+    block = _randomise(IAUBlock(16, IAUBlockOptions(num_parts=4), dtype=torch.float64))
     x = torch.randn(2 * num_frames, 16, 8, 4, dtype=torch.float64)
     with torch.no_grad():
         y, part_logits, relations = block(x, num_frames)
@@ -103,7 +104,7 @@ def test_float64_network_stays_float64_end_to_end():
 
 def test_gradcheck_on_a_small_iau_block():
     torch.manual_seed(0)
-    block = _randomise(IAUBlock(4, num_parts=2, dtype=torch.float64))
+    block = _randomise(IAUBlock(4, IAUBlockOptions(num_parts=2), dtype=torch.float64))
     x = torch.randn(1 * 2, 4, 2, 2, dtype=torch.float64, requires_grad=True)  # one clip of two frames
 
     def function(inputs):

@@ -16,8 +16,9 @@ from torch import nn
 from transformers import AutoModel
 
 import iaunet_hf  # noqa: F401  (registers the models)
-from iaunet_hf.modeling_iaunet import IAUnetForReID, config_from_network
-from iaunet_hf.network import IAUnet
+from iaunet_hf.configuration_iaunet import IAUnetConfig
+from iaunet_hf.model import IAUnet
+from iaunet_hf.modeling_iaunet import IAUnetForReID
 
 H, W = 64, 32
 LABELS = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
@@ -113,7 +114,9 @@ def test_pcb_outputs_and_loss():
     torch.testing.assert_close(out.logits, out.stripe_logits.mean(dim=1))
     assert [entry["module"] for entry in model.feature_info][2:4] == ["iau.layer2", "iau.layer3"]
 
-    config = config_from_network(model, image_size=[H, W], label_smoothing=0.0, triplet_weight=0.0)
+    config = IAUnetConfig.from_options(
+        model.options, image_size=[H, W], label_smoothing=0.0, triplet_weight=0.0
+    )
     reid = IAUnetForReID.from_timm(model, config).train()
     masks = (torch.rand(8, 4, H, W) > 0.5).float()
     torch.manual_seed(0)
@@ -169,7 +172,7 @@ def test_googlenet_imagenet_weights_load_through_pretrained_cfg_overlay(tmp_path
 )
 def test_one_checkpoint_for_both_libraries(tmp_path: Path, architecture: str, kwargs: dict):
     network = wake_up(timm.create_model(architecture, num_classes=4, **kwargs))
-    model = IAUnetForReID.from_timm(network, config_from_network(network, image_size=[H, W]))
+    model = IAUnetForReID.from_timm(network, IAUnetConfig.from_options(network.options, image_size=[H, W]))
     model.save_pretrained(tmp_path)
     x = torch.randn(2, 3, H, W)
     transformers_model = AutoModel.from_pretrained(tmp_path).eval()
@@ -263,7 +266,7 @@ def _live(model: nn.Module) -> nn.Module:
 
 
 def _input(model: nn.Module) -> torch.Tensor:
-    shape = (2, 2, 3, H, W) if model.num_frames > 1 else (2, 3, H, W)
+    shape = (2, 2, 3, H, W) if model.options.num_frames > 1 else (2, 3, H, W)
     return torch.randn(*shape, generator=torch.Generator().manual_seed(1))
 
 

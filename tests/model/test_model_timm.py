@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import save_file
 
 import iaunet_hf  # noqa: F401  (registers the models)
-from iaunet_hf.blocks import IAUBlock
+from iaunet_hf.model import IAUBlock
 
 H, W = 64, 32
 
@@ -53,7 +53,7 @@ def test_variants_and_ablation_kwargs():
     ciau = timm.create_model("iaunet_resnet18", iau_modules=("ciau",))
     assert all(hasattr(b, "ciau") and not hasattr(b, "stiau") for b in ciau.iau.values())
     video = timm.create_model("iaunet_resnet50_video")
-    assert list(video.iau) == ["layer2"] and video.num_frames == 4
+    assert list(video.iau) == ["layer2"] and video.options.num_frames == 4
     assert sum(isinstance(m, IAUBlock) for m in timm.create_model("iaunet_resnet34").modules()) == 2
 
 

@@ -28,7 +28,7 @@ def _live(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 
 def _input(model, batch: int = 2, frames: int = 2) -> torch.Tensor:
     generator = torch.Generator().manual_seed(1)
-    shape = (batch, frames, 3, H, W) if model.num_frames > 1 else (batch, 3, H, W)
+    shape = (batch, frames, 3, H, W) if model.options.num_frames > 1 else (batch, 3, H, W)
     return torch.randn(*shape, generator=generator)
 
 

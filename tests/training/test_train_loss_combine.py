@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from iaunet_hf.backbones import pcb_loss, stripe_cross_entropy
 from iaunet_hf.losses import ReIDLoss, ReIDLossConfig, label_smoothing_cross_entropy
+from iaunet_hf.model.backbones import pcb_loss, stripe_cross_entropy
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,315 @@
+"""The IAUnet network: a last-stride-1 backbone with IAU blocks after chosen stages and a BN-neck head.
+
+Defined once in plain torch (the timm face builds it directly, the transformers face wraps it). The backbone is a
+ResNet (18-152) or GoogLeNet with BN, run through its ``BackboneLayout``; its parameter names equal torchvision's
+(and timm's), so ImageNet weights load unchanged. After a stage goes an IAU block or one of the paper's
+comparison blocks (``iau_modules``); the head is the BN neck or PCB's six stripes (``head="pcb"``). What to build
+is one validated ``IAUnetOptions``; the network only reads it.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from timm.models._features import feature_take_indices
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+from transformers.modeling_layers import GradientCheckpointingLayer
+
+from .attention_ops import is_tracing
+from .backbones import (
+    PCBHead,
+    StripeClassifier,
+    build_googlenet,
+    build_resnet,
+    googlenet_layout,
+    resnet_layout,
+)
+from .comparison_blocks import ComparisonBlock
+from .head import IAUnetOutput, make_identity_classifier
+from .iau_block import IAUBlock
+from .input_checks import check_pixel_values
+from .options import IAUnetOptions, check_global_pool
+from .weight_init import init_module_weights
+
+__all__ = ["IAUnet", "IAUnetOutput", "make_identity_classifier"]
+
+
+class IAUnet(nn.Module):
+    """IAUnet for image and video reID (spec §2): backbone stages, IAU blocks, GAP, temporal mean, BN neck, classifier.
+
+    ``options`` (an ``IAUnetOptions``) or its flat keywords (``depth=18, iau_stages=(2,), ...``, those of
+    ``timm.create_model``) say what to build; ``IAUnetOptions()`` is the paper's image model and
+    ``iau_stages=()`` its baseline. ``num_classes``, ``drop_rate`` and ``global_pool`` are the head's (timm's
+    meaning). Inputs are (B, 3, H, W) images or (B, T, 3, H, W) clips with H and W divisible by 16, as float
+    tensors normalised like the training data. ``device``/``dtype`` build every layer there (``device="meta"``
+    included), as timm's own models do.
+    """
+
+    def __init__(
+        self,
+        options: IAUnetOptions | None = None,
+        *,
+        num_classes: int = 0,
+        drop_rate: float = 0.0,
+        global_pool: str = "avg",
+        device=None,
+        dtype=None,
+        **option_kwargs,
+    ) -> None:
+        super().__init__()
+        if options is not None and option_kwargs:
+            raise TypeError(f"IAUnet takes options or their keywords, not both (got {sorted(option_kwargs)})")
+        options = options if options is not None else IAUnetOptions.from_kwargs(**option_kwargs)
+        check_global_pool(global_pool)
+        dd = dict(device=device, dtype=dtype)
+        self.options = options
+        self.in_chans = options.in_chans
+        self.head = options.head
+        self.drop_rate = drop_rate
+        self.global_pool = global_pool
+        if options.backbone == "googlenet":
+            modules = build_googlenet(options.in_chans, options.last_stride, **dd)
+            self.layout = googlenet_layout(options.last_stride)
+        else:
+            modules = build_resnet(
+                options.depth, options.in_chans, options.last_stride, options.base_channels, **dd
+            )
+            self.layout = resnet_layout(options.depth, options.last_stride, options.base_channels)
+        for name, module in modules.items():
+            self.add_module(name, module)
+        self.feature_info = self.layout.feature_info()
+        self.iau = nn.ModuleDict(self._make_blocks(**dd))
+        in_channels = self.layout.stage_channels[-1]
+        if options.head == "pcb":
+            self.pcb = PCBHead(in_channels, **dd)
+            # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
+            self.num_features, self.head_hidden_size = in_channels, self.pcb.out_features
+        else:
+            self.num_features = self.head_hidden_size = in_channels
+            self.bnneck = nn.BatchNorm1d(in_channels, **dd)
+        self.num_classes = num_classes
+        self.classifier = self._make_classifier(num_classes, **dd)
+        self.init_weights()
+
+    def _make_blocks(self, device=None, dtype=None) -> dict[str, nn.Module]:
+        """An IAU (or comparison) block after the last module of each chosen stage, under that module's name."""
+        iau = self.options.iau
+        blocks = {}
+        stages = zip(self.layout.stages, self.layout.stage_channels, strict=True)
+        for index, (names, channels) in enumerate(stages, start=1):
+            if index not in self.options.iau_stages:
+                continue
+            if iau.is_comparison:
+                blocks[names[-1]] = ComparisonBlock(channels, iau.modules, device=device, dtype=dtype)
+            else:
+                blocks[names[-1]] = IAUBlock(channels, iau, device=device, dtype=dtype)
+            # the tap is the stage output after its block (torch.fx names it by the block that makes it)
+            self.feature_info[index]["module"] = f"iau.{names[-1]}"
+        return blocks
+
+    def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
+        return make_identity_classifier(
+            self.head_hidden_size, num_classes, self.head, device=device, dtype=dtype
+        )
+
+    def init_weights(self) -> None:
+        """Apply the spec's initialisation to every module (ImageNet weights, if any, are loaded afterwards)."""
+        for module in self.modules():
+            init_module_weights(module)
+
+    # --- timm model interface -------------------------------------------------------------------------------
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        if self.options.backbone == "googlenet":
+            return dict(stem=r"^conv1", blocks=[(r"^conv[23]", (0,)), (r"^inception(\d)", None)])
+        return dict(stem=r"^conv1|bn1", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage."""
+        for module in self.modules():
+            if isinstance(module, GradientCheckpointingLayer):
+                module.gradient_checkpointing = enable
+                module._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
+
+    @property
+    @torch.jit.unused
+    def grad_checkpointing(self) -> bool:
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules() if m is not self)
+
+    @torch.jit.ignore
+    def get_classifier(self, name_only: bool = False):
+        return "classifier" if name_only else self.classifier
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the classifier; ``global_pool=""`` makes ``forward`` return the unpooled map (timm's idiom)."""
+        if global_pool is not None:
+            check_global_pool(global_pool)
+            self.global_pool = global_pool
+        reference = next(self.parameters())
+        self.num_classes = num_classes
+        self.classifier = self._make_classifier(num_classes, device=reference.device, dtype=reference.dtype)
+        self.classifier.train(self.training)
+        init_module_weights(self.classifier)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError saying what was expected when ``x`` is not an input the network can take."""
+        check_pixel_values(x, self.in_chans)
+
+    def _flatten_clips(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Validate (eagerly), then (B[, T], C, H, W) -> (B*T, C, H, W) and T, without branching on the rank.
+
+        Written without Python control flow on shapes so that torch.fx can trace it (checks are skipped there).
+        """
+        if not is_tracing():
+            self.check_input(x)
+        return x.flatten(0, -4), x.shape[1:-3].numel()
+
+    def _run_stages(
+        self, x: torch.Tensor, num_frames: int, return_relations: bool = False, last_stage: int = 4
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[dict[str, torch.Tensor]]]:
+        """Stem and stages on (B*T, C, H, W); returns the map, the stem and stage outputs, part logits, relations."""
+        for name in self.layout.stem:
+            x = getattr(self, name)(x)
+        stage_outputs, part_logits, relations = [x], [], []
+        for names in self.layout.stages[:last_stage]:
+            for name in names:
+                x = getattr(self, name)(x)
+            if names[-1] in self.iau:
+                x, logits, relation = self.iau[names[-1]](x, num_frames, return_relations)
+                if logits is not None:
+                    part_logits.append(logits)
+                if return_relations:
+                    relations.append(relation)
+            stage_outputs.append(x)
+        return x, stage_outputs, part_logits, relations
+
+    def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """Global average pool over space, then over time for clips: (B, D) from (B, D, h, w) or (B, T, D, h, w)."""
+        pooled = feature_map.mean(dim=(-2, -1))  # (B, D) or (B, T, D)
+        # (B, D) -> (B, 1, D), (B, T, D) stays: no branch on the rank (torch.fx), and an empty batch works too
+        return pooled.unsqueeze(-2).flatten(1, -2).mean(dim=1)
+
+    def _head(
+        self, feature_map: torch.Tensor, classifier: nn.Module | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The one place that applies pool -> BN neck -> dropout -> classifier.
+
+        Returns (pooled, embedding, head output, stripe logits): PCB's head output is the mean of its (B, 6, K)
+        stripe logits, which come back separately for its loss (None for the BN-neck head).
+        """
+        classifier = self.classifier if classifier is None else classifier
+        if not self.global_pool:  # timm's global_pool="": the unpooled map; no neck or classifier runs
+            return feature_map, feature_map, feature_map, None
+        if (
+            self.head == "pcb"
+        ):  # the concatenated reduced stripe features are both pooled feature and embedding
+            global_feature = embedding = self.pcb(feature_map)
+        else:
+            global_feature = self.pool(feature_map)
+            embedding = self.bnneck(global_feature)
+        if self.drop_rate > 0:
+            dropped = F.dropout(embedding, p=self.drop_rate, training=self.training)
+        else:
+            dropped = embedding
+        output = classifier(dropped)
+        if isinstance(classifier, StripeClassifier):
+            return global_feature, embedding, output.mean(dim=1), output
+        return global_feature, embedding, output, None
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature map: (B, D, h, w) for images, (B, T, D, h, w) for clips."""
+        flat, num_frames = self._flatten_clips(x)
+        feature_map, _, _, _ = self._run_stages(flat, num_frames)
+        return feature_map.unflatten(0, x.shape[:-3])
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, BN neck (the retrieval embedding), then dropout and the classifier unless ``pre_logits``."""
+        _, embedding, output, _ = self._head(x)
+        return embedding if pre_logits else output
+
+    def forward_reid(
+        self,
+        x: torch.Tensor,
+        return_relations: bool = False,
+        return_hidden_states: bool = False,
+        classifier: nn.Module | None = None,
+    ) -> IAUnetOutput:
+        """The full pass every face uses: embedding, logits, every IAU stage's part maps (and relations, taps).
+
+        ``classifier`` replaces the network's own for this pass (``IAUnetForReID`` keeps its classifier outside
+        the network, so that its checkpoint keys stay those of an image classifier).
+        """
+        batch_shape = x.shape[:-3]  # (B,) for images, (B, T) for clips
+        flat, num_frames = self._flatten_clips(x)
+        feature_map, taps, part_logits, relations = self._run_stages(flat, num_frames, return_relations)
+        feature_map = feature_map.unflatten(0, batch_shape)
+        classifier = self.classifier if classifier is None else classifier
+        global_feature, embedding, output, stripe_logits = self._head(feature_map, classifier)
+        part_logits = tuple(logits.unflatten(0, batch_shape) for logits in part_logits)
+        return IAUnetOutput(
+            embedding=embedding,
+            global_feature=global_feature,
+            feature_map=feature_map,
+            logits=None if isinstance(classifier, nn.Identity) else output,
+            stripe_logits=stripe_logits,
+            part_attention=tuple(torch.sigmoid(logits) for logits in part_logits),
+            part_logits=part_logits,
+            relations=tuple(relations),
+            hidden_states=tuple(taps) if return_hidden_states else (),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity logits, or the embedding when the model has no classifier (``num_classes=0``).
+
+        The same stages and head as ``forward_reid``, composed as timm's ``forward_head(forward_features(x))`` so
+        that the traced graph (torch.fx, TorchScript) ends in the returned tensor.
+        """
+        feature_map = self.forward_features(x)
+        _, embedding, output, _ = self._head(feature_map)
+        return embedding if isinstance(self.classifier, nn.Identity) else output
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ):
+        """timm's intermediate-feature API: stem and stage outputs (after their IAU blocks), (B*T, C, h, w)."""
+        if output_fmt != "NCHW":
+            raise ValueError(f"IAUnet intermediates are NCHW only, got output_fmt={output_fmt!r}")
+        take_indices, max_index = feature_take_indices(5, indices)
+        flat, num_frames = self._flatten_clips(x)
+        final, taps, _, _ = self._run_stages(flat, num_frames, last_stage=max_index if stop_early else 4)
+        intermediates = [taps[index] for index in take_indices]
+        if intermediates_only:
+            return intermediates
+        return final, intermediates
+
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """Drop stages (and their IAU blocks) past the last requested tap, as timm's features_only expects."""
+        take_indices, max_index = feature_take_indices(5, indices)
+        for names in self.layout.stages[max_index:]:
+            for name in names:
+                setattr(self, name, nn.Sequential())
+            if names[-1] in self.iau:
+                del self.iau[names[-1]]
+        if max_index < 4:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        if prune_head or max_index < 4:
+            # timm's contract: the pruned head (here the BN neck or PCB, and the classifier) is gone, and forward
+            # returns the last kept feature map
+            if self.head == "pcb":
+                self.pcb = nn.Identity()
+            else:
+                self.bnneck = nn.Identity()
+            self.reset_classifier(0, "")
+        return take_indices

@@ -1,0 +1,218 @@
+"""What an IAUnet is built as: one frozen options dataclass, validated once, when it is made.
+
+The network, its blocks, the transformers config and the training recipe all read these options; none of them
+lists the options again. A field's default is the option's default; ``metadata={"keyword": ...}`` gives the flat
+keyword (of ``timm.create_model``, ``IAUnet`` and ``config.json``) where it differs from the field name. Adding
+an option is one field here plus its use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backbones import RESNET_LAYOUTS, PCBHead, googlenet_layout, resnet_layout
+from .backbones.resnet import IMAGENET_BASE_CHANNELS
+
+IAU_MODULE_NAMES = ("ciau", "stiau")
+COMPARISON_MODULE_NAMES = ("nl", "se", "sia", "cia")
+IAU_ARRANGEMENTS = ("sequential", "parallel")
+RELATION_KINDS = ("both", "spatial", "temporal")
+PART_DIVISIONS = ("attention", "patches")
+# Relation strategies (paper Table IX): CIAU's Gram "dot" or "l2", STIAU's relation "subnet" or "l2".
+CHANNEL_RELATIONS = ("dot", "l2")
+PART_RELATIONS = ("subnet", "l2")
+# "avg": average over space and time; "": timm's idiom for no pooling (forward returns the last feature map).
+GLOBAL_POOLS = ("avg", "")
+BACKBONES = ("resnet", "googlenet")
+HEADS = ("bnneck", "pcb")
+
+
+def _one_of(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def check_global_pool(global_pool: str) -> None:
+    """Raise a ValueError unless ``global_pool`` is a pooling the network has (a head setting, not an option)."""
+    if global_pool not in GLOBAL_POOLS:
+        raise ValueError(
+            f"global_pool must be one of {GLOBAL_POOLS} (average over space and time, or '' for the unpooled "
+            f"feature map), got {global_pool!r}"
+        )
+
+
+def check_comparison_modules(modules: tuple[str, ...] | list[str]) -> None:
+    """Raise a ValueError unless ``modules`` is an ordered, repeat-free choice of comparison blocks."""
+    modules = tuple(modules)
+    unknown = [name for name in modules if name not in COMPARISON_MODULE_NAMES]
+    if not modules or unknown or len(set(modules)) != len(modules):
+        raise ValueError(
+            f"comparison modules must be a non-empty ordered subset of {COMPARISON_MODULE_NAMES} without "
+            f"repeats, got {modules!r}"
+        )
+    if "nl" in modules and "sia" in modules:
+        raise ValueError(f"'nl' and 'sia' both relate positions; use one of them, got {modules!r}")
+
+
+def is_comparison(modules: tuple[str, ...]) -> bool:
+    """True when the block after a stage is one of the paper's comparison blocks rather than an IAU block."""
+    return bool(modules) and all(name in COMPARISON_MODULE_NAMES for name in modules)
+
+
+@dataclass(frozen=True)
+class IAUBlockOptions:
+    """The block placed after each chosen stage: CIAU/STIAU (or comparison blocks) and how they relate."""
+
+    modules: tuple[str, ...] = field(default=IAU_MODULE_NAMES, metadata={"keyword": "iau_modules"})
+    arrangement: str = field(default="sequential", metadata={"keyword": "iau_arrangement"})
+    relations: str = "both"  # STIAU's node pairs: "both", "spatial" or "temporal"
+    num_parts: int = 4  # body parts N
+    part_division: str = "attention"  # learned part attention, or "patches" (a fixed 2x2 grid)
+    channel_relation: str = "dot"  # CIAU's relation (Table IX)
+    part_relation: str = "subnet"  # STIAU's relation (Table IX)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "modules", tuple(self.modules))
+        if is_comparison(self.modules):
+            check_comparison_modules(self.modules)
+            if self.arrangement != "sequential":
+                raise ValueError(
+                    f"iau_arrangement={self.arrangement!r} applies to CIAU and STIAU only; comparison blocks "
+                    f"{self.modules!r} run in sequence"
+                )
+            return
+        self._check_iau()
+
+    def _check_iau(self) -> None:
+        modules = self.modules
+        if any(name in COMPARISON_MODULE_NAMES for name in modules):
+            raise ValueError(
+                f"iau_modules mixes IAU sub-modules {IAU_MODULE_NAMES} and comparison blocks "
+                f"{COMPARISON_MODULE_NAMES}; choose from one of them, got {modules!r}"
+            )
+        unknown = [name for name in modules if name not in IAU_MODULE_NAMES]
+        if not modules or unknown or len(set(modules)) != len(modules):
+            raise ValueError(
+                f"iau_modules must be a non-empty ordered subset of {IAU_MODULE_NAMES} without repeats, got "
+                f"{modules!r}"
+            )
+        _one_of("iau_arrangement", self.arrangement, IAU_ARRANGEMENTS)
+        _one_of("relations", self.relations, RELATION_KINDS)
+        _one_of("part_division", self.part_division, PART_DIVISIONS)
+        _one_of("channel_relation", self.channel_relation, CHANNEL_RELATIONS)
+        _one_of("part_relation", self.part_relation, PART_RELATIONS)
+        if self.num_parts < 1:
+            raise ValueError(f"num_parts must be >= 1, got {self.num_parts}")
+        if self.part_division == "patches" and self.num_parts != 4:
+            raise ValueError(
+                "part_division='patches' splits the map into a 2x2 grid, so num_parts must be 4, got "
+                f"{self.num_parts}"
+            )
+
+    @property
+    def is_comparison(self) -> bool:
+        return is_comparison(self.modules)
+
+
+@dataclass(frozen=True)
+class IAUnetOptions:
+    """Everything that fixes an IAUnet's architecture and checkpoint keys (not the classifier or the pooling)."""
+
+    depth: int = 50  # ResNet depth (unused for GoogLeNet)
+    backbone: str = "resnet"  # or "googlenet" (Table XI)
+    head: str = "bnneck"  # or "pcb" (Table XII)
+    iau_stages: tuple[int, ...] = (2, 3)  # stages (1-4) followed by an IAU block; () is the baseline
+    iau: IAUBlockOptions = field(default_factory=IAUBlockOptions)
+    num_frames: int = 1  # clip length T trained with (shorter clips work too)
+    last_stride: int = 1  # stride of the last stage
+    in_chans: int = field(default=3, metadata={"config_key": "num_channels"})
+    base_channels: int = IMAGENET_BASE_CHANNELS  # ResNet stem width; narrow values for tests
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "iau_stages", tuple(int(stage) for stage in self.iau_stages))
+        _one_of("backbone", self.backbone, BACKBONES)
+        _one_of("head", self.head, HEADS)
+        if self.backbone == "resnet" and self.depth not in RESNET_LAYOUTS:
+            raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {self.depth}")
+        if self.base_channels < 1 or (
+            self.backbone != "resnet" and self.base_channels != IMAGENET_BASE_CHANNELS
+        ):
+            raise ValueError(
+                f"base_channels must be >= 1 and applies to the ResNet backbone only (GoogLeNet has "
+                f"{IMAGENET_BASE_CHANNELS}), got {self.base_channels} with backbone={self.backbone!r}"
+            )
+        if self.in_chans < 1:
+            raise ValueError(f"in_chans must be >= 1, got {self.in_chans}")
+        stages = self.iau_stages
+        if any(stage not in (1, 2, 3, 4) for stage in stages) or len(set(stages)) != len(stages):
+            raise ValueError(f"iau_stages must be distinct stage numbers among 1..4, got {stages}")
+        if self.last_stride not in (1, 2):
+            raise ValueError(f"last_stride must be 1 or 2, got {self.last_stride}")
+        if self.num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
+
+    # --- flat keywords (timm.create_model, IAUnet, config.json) ----------------------------------------------
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> IAUnetOptions:
+        """Options from flat keywords (``iau_modules=...``, ``relations=...``); unknown ones are a TypeError."""
+        top, block = _keywords(cls), _keywords(IAUBlockOptions)
+        for name in kwargs:
+            if name not in top and name not in block:
+                raise TypeError(f"IAUnet got an unexpected keyword argument '{name}'")
+        block_args = {block[name]: value for name, value in kwargs.items() if name in block}
+        top_args = {top[name]: value for name, value in kwargs.items() if name in top}
+        return cls(**top_args, iau=IAUBlockOptions(**block_args))
+
+    def to_kwargs(self) -> dict[str, Any]:
+        """The flat keywords ``from_kwargs`` takes back (sequences as tuples)."""
+        flat = {}
+        for options in (self, self.iau):
+            for keyword, name in _keywords(type(options)).items():
+                flat[keyword] = getattr(options, name)
+        return flat
+
+    @staticmethod
+    def keywords() -> tuple[str, ...]:
+        """Every flat keyword an option has."""
+        return (*_keywords(IAUnetOptions), *_keywords(IAUBlockOptions))
+
+    @staticmethod
+    def config_keys() -> dict[str, str]:
+        """Flat keyword -> ``config.json`` key (transformers' own names where they differ, e.g. num_channels)."""
+        fields = [*dataclasses.fields(IAUnetOptions), *dataclasses.fields(IAUBlockOptions)]
+        keys = {f.metadata.get("keyword", f.name): f.metadata.get("config_key") for f in fields}
+        return {keyword: key or keyword for keyword, key in keys.items() if keyword != "iau"}
+
+    @classmethod
+    def from_config_keys(cls, values: Mapping[str, Any]) -> IAUnetOptions:
+        """Options from a mapping keyed like ``config.json`` (only the keys present; defaults for the rest)."""
+        return cls.from_kwargs(**{k: values[key] for k, key in cls.config_keys().items() if key in values})
+
+    def to_config_keys(self) -> dict[str, Any]:
+        """The options keyed like ``config.json`` (sequences as lists), what ``from_config_keys`` reads back."""
+        keys = self.config_keys()
+        return {keys[k]: list(v) if isinstance(v, tuple) else v for k, v in self.to_kwargs().items()}
+
+    # --- what follows from the options --------------------------------------------------------------------
+    @property
+    def embedding_size(self) -> int:
+        """Size of the retrieval embedding: the backbone's last channels, or PCB's 6 x 256 stripe features."""
+        if self.head == "pcb":
+            return PCBHead.embedding_size()
+        if self.backbone == "googlenet":
+            return googlenet_layout().stage_channels[-1]
+        return resnet_layout(self.depth, base_channels=self.base_channels).stage_channels[-1]
+
+    @property
+    def has_part_attention(self) -> bool:
+        """Whether the network predicts learned part attention (STIAU with ``part_division="attention"``)."""
+        iau = self.iau
+        return bool(self.iau_stages) and "stiau" in iau.modules and iau.part_division == "attention"
+
+
+def _keywords(cls: type) -> dict[str, str]:
+    """Flat keyword -> field name of an options dataclass (the nested ``iau`` sub-object is not a keyword)."""
+    return {f.metadata.get("keyword", f.name): f.name for f in dataclasses.fields(cls) if f.name != "iau"}
