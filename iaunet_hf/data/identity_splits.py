@@ -15,7 +15,7 @@ from typing import Any
 import datasets
 import numpy as np
 
-from .atomic_json import write_json_atomic
+from ..atomic_write import write_json_atomic
 
 
 def split_identities(

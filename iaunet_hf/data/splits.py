@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic_json import write_json_atomic
+from ..atomic_write import write_json_atomic
 from .identity_splits import load_identity_split, split_identities
 from .reid_builder import ReIDConfig
 

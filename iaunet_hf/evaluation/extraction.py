@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -191,13 +190,6 @@ def evaluate_model(
         rerank=rerank,
         rerank_options=options if rerank else None,
         **labels,
-        **_camera_option(evaluate_reid_features, camera_filter),
+        camera_filter=camera_filter,
     )
     return {**results, "camera_filter": camera_filter}
-
-
-def _camera_option(function: Callable, camera_filter: bool) -> dict[str, bool]:
-    """``camera_filter=`` for metric functions that take it (older ones always filter by camera)."""
-    return (
-        {"camera_filter": camera_filter} if "camera_filter" in inspect.signature(function).parameters else {}
-    )

@@ -7,13 +7,12 @@ tracking and the Hub: this module is the one place that spells its file names, s
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
+from ..atomic_write import write_text_atomic
 from ..checkpoints import WEIGHTS_NAME, check_safetensors_file
 
 WEIGHTS_FILE = WEIGHTS_NAME  # "model.safetensors", named where the strict checkpoint checks live
@@ -74,17 +73,3 @@ def write_training_summary(folder: str | Path, summary: dict[str, Any]) -> Path:
     path = Path(folder) / SUMMARY_FILE
     write_text_atomic(path, json.dumps(summary, indent=2))
     return path
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -64,12 +64,6 @@ class TrainingProgress:
         return cls(**raw)
 
 
-def write_json_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f"{TEMPORARY_PREFIX}{path.name}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def list_checkpoints(checkpoints_dir: str | Path) -> list[Path]:
     """Complete checkpoints under ``checkpoints_dir``, oldest first (temporary folders are not checkpoints)."""
     folder = Path(checkpoints_dir)

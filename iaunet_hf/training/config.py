@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..data.registry import DATASET_NAMES, builder_options
 from ..losses import ReIDLossConfig
 from ..model import IAUnetOptions
 from ..model.options import check_global_pool
@@ -198,7 +199,7 @@ class TrainingConfig:
 
 OPEN_SECTIONS = ("model", "data")  # sections whose undeclared keys go to ``options``
 # Builder config fields that are not user options (or that DataConfig declares itself, like mask_dir).
-BUILDER_FIELDS_NOT_OPTIONS = {"name", "version", "data_dir", "data_files", "description", "mask_dir"}
+BUILDER_FIELDS_NOT_OPTIONS = {"data_dir", "data_files", "description", "mask_dir"}
 
 
 # Keywords of the timm model that are not architecture options. Accepted and checked as before; IAUnetConfig does
@@ -241,23 +242,14 @@ def check_model_options(model: ModelConfig) -> None:
 
 def builder_option_fields(dataset: str) -> dict[str, Any] | None:
     """The config fields (name -> type) of the dataset builder ``dataset`` uses, or None for unknown names."""
-    import typing
-
-    from ..data.loading import DATASET_BUILDERS
-
-    builder = DATASET_BUILDERS.get("market1501" if dataset == "synthetic" else dataset)
-    if builder is None:
+    if dataset not in DATASET_NAMES:
         return None
-    config_cls = builder.BUILDER_CONFIG_CLASS
-    hints = typing.get_type_hints(config_cls)
-    names = {f.name for f in dataclasses.fields(config_cls)} - BUILDER_FIELDS_NOT_OPTIONS
-    return {name: hints.get(name, Any) for name in sorted(names)}
+    options = builder_options(dataset)
+    return {name: options[name].type for name in sorted(set(options) - BUILDER_FIELDS_NOT_OPTIONS)}
 
 
 def check_data_options(data: DataConfig) -> None:
     """Every dataset is known and every ``data.options`` key is a config field of every named set's builder."""
-    from ..data.loading import DATASET_NAMES
-
     for dataset in data.datasets:
         fields = builder_option_fields(dataset)
         if fields is None:

@@ -14,9 +14,9 @@ from accelerate import Accelerator
 
 from ..evaluation.results import results_document, write_results
 from ..image_processing_iaunet import IAUnetImageProcessor
+from ..inference.model_folder import RESULTS_FILE, write_training_summary
 from .checkpoints import TEMPORARY_PREFIX, replace_directory
 from .model_card import write_model_card
-from .summary import write_summary
 
 
 def save_model_folder(
@@ -35,10 +35,10 @@ def save_model_folder(
         model.save_pretrained(temporary, safe_serialization=True)
         height, width = image_size
         IAUnetImageProcessor(size={"height": height, "width": width}).save_pretrained(temporary)
-        write_summary(temporary, summary)
+        write_training_summary(temporary, summary)
         document = results_document(entries, model=str(folder)) if entries else None
         if document is not None:
-            write_results(temporary / "eval_results.json", document)
+            write_results(temporary / RESULTS_FILE, document)
         write_model_card(temporary, summary=summary, results=document, model_config=model.config)
         replace_directory(temporary, folder)
     accelerator.wait_for_everyone()

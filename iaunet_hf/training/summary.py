@@ -13,15 +13,11 @@ package recorded segments count as unknown.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .checkpoints import write_json_atomic
-
-SUMMARY_FILE = "training_summary.json"
 
 
 @dataclass
@@ -128,14 +124,3 @@ def run_wide_loss(segments: list[dict[str, Any]], current: dict[str, Any]) -> di
         key: agreed([s["loss"].get(key) for s in known], key == "part_loss_weight") for key in current["loss"]
     }
     return {"part_masks_used": agreed([s["part_masks_used"] for s in known], True), "loss": loss}
-
-
-def write_summary(folder: str | Path, summary: dict[str, Any]) -> Path:
-    path = Path(folder) / SUMMARY_FILE
-    write_json_atomic(path, json.dumps(summary, indent=2))
-    return path
-
-
-def read_summary(folder: str | Path) -> dict[str, Any] | None:
-    path = Path(folder) / SUMMARY_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

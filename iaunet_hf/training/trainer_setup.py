@@ -19,6 +19,7 @@ from ..data import build_train_transform, combine_reid_datasets, load_reid_datas
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
 from ..evaluation.results import read_results
+from ..inference.model_folder import RESULTS_FILE, read_training_summary
 from ..modeling_iaunet import IAUnetForReID
 from ..timm_models import load_pretrained_backbone
 from .checkpoints import (
@@ -32,7 +33,7 @@ from .config import model_options
 from .evaluation import flat_metrics
 from .resume import apply_optimizer_settings, check_resume_changes, config_changes
 from .run_log import tensorboard_available
-from .summary import TrainingResult, read_summary
+from .summary import TrainingResult
 
 CHECKPOINTS_DIR = "checkpoints"
 MODEL_DIR = "model"
@@ -98,14 +99,14 @@ class TrainerSetup:
         """The result of a run whose final model already exists for these epochs (a resume of a finished run
         changes nothing and appends nothing), or None when there is training left."""
         model_dir = self.output_dir / MODEL_DIR
-        summary = read_summary(model_dir)
+        summary = read_training_summary(model_dir)
         done = self.progress.epochs_done
         if summary is None or done < self.config.train.epochs or summary.get("epochs_completed") != done:
             return None
         self.accelerator.print(
             f"{self.output_dir}: the run already finished its {done} epochs; nothing to do"
         )
-        results_path = model_dir / "eval_results.json"
+        results_path = model_dir / RESULTS_FILE
         document = read_results(results_path) if results_path.is_file() else None
         metrics = flat_metrics(document["results"]) if document else {}
         return TrainingResult(self.output_dir, model_dir, metrics, [], results=document)
