@@ -28,8 +28,7 @@ from .model import (
     SpatialTemporalInteraction,
 )
 from .modeling_iaunet import IAUnetForReID, IAUnetModel, IAUnetPreTrainedModel, config_from_network
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 AutoConfig.register(IAUnetConfig.model_type, IAUnetConfig, exist_ok=True)
 AutoModel.register(IAUnetConfig, IAUnetModel, exist_ok=True)

@@ -18,7 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
+from transformers.utils import logging as transformers_logging
+
+from ..data import DATASET_NAMES, load_reid_dataset
+from ..data.registry import builder_options
+from ..data.splits import load_identity_split
+from ..inference import EVAL_SPLIT_FILE, load_reid_model, model_input_config
+from .extraction import evaluate_model
+from .results import evaluation_entry, format_results_table, results_document, write_results
 
 DATA_OPTION_PREFIX = "--data."
 CROSS_DOMAIN_METRICS = ("mAP", "rank-1", "mINP")
@@ -126,7 +135,6 @@ def route_data_options(names: list[str], options: dict[str, Any], video: bool) -
     option goes to the datasets whose builder has it, and an option no builder has is an error."""
     if len(names) == 1:
         return {names[0]: dict(options)}
-    from ..data.registry import builder_options  # deferred: the builders import datasets
 
     known = {name: set(builder_options(name, video)) for name in names}
     unused = [key for key in options if not any(key in known[name] for name in names)]
@@ -151,7 +159,6 @@ def check_eval_split_option(eval_split: Path | None, names: list[str]) -> None:
 def held_out_split_file(args: argparse.Namespace, name: str, folder: Path, splits: list[str]) -> Path | None:
     """The split file to evaluate ``name`` on: None for a set with its own query/gallery; for a train-only set
     ``--eval-split``, else the ``eval_split.json`` in ``--model``'s folder or the run folder above it."""
-    from ..training.trainer_setup import EVAL_SPLIT_FILE
 
     if splits != ["train"]:
         if args.eval_split is not None:
@@ -180,8 +187,6 @@ def load_evaluation_sets(
 ) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     """Every set as a ``DatasetDict`` with query/gallery (a train-only set split as its run's split file says),
     and the ``eval_split`` setting of the sets evaluated on a held-out split."""
-    from ..data import load_reid_dataset
-    from ..data.splits import load_identity_split
 
     video = {"video": True} if args.video else {}
     dataset_dicts, split_settings = {}, {}
@@ -201,12 +206,6 @@ def load_evaluation_sets(
 
 def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) -> dict[str, Any]:
     """Load the model once, evaluate it on every dataset, and return the results document."""
-    import torch
-
-    from ..data import DATASET_NAMES
-    from ..inference import load_reid_model, model_input_config
-    from .extraction import evaluate_model
-    from .results import evaluation_entry, results_document
 
     names = [name.strip() for name in args.dataset.split(",") if name.strip()]
     unknown = [name for name in names if name not in DATASET_NAMES]
@@ -218,7 +217,6 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     check_eval_split_option(args.eval_split, names)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     routed = route_data_options(names, data_options, args.video)
-    from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no weight-loading bar; extraction shows its own progress
     model = load_reid_model(args.model).to(device)  # before preparing data: a wrong model name fails fast
@@ -258,7 +256,6 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    from .results import format_results_table, write_results
 
     try:
         document = evaluate_datasets(args, parse_data_options(extra))

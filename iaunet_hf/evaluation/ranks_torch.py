@@ -10,12 +10,10 @@ scatter operations, linear in the gallery size, with about 20 bytes of temporari
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:
-    from .query_statistics import GalleryIdentities
+from .gallery_identities import GalleryIdentities
 
 
 @dataclass

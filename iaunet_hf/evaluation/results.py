@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..version import __version__
+
 RESULTS_FORMAT = "iaunet-hf/reid-results"
 RESULTS_FORMAT_VERSION = 1
 RESULTS_UNIT = "percent"
@@ -56,8 +58,6 @@ _ENTRY_KEYS = ("dataset", "dataset_type", "protocol", "split", "metrics", "setti
 
 
 def package_version() -> str:
-    from .. import __version__
-
     return __version__
 
 

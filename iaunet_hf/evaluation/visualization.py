@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 from transformers import PreTrainedModel
 
+from ..model import IAUnet
 from .metrics import ArrayLike, as_tensor
 
 CORRECT_COLOUR = (0, 170, 0)
@@ -108,8 +109,6 @@ def attention_overlay(image: Image.Image, attention: ArrayLike, alpha: float = 0
 def iau_stage_numbers(model: torch.nn.Module, with_part_attention: bool = False) -> list[int]:
     """The ResNet stages followed by an IAU block, in forward order (only those with learned part attention
     when ``with_part_attention``): the order of ``part_attention`` and ``relations`` outputs."""
-    from ..model import IAUnet
-
     network = next((module for module in model.modules() if isinstance(module, IAUnet)), None)
     if network is None:
         return []

@@ -7,6 +7,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .push import push_model_folder
+
 
 def _log_our_progress() -> None:
     """Show this package's INFO messages only; the exporters' and HTTP clients' stay at WARNING."""
@@ -47,8 +49,6 @@ def push_main(argv: Sequence[str] | None = None) -> int:
     from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.errors import HTTPError as ClientHTTPError  # the HTTP client's base error class
-
-    from .push import push_model_folder
 
     endpoint = args.endpoint or constants.ENDPOINT
     try:

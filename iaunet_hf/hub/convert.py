@@ -17,6 +17,7 @@ import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import timm
 import torch
 
 SOURCE_PREFIXES = ("module.", "base.", "backbone.", "model.", "encoder.")
@@ -90,10 +91,6 @@ def convert_reid_state_dict(
     Either file loads with `timm.create_model(..., pretrained=True, pretrained_cfg_overlay=dict(file=...))`, the
     IAU blocks at their identity initialisation (see `iaunet_hf.timm_models.checkpoint_filter_fn`).
     """
-    import timm
-
-    import iaunet_hf  # noqa: F401 - registers the timm models
-
     target = timm.create_model(f"iaunet_resnet{depth}", num_classes=0).state_dict()
     report = ConversionReport()
     for source_key, tensor in source.items():

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, ModelCard
+from transformers import AutoConfig
 
 from ..evaluation.results import read_results
 from ..inference.model_folder import MODEL_FILES, RESULTS_FILE, SUMMARY_FILE, read_training_summary
@@ -45,10 +46,6 @@ def prepare_model_card(
     """The validated card to push, rendered for ``repo_id`` from the folder's facts and a results document."""
     model_dir = Path(model_dir)
     results = read_results(results_file(model_dir, results_path))
-    from transformers import AutoConfig
-
-    import iaunet_hf  # noqa: F401 - registers the iaunet config type
-
     config = AutoConfig.from_pretrained(model_dir)
     card = build_model_card(
         results,

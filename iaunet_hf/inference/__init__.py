@@ -9,6 +9,7 @@ from .exports import open_export
 from .loading import load_embedding_model, load_model_and_processor, load_reid_model
 from .model_folder import (
     CONFIG_FILE,
+    EVAL_SPLIT_FILE,
     MODEL_FILES,
     PREPROCESSOR_FILE,
     RESULTS_FILE,
@@ -30,6 +31,7 @@ __all__ = [
     "PREPROCESSOR_FILE",
     "RESULTS_FILE",
     "SIDECAR_NAME",
+    "EVAL_SPLIT_FILE",
     "SUMMARY_FILE",
     "WEIGHTS_FILE",
     "EmbeddingModel",

@@ -20,6 +20,7 @@ CONFIG_FILE = "config.json"
 PREPROCESSOR_FILE = "preprocessor_config.json"
 SUMMARY_FILE = "training_summary.json"
 RESULTS_FILE = "eval_results.json"
+EVAL_SPLIT_FILE = "eval_split.json"  # beside the model folder: the identities a train-only run held out
 MODEL_FILES = (WEIGHTS_FILE, CONFIG_FILE, PREPROCESSOR_FILE)  # what a shareable folder must hold
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from .preprocessing import InputSpec
 
 INPUT_NAME = "pixel_values"

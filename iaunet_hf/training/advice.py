@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .checkpoints import latest_checkpoint
+from .checkpoints import CHECKPOINTS_DIR, latest_checkpoint
 from .config import TrainingConfig
 from .recipes import read_recipe, resolve_key
 
@@ -85,8 +85,6 @@ def stop_advice(
     config: TrainingConfig,
 ) -> str:
     """Two lines after a divergence stop: what to do in the run's state, then the exact command (indented)."""
-    from .trainer_setup import CHECKPOINTS_DIR
-
     recipe_lr = recipe_learning_rate(recipe if recipe is not None else config.name)
     learning_rate, why = lower_learning_rate(config.optimizer.lr, recipe_lr)
     lowered = f"--optimizer.lr {learning_rate:.3g} ({why})"

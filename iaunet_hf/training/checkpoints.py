@@ -22,6 +22,7 @@ from typing import Any
 
 from accelerate import Accelerator
 
+CHECKPOINTS_DIR = "checkpoints"  # the run's training states, under its output folder
 CHECKPOINT_PREFIX = "checkpoint_"
 TEMPORARY_PREFIX = ".tmp-"
 PROGRESS_FILE = "training_progress.json"

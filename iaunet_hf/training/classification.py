@@ -11,6 +11,7 @@ from typing import Any
 from torch.utils.data import Sampler
 
 from ..data.samplers import EpochSeededBatchSampler
+from .evaluation import evaluate_classifier
 from .trainer import Trainer
 
 
@@ -36,7 +37,6 @@ class ClassificationTrainer(Trainer):
         return {**super().loss_settings(), "triplet_weight": 0.0, "part_loss_weight": 0.0}
 
     def evaluate(self, rerank: bool = False) -> list[dict[str, Any]]:
-        from .evaluation import evaluate_classifier
 
         if not self.evaluates:
             return []

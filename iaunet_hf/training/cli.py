@@ -19,6 +19,9 @@ from collections.abc import Sequence
 
 import yaml
 
+from .advice import stop_advice
+from .classification import trainer_for
+from .divergence import NonFiniteLossError
 from .recipes import available_recipes, load_config
 from .resume import resumed_config
 
@@ -99,8 +102,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(config.to_dict(), sort_keys=False))
         return 0
-    from .classification import trainer_for  # heavy imports only once there is something to train
-    from .divergence import NonFiniteLossError
 
     try:
         trainer = trainer_for(config)
@@ -109,8 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = trainer.train()
     except NonFiniteLossError as error:  # nothing broken was saved; say how to go on, as a command to run
-        from .advice import stop_advice
-
         advice = stop_advice(error.last_good_checkpoint, args.recipe, pairs, config)
         sys.stderr.write(f"iaunet-train: stopped: {error}\n{advice}\n")
         return 1

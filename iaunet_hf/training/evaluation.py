@@ -12,6 +12,7 @@ from typing import Any
 import datasets
 import torch
 
+from ..data import build_eval_transform, collate_reid
 from ..evaluation import evaluate_model
 from ..evaluation.results import classification_entry, evaluation_entry
 
@@ -73,8 +74,6 @@ def evaluate_classifier(
 ) -> list[dict[str, Any]]:
     """The results entry of the identity classifier's top-1 accuracy on a labelled test split (CIFAR-100)."""
     from torch.utils.data import DataLoader
-
-    from ..data import build_eval_transform, collate_reid
 
     device = next(model.parameters()).device
     loader = DataLoader(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..configuration_iaunet import IAUnetConfig
 from ..hub.model_card import build_model_card
 
 
@@ -31,8 +32,6 @@ def write_model_card(
     """
     folder = Path(folder)
     if model_config is None:
-        from ..configuration_iaunet import IAUnetConfig
-
         model_config = IAUnetConfig.from_pretrained(folder)
     card = build_model_card(
         results,

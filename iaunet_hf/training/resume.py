@@ -19,6 +19,10 @@ from typing import Any
 
 import torch
 
+from .checkpoints import CHECKPOINTS_DIR, read_run_config, resolve_resume
+from .config import CheckpointConfig, TrainingConfig
+from .recipes import apply_overrides, config_from_dict, fit_workers_to_machine, read_recipe, resolve_key
+
 # Dotted prefixes of the fields a resume cannot change; a prefix ending in "." covers a whole section.
 UNSAFE_ON_RESUME = (
     "task",
@@ -110,15 +114,12 @@ def apply_optimizer_settings(optimizer: torch.optim.Optimizer, scheduler: Any, c
 
 # --- the configuration of a resumed run --------------------------------------------------------------------
 def _gives(overrides: dict[str, Any], section: str | None, name: str) -> bool:
-    from .recipes import resolve_key
 
     return any(resolve_key(key) == (section, name) for key in overrides)
 
 
 def _check_recipe(recipe: str | None, saved: dict[str, Any], checkpoint: Path) -> None:
     """A ``--recipe`` given with ``--resume`` must be the run's own: it cannot swap every field at once."""
-    from .config import TrainingConfig
-    from .recipes import read_recipe
 
     if recipe is None:
         return
@@ -136,10 +137,6 @@ def resumed_config(recipe: str | None, overrides: dict[str, Any], default_recipe
     command line's ``overrides`` over it (``overrides`` holds ``checkpoint.resume``). The checkpoint is found in
     ``--output-dir`` (or the recipe's default folder) for ``latest``; a resume from a checkpoint path keeps the
     run's own output folder unless ``--output-dir`` is given. Raises ``ValueError``/``FileNotFoundError``."""
-    from .checkpoints import read_run_config, resolve_resume
-    from .config import CheckpointConfig
-    from .recipes import apply_overrides, config_from_dict, fit_workers_to_machine, read_recipe
-    from .trainer_setup import CHECKPOINTS_DIR
 
     resume = str(overrides.get("checkpoint.resume", "latest"))
     given = apply_overrides(read_recipe(recipe or default_recipe), overrides)

@@ -22,14 +22,14 @@ from tqdm.auto import tqdm
 
 from ..data import collate_reid
 from ..evaluation.results import results_document
-from .checkpoints import TrainingProgress, latest_checkpoint, save_checkpoint
+from .checkpoints import CHECKPOINTS_DIR, TrainingProgress, latest_checkpoint, save_checkpoint
 from .divergence import DivergenceMonitor, NonFiniteLossError, probe_loss
-from .evaluation import flat_metrics
+from .evaluation import evaluate_retrieval, flat_metrics
 from .model_folder import save_model_folder
 from .recipes import save_config
 from .run_log import LossMeter, RunLog, flat_hparams
 from .summary import RunFacts, TrainingResult, record_epoch, training_summary
-from .trainer_setup import CHECKPOINTS_DIR, MODEL_DIR, TrainerSetup, has_part_attention
+from .trainer_setup import MODEL_DIR, TrainerSetup, has_part_attention
 
 BEST_MODEL_DIR = "best_model"
 AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -276,7 +276,6 @@ class Trainer(TrainerSetup):
         Runs on the calling process only, with the unwrapped model (no collective call). Under DDP the BN running
         statistics differ between processes, so the trainer evaluates the main process's model, the one it saves.
         """
-        from .evaluation import evaluate_retrieval
 
         if not self.evaluates:
             return []

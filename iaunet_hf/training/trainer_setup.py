@@ -19,7 +19,7 @@ from ..data import build_train_transform, combine_reid_datasets, load_reid_datas
 from ..data.samplers import IdentityBatchSampler, LimitedBatchSampler
 from ..data.transforms import lazy_frame_decoding
 from ..evaluation.results import read_results
-from ..inference.model_folder import RESULTS_FILE, read_training_summary
+from ..inference.model_folder import EVAL_SPLIT_FILE, RESULTS_FILE, read_training_summary
 from ..modeling_iaunet import IAUnetForReID
 from ..timm_models import load_pretrained_backbone
 from .checkpoints import (
@@ -35,9 +35,7 @@ from .resume import apply_optimizer_settings, check_resume_changes, config_chang
 from .run_log import tensorboard_available
 from .summary import TrainingResult
 
-CHECKPOINTS_DIR = "checkpoints"
 MODEL_DIR = "model"
-EVAL_SPLIT_FILE = "eval_split.json"
 
 
 def has_part_attention(model: torch.nn.Module) -> bool:

@@ -228,6 +228,7 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
     ): Run(setup=TORCHREID_CHECKPOINT),
     ("docs/hub.md", 'model = timm.create_model("iaunet_resnet50", pretrained=True,'): Run(),
     # docs/model.md
+    ("docs/model.md", "from iaunet_hf import IAUnetConfig"): Run(),
     ("docs/model.md", "import timm"): Run(),
     ("docs/model.md", "from transformers import AutoModelForImageClassification"): Run(
         setup='mkdir -p org && python -c "from transformers import AutoModel; import iaunet_hf; '
