@@ -36,66 +36,87 @@ def training_lines(summary: Mapping[str, Any] | None) -> list[str]:
     """The training-procedure bullets: recipe, model, data, batches, optimisation, loss, length, precision."""
     if not summary:
         return [NOT_RECORDED]
-    lines = []
+    lines = [_recipe_line(summary), _model_line(summary), _data_line(summary), _batch_line(summary)]
+    lines += [_optimizer_line(summary), _loss_line(summary["loss"], summary.get("part_masks_used"))
+              if summary.get("loss") else None, _length_line(summary), _extras_line(summary)]  # fmt: skip
+    return [line for line in lines if line] or [NOT_RECORDED]
+
+
+def _recipe_line(summary: Mapping[str, Any]) -> str | None:
     recipe, base = summary.get("recipe"), summary.get("base_recipe")
-    if recipe:
-        lines.append(
-            f"Recipe `{recipe}`"
-            + (f", an override of the base recipe `{base}`." if base and base != recipe else ".")
-        )
-    if summary.get("architecture"):
-        args = summary.get("model_args") or {}
-        shown = ", ".join(f"{key}={value!r}" for key, value in args.items())
-        init = {True: "ImageNet initialisation", False: "trained from scratch"}.get(summary.get("pretrained"))
-        lines.append(
-            f"Model `{summary['architecture']}`"
-            + (f" ({shown})" if shown else "")
-            + (f"; {init}." if init else ".")
-        )
-    if summary.get("train_datasets"):
-        counts = [
-            f"{_number(summary[key])} {label}"
-            for key, label in (("num_train_identities", "identities"), ("num_train_images", "images"))
-            if summary.get(key) is not None
-        ]
-        lines.append(
-            "Training sets: "
-            + ", ".join(f"`{name}`" for name in summary["train_datasets"])
-            + (f" ({', '.join(counts)})." if counts else ".")
-        )
-    if summary.get("batch_size"):
-        batch = f"Batches of {summary['batch_size']}"
-        if summary.get("task", "reid") == "reid" and summary.get("num_instances"):
-            k = summary["num_instances"]
-            batch += f" ({summary['batch_size'] // k} identities x {k} images)"
-        if summary.get("image_size"):
-            height, width = summary["image_size"]
-            batch += f", input {height}x{width}"
-        lines.append(batch + ".")
+    if not recipe:
+        return None
+    return f"Recipe `{recipe}`" + (
+        f", an override of the base recipe `{base}`." if base and base != recipe else "."
+    )
+
+
+def _model_line(summary: Mapping[str, Any]) -> str | None:
+    if not summary.get("architecture"):
+        return None
+    shown = ", ".join(f"{key}={value!r}" for key, value in (summary.get("model_args") or {}).items())
+    init = {True: "ImageNet initialisation", False: "trained from scratch"}.get(summary.get("pretrained"))
+    return (
+        f"Model `{summary['architecture']}`"
+        + (f" ({shown})" if shown else "")
+        + (f"; {init}." if init else ".")
+    )
+
+
+def _data_line(summary: Mapping[str, Any]) -> str | None:
+    if not summary.get("train_datasets"):
+        return None
+    counts = [
+        f"{_number(summary[key])} {label}"
+        for key, label in (("num_train_identities", "identities"), ("num_train_images", "images"))
+        if summary.get(key) is not None
+    ]
+    names = ", ".join(f"`{name}`" for name in summary["train_datasets"])
+    return "Training sets: " + names + (f" ({', '.join(counts)})." if counts else ".")
+
+
+def _batch_line(summary: Mapping[str, Any]) -> str | None:
+    if not summary.get("batch_size"):
+        return None
+    batch = f"Batches of {summary['batch_size']}"
+    if summary.get("task", "reid") == "reid" and summary.get("num_instances"):
+        k = summary["num_instances"]
+        batch += f" ({summary['batch_size'] // k} identities x {k} images)"
+    if summary.get("image_size"):
+        height, width = summary["image_size"]
+        batch += f", input {height}x{width}"
+    return batch + "."
+
+
+def _optimizer_line(summary: Mapping[str, Any]) -> str | None:
     optimizer = summary.get("optimizer") or {}
-    if optimizer:
-        line = f"Optimizer {optimizer.get('name')}, lr {optimizer.get('lr')}, weight decay {optimizer.get('weight_decay')}"
-        scheduler = summary.get("scheduler") or {}
-        if scheduler:
-            line += "; scheduler " + ", ".join(f"{key} {value}" for key, value in scheduler.items())
-        lines.append(line + ".")
-    if summary.get("loss"):
-        lines.append(_loss_line(summary["loss"], summary.get("part_masks_used")))
-    if summary.get("epochs_completed") is not None:
-        line = f"Length: {summary['epochs_completed']} of {summary.get('epochs_planned', '?')} planned epochs"
-        if summary.get("optimizer_steps") is not None:
-            line += f", {_number(summary['optimizer_steps'])} optimizer steps"
-        if summary.get("max_steps_per_epoch"):
-            line += f" (at most {summary['max_steps_per_epoch']} per epoch)"
-        lines.append(line + ".")
+    if not optimizer:
+        return None
+    line = f"Optimizer {optimizer.get('name')}, lr {optimizer.get('lr')}, weight decay {optimizer.get('weight_decay')}"
+    scheduler = summary.get("scheduler") or {}
+    if scheduler:
+        line += "; scheduler " + ", ".join(f"{key} {value}" for key, value in scheduler.items())
+    return line + "."
+
+
+def _length_line(summary: Mapping[str, Any]) -> str | None:
+    if summary.get("epochs_completed") is None:
+        return None
+    line = f"Length: {summary['epochs_completed']} of {summary.get('epochs_planned', '?')} planned epochs"
+    if summary.get("optimizer_steps") is not None:
+        line += f", {_number(summary['optimizer_steps'])} optimizer steps"
+    if summary.get("max_steps_per_epoch"):
+        line += f" (at most {summary['max_steps_per_epoch']} per epoch)"
+    return line + "."
+
+
+def _extras_line(summary: Mapping[str, Any]) -> str | None:
     extras = [
         f"{label} {summary[key]}"
         for key, label in (("precision", "precision"), ("seed", "seed"), ("package_version", "iaunet-hf"))
         if summary.get(key) is not None
     ]
-    if extras:
-        lines.append(", ".join(extras).capitalize() + ".")
-    return lines or [NOT_RECORDED]
+    return ", ".join(extras).capitalize() + "." if extras else None
 
 
 def training_data_text(summary: Mapping[str, Any] | None, trained_on: str) -> str:

@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard, ModelCardData
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 
 from ..evaluation.results import (
-    CLASSIFICATION_METRIC_NAMES,
     CLASSIFICATION_PROTOCOL,
-    METRIC_NAMES,
-    dataset_type,
     validate_results,
 )
 from ..inference.model_folder import read_training_summary  # noqa: F401  (its public home before inference/)
@@ -38,90 +35,11 @@ from .card_facts import (
     card_template,
     load_card_facts,
 )
+from .card_results import eval_results, paper_note, protocol_text, result_table
 from .card_text import limitation_lines, training_data_text, training_lines
 
 CARD_TAGS = ("image-feature-extraction", "person-reid", "timm", "transformers", "iaunet")
 PLACEHOLDER_ORG = "your-org"
-
-
-def _setting(entry: Mapping[str, Any]) -> str:
-    settings = entry["settings"]
-    parts = ["re-ranked" if settings.get("rerank") else "plain"]
-    if settings.get("flip"):
-        parts.append("flip")
-    if settings.get("camera_filter") is False:
-        parts.append("no camera filter")
-    return " + ".join(parts)
-
-
-def _eval_results(entries: list[Mapping[str, Any]], names: Mapping[str, str]) -> list[EvalResult]:
-    results = []
-    for entry in entries:
-        classification = entry["protocol"] == CLASSIFICATION_PROTOCOL
-        config = entry["protocol"] + (" + k-reciprocal re-ranking" if entry["settings"].get("rerank") else "")
-        for metric, value in entry["metrics"].items():
-            results.append(
-                EvalResult(
-                    task_type="image-classification" if classification else "image-feature-extraction",
-                    task_name="Image classification" if classification else "Person re-identification",
-                    dataset_type=entry["dataset_type"],
-                    dataset_name=names[entry["dataset"]],
-                    dataset_config=config,
-                    dataset_split=entry["split"],
-                    metric_type=metric,
-                    metric_name=metric,
-                    metric_value=round(float(value), 2),
-                )
-            )
-    return results
-
-
-def _paper_comparable(dataset: str, summary: Mapping[str, Any] | None) -> bool:
-    """The paper's numbers sit beside ours only for a base-recipe run on that one paper dataset."""
-    if dataset_type(dataset) == "custom":
-        return False
-    if summary is None:
-        return True
-    same_data = list(summary.get("train_datasets") or []) in ([], [dataset])
-    base = summary.get("base_recipe")
-    return same_data and (base is None or base == summary.get("recipe"))
-
-
-def _result_table(
-    entries: list[Mapping[str, Any]], names: Mapping[str, str], summary: Mapping[str, Any] | None
-) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-    """The results table: metric columns, one row per entry (ours) followed by the paper's where comparable,
-    and the paper tables quoted."""
-    present = {metric for entry in entries for metric in entry["metrics"]}
-    columns = [metric for metric in (*METRIC_NAMES, *CLASSIFICATION_METRIC_NAMES) if metric in present]
-    rows, tables = [], []
-    for entry in entries:
-        rows.append(
-            {
-                "label": f"{names[entry['dataset']]}, {_setting(entry)}",
-                "cells": [_cell(entry["metrics"].get(metric), 2) for metric in columns],
-            }
-        )
-        facts = card_facts_for_dataset(entry["dataset"])
-        if (
-            facts is not None
-            and any(metric in facts.paper for metric in columns)
-            and not entry["settings"].get("rerank")
-            and _paper_comparable(entry["dataset"], summary)
-        ):
-            rows.append(
-                {
-                    "label": f"{names[entry['dataset']]}, paper ({facts.paper_table or 'IAUnet'})",
-                    "cells": [_cell(facts.paper.get(metric), 1) for metric in columns],
-                }
-            )
-            if facts.paper_table and facts.paper_table not in tables:
-                tables.append(facts.paper_table)
-    return columns, rows, tables
-
-
-def _cell(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _training_facts(summary: Mapping[str, Any] | None, entries: list[Mapping[str, Any]]) -> CardFacts | None:
@@ -171,34 +89,11 @@ def build_model_card(
     entries = list(results["results"]) if results is not None else []
     recipe = (summary or {}).get("recipe")
     model_name = repo_id.split("/")[-1] if repo_id else f"iaunet-{recipe or 'reid'}"
-    shown_repo_id = repo_id or f"{PLACEHOLDER_ORG}/{model_name}"
     facts = _training_facts(summary, entries)
-    names = {}
-    for entry in entries:
-        own = card_facts_for_dataset(entry["dataset"]) if entry["dataset_type"] != "custom" else None
-        names[entry["dataset"]] = own.dataset_name if own else entry["dataset"]
-    task = (summary or {}).get("task") or (facts.task if facts else None)
-    if task is None:
-        task = "classification" if entries and entries[0]["protocol"] == CLASSIFICATION_PROTOCOL else "reid"
-    reid = task != "classification"
-    columns, rows, tables = _result_table(entries, names, summary)
-    train_datasets = list((summary or {}).get("train_datasets") or ([facts.dataset] if facts else []))
-    # Every training set's own facts (several sets: each one's display name and terms).
-    train_facts = {
-        name: facts if facts and name == facts.dataset else card_facts_for_dataset(name)
-        for name in train_datasets
-    }
-    trained_on = ", ".join(
-        train_facts[name].dataset_name if train_facts[name] else name for name in train_datasets
-    )
-    known_terms = [found.dataset_terms for found in train_facts.values() if found]
-    unknown_terms = [name for name, found in train_facts.items() if not found]
-    terms = " ".join(known_terms)
-    if unknown_terms or not train_facts:
-        terms += (
-            f" The terms of {', '.join(unknown_terms) or 'the training data'} are those of its owner: check that "
-            "they permit training and sharing a model."
-        )
+    names = _display_names(entries)
+    reid = _card_task(summary, facts, entries) != "classification"
+    columns, rows, tables = result_table(entries, names, summary)
+    train_datasets, trained_on, terms = _training_sets(summary, facts)
     evaluated = sorted(names)
     eval_facts = card_facts_for_dataset(evaluated[0]) if len(evaluated) == 1 else None
     architecture = (summary or {}).get("architecture")
@@ -211,18 +106,12 @@ def build_model_card(
         tags=list(CARD_TAGS),
         datasets=sorted({*train_datasets, *(entry["dataset"] for entry in entries)}) or None,
         metrics=sorted({metric for entry in entries for metric in entry["metrics"]}) or None,
-        eval_results=_eval_results(entries, names) or None,
-    )
-    paper_note = (
-        f"The paper rows quote IAUnet's published numbers ({', '.join(tables)} of the paper) for reference; "
-        "the model-index holds only this checkpoint's results."
-        if tables
-        else "The model-index holds this checkpoint's results; no published number is comparable to them."
+        eval_results=eval_results(entries, names) or None,
     )
     return ModelCard.from_template(
         card_data,
         template_str=card_template("model_card.md"),
-        repo_id=shown_repo_id,
+        repo_id=repo_id or f"{PLACEHOLDER_ORG}/{model_name}",
         placeholder_repo_id=repo_id is None,
         title=f"IAUnet{f' ({architecture})' if architecture else ''} for {purpose}"
         + (f" on {trained_on}" if trained_on else ""),
@@ -231,10 +120,10 @@ def build_model_card(
         embedding_dim=embedding_dim,
         input_height=input_size[0],
         input_width=input_size[1],
-        protocol=eval_facts.protocol if eval_facts else _protocol_text(entries),
+        protocol=eval_facts.protocol if eval_facts else protocol_text(entries),
         result_columns=columns,
         result_rows=rows,
-        paper_note=paper_note,
+        paper_note=paper_note(tables),
         training=training_lines(summary),
         training_data=training_data_text(summary, trained_on),
         limitations=limitation_lines(summary, entries),
@@ -243,13 +132,42 @@ def build_model_card(
     )
 
 
-def _protocol_text(entries: list[Mapping[str, Any]]) -> str:
-    if not entries:
-        return ""
-    return (
-        "Each dataset is evaluated under its own query/gallery protocol: gallery items of the query's identity and "
-        "camera are removed (unless the camera is unknown), mAP, mINP and CMC are averaged over valid queries."
+def _display_names(entries: list[Mapping[str, Any]]) -> dict[str, str]:
+    """Each evaluated set's display name (its card facts' name; a custom set keeps its own)."""
+    names = {}
+    for entry in entries:
+        own = card_facts_for_dataset(entry["dataset"]) if entry["dataset_type"] != "custom" else None
+        names[entry["dataset"]] = own.dataset_name if own else entry["dataset"]
+    return names
+
+
+def _card_task(summary: Mapping[str, Any] | None, facts: Any, entries: list[Mapping[str, Any]]) -> str:
+    """ "reid" or "classification": the run's, else its recipe's, else what the results' protocol says."""
+    task = (summary or {}).get("task") or (facts.task if facts else None)
+    if task is None:
+        task = "classification" if entries and entries[0]["protocol"] == CLASSIFICATION_PROTOCOL else "reid"
+    return task
+
+
+def _training_sets(summary: Mapping[str, Any] | None, facts: Any) -> tuple[list[str], str, str]:
+    """(training set names, their display names joined, their terms of use): each set's own facts, and a
+    warning to check the owner's terms for any set the package has no facts for."""
+    train_datasets = list((summary or {}).get("train_datasets") or ([facts.dataset] if facts else []))
+    train_facts = {
+        name: facts if facts and name == facts.dataset else card_facts_for_dataset(name)
+        for name in train_datasets
+    }
+    trained_on = ", ".join(
+        train_facts[name].dataset_name if train_facts[name] else name for name in train_datasets
     )
+    unknown_terms = [name for name, found in train_facts.items() if not found]
+    terms = " ".join(found.dataset_terms for found in train_facts.values() if found)
+    if unknown_terms or not train_facts:
+        terms += (
+            f" The terms of {', '.join(unknown_terms) or 'the training data'} are those of its owner: check that "
+            "they permit training and sharing a model."
+        )
+    return train_datasets, trained_on, terms
 
 
 def validate_model_card(card: ModelCard | str | Path) -> ModelCard:
