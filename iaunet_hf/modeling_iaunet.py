@@ -17,12 +17,12 @@ from transformers import initialization as hf_init
 from transformers.loss.loss_utils import LOSS_MAPPING
 from transformers.utils import ModelOutput
 
-from .checkpoints import WEIGHTS_NAME, check_safetensors_file, raise_on_mismatch
 from .configuration_iaunet import IAUnetConfig
 from .losses import ReIDLoss
 from .model import IAUnet, make_identity_classifier
 from .model.backbones import pcb_loss
 from .model.weight_init import init_module_weights
+from .weights_file import WEIGHTS_NAME, check_safetensors_file, raise_on_mismatch
 
 
 @dataclass

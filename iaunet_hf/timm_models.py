@@ -31,8 +31,8 @@ from timm.models import (
     resolve_pretrained_cfg,
 )
 
-from .checkpoints import check_safetensors_file, checkpoint_source, compare_state_dicts
 from .model import IAUnet, IAUnetOptions
+from .weights_file import check_safetensors_file, checkpoint_source, compare_state_dicts
 
 # Prefixes under which the transformers classes hold the network (IAUnetForReID, IAUnetModel).
 _TRANSFORMERS_PREFIXES = ("iaunet.network.", "network.")

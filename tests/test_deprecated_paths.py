@@ -1,4 +1,5 @@
-"""The import paths that moved in the inference/export renovation still import, for one release, with a
+"""The import paths that moved in the inference/export renovation (and the weights-file checks, now
+``iaunet_hf.weights_file``) still import, for one release, with a
 DeprecationWarning naming the new path."""
 
 import importlib
@@ -25,6 +26,7 @@ OLD_PATHS = {
     "iaunet_hf.hub.export_cli": ("main", "build_parser"),
     "iaunet_hf.evaluation.model_loading": ("load_reid_model",),
     "iaunet_hf.tracking.runtimes": ("TorchRuntime", "OnnxRuntime", "OpenVINORuntime", "clip_frames"),
+    "iaunet_hf.checkpoints": ("CheckpointMismatchError", "check_safetensors_file", "compare_state_dicts"),
 }
 
 

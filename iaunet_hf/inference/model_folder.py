@@ -13,7 +13,7 @@ from typing import Any
 from safetensors import SafetensorError, safe_open
 
 from ..atomic_write import write_text_atomic
-from ..checkpoints import WEIGHTS_NAME, check_safetensors_file
+from ..weights_file import WEIGHTS_NAME, check_safetensors_file
 
 WEIGHTS_FILE = WEIGHTS_NAME  # "model.safetensors", named where the strict checkpoint checks live
 CONFIG_FILE = "config.json"
