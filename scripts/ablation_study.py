@@ -30,33 +30,19 @@ VARIANTS: dict[str, dict[str, object]] = {
     "CIAU": {"iau_stages": [2, 3], "iau_modules": ["ciau"]},
     "IAU": {"iau_stages": [2, 3], "iau_modules": ["ciau", "stiau"]},
 }
+PRESET_FIELDS = (
+    "seeds", "epochs", "num_train_ids", "num_test_ids", "num_cameras", "images_per_camera",
+    "height", "width", "batch_size", "architecture",
+)  # fmt: skip
 PRESETS: dict[str, dict[str, object]] = {
-    # About 16 minutes on two otherwise idle CPU cores (43-49 s a run): ResNet-18 at 128x64, 32 training identities.
-    "cpu": dict(
-        seeds=5,
-        epochs=10,
-        num_train_ids=32,
-        num_test_ids=32,
-        num_cameras=4,
-        images_per_camera=3,
-        height=128,
-        width=64,
-        batch_size=32,
-        architecture="iaunet_resnet18",
-    ),
-    # The full settings for one accelerator: more identities and images, the paper's input size, longer runs.
-    "gpu": dict(
-        seeds=10,
-        epochs=40,
-        num_train_ids=128,
-        num_test_ids=64,
-        num_cameras=4,
-        images_per_camera=6,
-        height=256,
-        width=128,
-        batch_size=64,
-        architecture="iaunet_resnet18",
-    ),
+    name: dict(zip(PRESET_FIELDS, values, strict=True))
+    for name, values in {
+        # cpu: about 16 minutes on two otherwise idle CPU cores (43-49 s a run): ResNet-18 at 128x64, 32
+        # training identities. gpu: the full settings for one accelerator: more identities and images, the
+        # paper's input size, longer runs.
+        "cpu": (5, 10, 32, 32, 4, 3, 128, 64, 32, "iaunet_resnet18"),
+        "gpu": (10, 40, 128, 64, 4, 6, 256, 128, 64, "iaunet_resnet18"),
+    }.items()
 }
 METRICS = ("mAP", "rank-1")
 

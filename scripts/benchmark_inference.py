@@ -149,6 +149,50 @@ def gpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], o
     return runtimes
 
 
+def measure(batch_sizes: list[int], seconds: float, repeats: int) -> dict[str, dict[str, dict[int, float]]]:
+    """Images per second by runtime, model and batch size (printed as they come)."""
+    results: dict[str, dict[str, dict[int, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for model_name, options in MODELS.items():
+            work = Path(tmp) / model_name.replace(" ", "_")
+            folder = save_model(work / "model", options)
+            runtimes = cpu_runtimes(folder, work)
+            if torch.cuda.is_available():
+                runtimes.update(gpu_runtimes(folder, work))
+            for runtime_name, run in runtimes.items():
+                for batch in batch_sizes:
+                    x = np.random.default_rng(batch).standard_normal(
+                        (batch, 3, HEIGHT, WIDTH), dtype=np.float32
+                    )
+                    rate = images_per_second(lambda run=run, x=x: run(x), batch, seconds, repeats)
+                    results.setdefault(runtime_name, {}).setdefault(model_name, {})[batch] = rate
+                    print(
+                        f"{model_name:13s} {runtime_name:18s} batch {batch:3d}: {rate:8.1f} images/s",
+                        flush=True,
+                    )
+    return results
+
+
+def print_table(results: dict[str, dict[str, dict[int, float]]], batch_sizes: list[int]) -> None:
+    """The Markdown table of IAUnet-50 vs baseline throughput, and the int8 / fp32 ONNX Runtime ratios."""
+    header = "| runtime | " + " | ".join(
+        f"IAUnet-50 b{b} | baseline b{b} | IAUnet/baseline time b{b}" for b in batch_sizes
+    )
+    print(header + " |\n|" + " --- |" * (1 + 3 * len(batch_sizes)))
+    for runtime_name, per_model in results.items():
+        cells = []
+        for batch in batch_sizes:
+            iaunet, baseline = per_model["IAUnet-50"][batch], per_model["baseline R50"][batch]
+            cells += [f"{iaunet:.1f}", f"{baseline:.1f}", f"{baseline / iaunet:.2f}x"]
+        print(f"| {runtime_name} | " + " | ".join(cells) + " |")
+    if "ORT int8" in results:
+        for batch in batch_sizes:
+            ratio = results["ORT int8"]["IAUnet-50"][batch] / results["ORT fp32"]["IAUnet-50"][batch]
+            print(
+                f"IAUnet-50 int8 / fp32 ONNX Runtime throughput, batch {batch}: {ratio:.2f}x (goal >= 1.5x)"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
@@ -160,25 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()
-    results: dict[str, dict[str, dict[int, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for model_name, options in MODELS.items():
-            work = Path(tmp) / model_name.replace(" ", "_")
-            folder = save_model(work / "model", options)
-            runtimes = cpu_runtimes(folder, work)
-            if torch.cuda.is_available():
-                runtimes.update(gpu_runtimes(folder, work))
-            for runtime_name, run in runtimes.items():
-                for batch in args.batch_sizes:
-                    x = np.random.default_rng(batch).standard_normal(
-                        (batch, 3, HEIGHT, WIDTH), dtype=np.float32
-                    )
-                    rate = images_per_second(lambda run=run, x=x: run(x), batch, args.seconds, args.repeats)
-                    results.setdefault(runtime_name, {}).setdefault(model_name, {})[batch] = rate
-                    print(
-                        f"{model_name:13s} {runtime_name:18s} batch {batch:3d}: {rate:8.1f} images/s",
-                        flush=True,
-                    )
+    results = measure(args.batch_sizes, args.seconds, args.repeats)
     load_after = os.getloadavg()
 
     hardware = describe_hardware()
@@ -187,22 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nHardware: {hardware}\nLoad average before/after (1 min): {load_before[0]:.2f} / {load_after[0]:.2f}\n"
     )
-    header = "| runtime | " + " | ".join(
-        f"IAUnet-50 b{b} | baseline b{b} | IAUnet/baseline time b{b}" for b in args.batch_sizes
-    )
-    print(header + " |\n|" + " --- |" * (1 + 3 * len(args.batch_sizes)))
-    for runtime_name, per_model in results.items():
-        cells = []
-        for batch in args.batch_sizes:
-            iaunet, baseline = per_model["IAUnet-50"][batch], per_model["baseline R50"][batch]
-            cells += [f"{iaunet:.1f}", f"{baseline:.1f}", f"{baseline / iaunet:.2f}x"]
-        print(f"| {runtime_name} | " + " | ".join(cells) + " |")
-    if "ORT int8" in results:
-        for batch in args.batch_sizes:
-            ratio = results["ORT int8"]["IAUnet-50"][batch] / results["ORT fp32"]["IAUnet-50"][batch]
-            print(
-                f"IAUnet-50 int8 / fp32 ONNX Runtime throughput, batch {batch}: {ratio:.2f}x (goal >= 1.5x)"
-            )
+    print_table(results, args.batch_sizes)
     if args.output:
         document = {
             "hardware": hardware,

@@ -149,7 +149,7 @@ def build_encoder(model: str | None, batch_size: int):
     return IAUnetEncoder(network, batch_size=batch_size)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--output", required=True, help="folder for the sequences, tracks, GIFs and metrics.json"
@@ -171,18 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--no-gif", action="store_true")
-    args = parser.parse_args(argv)
-    if args.sequences < 1:
-        parser.error(f"--sequences: expected at least 1, found {args.sequences}")
-    try:
-        import boxmot  # noqa: F401
-    except ImportError:
-        print("track_demo: boxmot is not installed; pip install --no-deps boxmot==25.0.0", file=sys.stderr)
-        return 2
+    return parser
 
+
+def track_sequences(args: argparse.Namespace, output: Path) -> tuple[dict[str, list[dict]], int]:
+    """Write each seeded sequence and every tracker's tracks (and GIFs) under ``output``; return each tracker's
+    per-sequence metrics and the number of true boxes."""
+    # deferred, as before: torch and the package load only once boxmot is known to be there
     from iaunet_hf.data.synthetic_video import render_synthetic_video, write_mot_file, write_mot_sequence
 
-    output = Path(args.output)
     encoder = build_encoder(args.model, args.batch_size)
     per_sequence: dict[str, list[dict]] = {name: [] for name in args.trackers}
     num_boxes = 0
@@ -207,6 +204,22 @@ def main(argv: list[str] | None = None) -> int:
             if index == 0 and TRACKERS[tracker_name][2] and not args.no_gif:
                 write_gif(output / f"{file_stem}.gif", video, tracks)
             print(f"[track_demo] {name} {tracker_name}: done", flush=True)
+    return per_sequence, num_boxes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.sequences < 1:
+        parser.error(f"--sequences: expected at least 1, found {args.sequences}")
+    try:
+        import boxmot  # noqa: F401
+    except ImportError:
+        print("track_demo: boxmot is not installed; pip install --no-deps boxmot==25.0.0", file=sys.stderr)
+        return 2
+
+    output = Path(args.output)
+    per_sequence, num_boxes = track_sequences(args, output)
     results = {name: summarise_mot(runs) for name, runs in per_sequence.items()}
     settings_used = {k: v for k, v in vars(args).items() if k != "output"}
     (output / "metrics.json").write_text(

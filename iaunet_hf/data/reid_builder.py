@@ -81,6 +81,18 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
     ROOT_MARKERS: tuple[str, ...] = ()
     SPLITS: tuple[str, ...] = REID_SPLITS
 
+    def __init_subclass__(cls, config: type[ReIDConfig] | None = None, **kwargs):
+        """``class X(ReIDImageBuilder, config=XConfig)`` sets X's options class (``BUILDER_CONFIG_CLASS``,
+        inherited when not given) and its one config, ``default`` at version 1.0.0 (``BUILDER_CONFIGS``,
+        unless the class lists its own)."""
+        super().__init_subclass__(**kwargs)
+        if config is not None:
+            cls.BUILDER_CONFIG_CLASS = config
+        if "BUILDER_CONFIGS" not in cls.__dict__:
+            cls.BUILDER_CONFIGS = [
+                cls.BUILDER_CONFIG_CLASS(name="default", version=datasets.Version("1.0.0"))
+            ]
+
     def __init__(self, *args, hash: str | None = None, **kwargs):
         kwargs = resolve_path_options(kwargs)  # the folders fingerprinted in the key are the ones read
         config_kwargs = {key: value for key, value in kwargs.items() if key not in {"cache_dir", "info"}}
@@ -191,6 +203,35 @@ class ReIDBuilderBase(datasets.GeneratorBasedBuilder):
     def _report_empty_masks(self, empty: list) -> None:
         report_empty_masks(self.DATASET_TITLE, empty)
 
+    def _media(self, root: Path, record) -> dict:
+        """The row's pixels: ``image`` for an image record, ``frames`` and ``frame_paths`` for a tracklet."""
+        raise NotImplementedError
+
+    def _record_path(self, root: Path, record) -> str:
+        """The row's ``path`` column, relative to ``root``."""
+        raise NotImplementedError
+
+    def _masks(self, mask_sources: dict, record, empty: list):
+        """The row's ``part_masks`` value (None where missing); empty masks are added to ``empty``."""
+        raise NotImplementedError
+
+    def _generate_examples(
+        self, root: Path, records: list, label_of_pid: dict, mask_sources: dict
+    ) -> Iterator[tuple[int, dict]]:
+        empty: list[Path] = []
+        for index, record in enumerate(records):
+            example = {
+                **self._media(root, record),
+                "pid": record.pid,
+                "camid": record.camid,
+                "path": self._record_path(root, record),
+                "label": label_of_pid.get(record.pid, -1),
+            }
+            if self.config.mask_dir:
+                example["part_masks"] = self._masks(mask_sources, record, empty)
+            yield index, example
+        self._report_empty_masks(empty)
+
     def _base_features(self) -> dict:
         return {
             "pid": datasets.Value("int32"),
@@ -209,22 +250,14 @@ class ReIDImageBuilder(ReIDBuilderBase):
             features["part_masks"] = datasets.Image()
         return datasets.DatasetInfo(description=self.__doc__, features=datasets.Features(features))
 
-    def _generate_examples(
-        self, root: Path, records: list[ImageRecord], label_of_pid: dict, mask_sources: dict
-    ) -> Iterator[tuple[int, dict]]:
-        empty: list[Path] = []
-        for index, record in enumerate(records):
-            example = {
-                "image": self._image_value(root, record.path),
-                "pid": record.pid,
-                "camid": record.camid,
-                "path": record.path.relative_to(root).as_posix(),
-                "label": label_of_pid.get(record.pid, -1),
-            }
-            if self.config.mask_dir:
-                example["part_masks"] = self._mask_value(mask_sources, record.path, empty)
-            yield index, example
-        self._report_empty_masks(empty)
+    def _media(self, root: Path, record: ImageRecord) -> dict:
+        return {"image": self._image_value(root, record.path)}
+
+    def _record_path(self, root: Path, record: ImageRecord) -> str:
+        return record.path.relative_to(root).as_posix()
+
+    def _masks(self, mask_sources: dict, record: ImageRecord, empty: list) -> dict | None:
+        return self._mask_value(mask_sources, record.path, empty)
 
 
 class ReIDVideoBuilder(ReIDBuilderBase):
@@ -246,21 +279,15 @@ class ReIDVideoBuilder(ReIDBuilderBase):
         """A name for the tracklet relative to ``root``: its folder by default."""
         return record.frame_paths[0].parent.relative_to(root).as_posix()
 
-    def _generate_examples(
-        self, root: Path, records: list[TrackletRecord], label_of_pid: dict, mask_sources: dict
-    ) -> Iterator[tuple[int, dict]]:
-        empty: list[Path] = []
-        for index, record in enumerate(records):
-            example = {
-                "frames": [self._image_value(root, path) for path in record.frame_paths],
-                "frame_paths": [path.relative_to(root).as_posix() for path in record.frame_paths],
-                "pid": record.pid,
-                "camid": record.camid,
-                "path": self._tracklet_path(root, record),
-                "label": label_of_pid.get(record.pid, -1),
-            }
-            if self.config.mask_dir:
-                masks = [self._mask_value(mask_sources, path, empty) for path in record.frame_paths]
-                example["part_masks"] = masks if all(m is not None for m in masks) else None
-            yield index, example
-        self._report_empty_masks(empty)
+    def _media(self, root: Path, record: TrackletRecord) -> dict:
+        return {
+            "frames": [self._image_value(root, path) for path in record.frame_paths],
+            "frame_paths": [path.relative_to(root).as_posix() for path in record.frame_paths],
+        }
+
+    def _record_path(self, root: Path, record: TrackletRecord) -> str:
+        return self._tracklet_path(root, record)
+
+    def _masks(self, mask_sources: dict, record: TrackletRecord, empty: list) -> list | None:
+        masks = [self._mask_value(mask_sources, path, empty) for path in record.frame_paths]
+        return masks if all(m is not None for m in masks) else None

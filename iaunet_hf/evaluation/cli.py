@@ -222,30 +222,24 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     model = load_reid_model(args.model).to(device)  # before preparing data: a wrong model name fails fast
     dataset_dicts, split_files = load_evaluation_sets(args, names, folders, routed)
     image_size = tuple(args.image_size) if args.image_size else model_input_config(model)["image_size"]
+    # the settings that both run the evaluation and are recorded in its entry
+    settings = dict(flip=args.flip, rerank=args.rerank, metric=args.metric, ap=args.ap, image_size=image_size)
     entries = []
     for name, dataset_dict in dataset_dicts.items():
         evaluation = evaluate_model(
             model,
             dataset_dict,
             batch_size=args.batch_size,
-            flip=args.flip,
-            rerank=args.rerank,
-            metric=args.metric,
-            ap=args.ap,
             num_workers=args.num_workers,
-            image_size=image_size,
             autocast_dtype=torch.bfloat16 if args.bf16 else None,
+            **settings,
         )
         entries.append(
             evaluation_entry(
                 name,
                 evaluation,
                 dataset_dict,
-                flip=args.flip,
-                rerank=args.rerank,
-                metric=args.metric,
-                ap=args.ap,
-                image_size=image_size,
+                **settings,
                 **({"data_options": routed[name]} if routed[name] else {}),
                 **split_files.get(name, {}),
             )

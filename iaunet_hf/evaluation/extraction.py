@@ -63,6 +63,45 @@ def _embed_batch(
     return torch.cat(outputs)
 
 
+def _with_eval_transform(
+    model: nn.Module, dataset: datasets.Dataset, image_size: tuple[int, int] | None
+) -> datasets.Dataset:
+    """``dataset``'s ``image``/``frames`` column with the model's evaluation transform (``pixel_values``)."""
+    if "image" not in dataset.column_names and "frames" not in dataset.column_names:
+        raise ValueError(
+            f"dataset: expected an 'image' or 'frames' column or a transform giving 'pixel_values', "
+            f"found columns {dataset.column_names}"
+        )
+    input_config = model_input_config(model)
+    height, width = image_size or input_config["image_size"]
+    keep = [c for c in ("image", "frames") if c in dataset.column_names]
+    return dataset.select_columns(keep).with_transform(
+        build_eval_transform(height, width, mean=input_config["mean"], std=input_config["std"])
+    )
+
+
+def _mean_over_clips(embedding: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(items, D) means of clip embeddings (clips, D), ``counts[i]`` consecutive clips belonging to item i."""
+    owner = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
+    summed = torch.zeros(len(counts), embedding.shape[1], device=counts.device).index_add_(
+        0, owner, embedding
+    )
+    return summed / counts[:, None]
+
+
+def _device_autocast_progress(
+    model: nn.Module, accelerator: Any | None, autocast_dtype: torch.dtype | None, progress: bool
+) -> tuple[torch.device, Callable[[], contextlib.AbstractContextManager], bool]:
+    """Where to run, the autocast context factory and whether this process shows the progress bar."""
+    if accelerator is not None:
+        # accelerator.autocast: a fresh context per use (it is a generator context manager)
+        return accelerator.device, accelerator.autocast, progress and accelerator.is_local_main_process
+    device = next(model.parameters()).device
+    enabled = autocast_dtype is not None
+    autocast = functools.partial(torch.autocast, device.type, dtype=autocast_dtype, enabled=enabled)
+    return device, autocast, progress
+
+
 def extract_features(
     model: nn.Module,
     dataset: datasets.Dataset,
@@ -87,17 +126,7 @@ def extract_features(
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, found {batch_size}")
     if dataset.format.get("type") != "custom":
-        if "image" not in dataset.column_names and "frames" not in dataset.column_names:
-            raise ValueError(
-                f"dataset: expected an 'image' or 'frames' column or a transform giving 'pixel_values', "
-                f"found columns {dataset.column_names}"
-            )
-        input_config = model_input_config(model)
-        height, width = image_size or input_config["image_size"]
-        keep = [c for c in ("image", "frames") if c in dataset.column_names]
-        dataset = dataset.select_columns(keep).with_transform(
-            build_eval_transform(height, width, mean=input_config["mean"], std=input_config["std"])
-        )
+        dataset = _with_eval_transform(model, dataset, image_size)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,
@@ -105,17 +134,10 @@ def extract_features(
         num_workers=num_workers,
         collate_fn=_ClipCollate(clip_length),
     )
+    device, autocast, show = _device_autocast_progress(model, accelerator, autocast_dtype, progress)
     if accelerator is not None:
-        device = accelerator.device
         # only the loader is prepared (sharded); inference needs no DDP wrapper around the model
         loader = accelerator.prepare(loader)
-        autocast = accelerator.autocast  # a fresh context per use (it is a generator context manager)
-        show = progress and accelerator.is_local_main_process
-    else:
-        device = next(model.parameters()).device
-        enabled = autocast_dtype is not None
-        autocast = functools.partial(torch.autocast, device.type, dtype=autocast_dtype, enabled=enabled)
-        show = progress
     was_training = model.training
     model.eval().to(device)
     features = []
@@ -124,12 +146,7 @@ def extract_features(
             pixel_values = batch["pixel_values"].to(device)
             embedding = _embed_batch(model, pixel_values, flip, batch_size, autocast)  # (clips or B, D)
             if "clips_per_item" in batch:
-                counts = batch["clips_per_item"].to(device)
-                owner = torch.repeat_interleave(torch.arange(len(counts), device=device), counts)
-                summed = torch.zeros(len(counts), embedding.shape[1], device=device).index_add_(
-                    0, owner, embedding
-                )
-                embedding = summed / counts[:, None]  # mean over each tracklet's clips
+                embedding = _mean_over_clips(embedding, batch["clips_per_item"].to(device))
             if accelerator is not None:
                 embedding = accelerator.gather_for_metrics(embedding)
             features.append(embedding.cpu())

@@ -76,6 +76,26 @@ def metrics_percent(evaluation: Mapping[str, Any]) -> dict[str, float]:
     return metrics
 
 
+def _entry(
+    dataset: str,
+    protocol: str,
+    split: str,
+    metrics: dict[str, float],
+    settings: Mapping[str, Any],
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    """The layout every results-file entry shares, reID and classification alike."""
+    return {
+        "dataset": dataset,
+        "dataset_type": dataset_type(dataset),
+        "protocol": protocol,
+        "split": split,
+        "metrics": metrics,
+        "settings": dict(settings),
+        "counts": counts,
+    }
+
+
 def result_entry(
     dataset: str,
     evaluation: Mapping[str, Any],
@@ -87,19 +107,13 @@ def result_entry(
     split: str = "test",
 ) -> dict[str, Any]:
     """One entry of a results file from an ``evaluate_reid``/``evaluate_model`` result (fractions)."""
-    return {
-        "dataset": dataset,
-        "dataset_type": dataset_type(dataset),
-        "protocol": protocol,
-        "split": split,
-        "metrics": metrics_percent(evaluation),
-        "settings": dict(settings),
-        "counts": {
-            "num_query": int(num_query),
-            "num_gallery": int(num_gallery),
-            "num_valid_queries": int(evaluation["num_valid_queries"]),
-        },
+    metrics = metrics_percent(evaluation)  # first, as before: a result without mAP fails here
+    counts = {
+        "num_query": int(num_query),
+        "num_gallery": int(num_gallery),
+        "num_valid_queries": int(evaluation["num_valid_queries"]),
     }
+    return _entry(dataset, protocol, split, metrics, settings, counts)
 
 
 def classification_entry(
@@ -111,15 +125,10 @@ def classification_entry(
     split: str = "test",
 ) -> dict[str, Any]:
     """One entry of a results file for a classifier: top-1 ``accuracy`` in percent on ``num_test`` images."""
-    return {
-        "dataset": dataset,
-        "dataset_type": dataset_type(dataset),
-        "protocol": CLASSIFICATION_PROTOCOL,
-        "split": split,
-        "metrics": {"top-1 accuracy": float(accuracy), "top-1 error": 100.0 - float(accuracy)},
-        "settings": dict(settings or {}),
-        "counts": {"num_test": int(num_test)},
-    }
+    metrics = {"top-1 accuracy": float(accuracy), "top-1 error": 100.0 - float(accuracy)}
+    return _entry(
+        dataset, CLASSIFICATION_PROTOCOL, split, metrics, settings or {}, {"num_test": int(num_test)}
+    )
 
 
 def evaluation_entry(

@@ -19,14 +19,13 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from ..reid_builder import ReIDBuilderBase, ReIDConfig
+from ..reid_builder import ReIDBuilderBase
 from ..safe_pickle import load_data_pickle
 
 
 class Cifar100(ReIDBuilderBase):
     """CIFAR-100 (Krizhevsky, 2009): 50,000 train / 10,000 test images, 100 fine / 20 coarse classes."""
 
-    BUILDER_CONFIGS = [ReIDConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "CIFAR-100"
     ROOT_MARKERS = ("train", "test", "meta")
     SPLITS = ("train", "test")

@@ -31,7 +31,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import datasets
 import numpy as np
 import scipy.io
 from PIL import Image
@@ -57,11 +56,9 @@ def _camid(name: str) -> int:
     return int(name.split("_")[2]) - 1
 
 
-class Cuhk03(ReIDImageBuilder):
+class Cuhk03(ReIDImageBuilder, config=Cuhk03Config):
     """CUHK03 (Li et al., CVPR 2014): 1,467 identities, 5 camera pairs, labeled and detected boxes."""
 
-    BUILDER_CONFIG_CLASS = Cuhk03Config
-    BUILDER_CONFIGS = [Cuhk03Config(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "CUHK03"
     ROOT_MARKERS = (RAW_MAT,)
 

@@ -18,10 +18,8 @@ import re
 import warnings
 from pathlib import Path
 
-import datasets
-
 from ..records import TrackletRecord
-from ..reid_builder import ReIDConfig, ReIDVideoBuilder
+from ..reid_builder import ReIDVideoBuilder
 from .market_style import list_images
 
 FRAME_NAME_PATTERN = re.compile(r"^(-?\d+)_?C(\d)_?F(\d+)_?X(\d+)")
@@ -30,7 +28,6 @@ FRAME_NAME_PATTERN = re.compile(r"^(-?\d+)_?C(\d)_?F(\d+)_?X(\d+)")
 class DukemtmcVideoreid(ReIDVideoBuilder):
     """DukeMTMC-VideoReID (Wu et al., CVPR 2018): 1,404 identities (+408 distractors), 8 cameras."""
 
-    BUILDER_CONFIGS = [ReIDConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "DukeMTMC-VideoReID"
     ROOT_MARKERS = ("train", "query", "gallery")
     NUM_CAMERAS = 8

@@ -38,8 +38,6 @@ import csv
 import dataclasses
 from pathlib import Path
 
-import datasets
-
 from ..image_files import path_inside
 from ..records import ImageRecord
 from ..reid_builder import REID_SPLITS, UNKNOWN_CAMID, ReIDConfig, ReIDImageBuilder
@@ -61,11 +59,9 @@ class FolderConfig(ReIDConfig):
     name_pattern: str = MARKET_NAME_PATTERN
 
 
-class Folder(ReIDImageBuilder):
+class Folder(ReIDImageBuilder, config=FolderConfig):
     """A user's own reID set: Market-style folders, identity folders or ``{train,query,gallery}.csv`` files."""
 
-    BUILDER_CONFIG_CLASS = FolderConfig
-    BUILDER_CONFIGS = [FolderConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "folder"
 
     def _read_csv(self, root: Path, csv_path: Path) -> list[ImageRecord]:

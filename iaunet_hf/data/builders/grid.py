@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import datasets
 import numpy as np
 import scipy.io
 
@@ -36,11 +35,9 @@ class GridConfig(ReIDConfig):
     split_id: int = 0
 
 
-class Grid(ReIDImageBuilder):
+class Grid(ReIDImageBuilder, config=GridConfig):
     """GRID (Loy et al., CVPR 2009): 250 paired identities + 775 distractors, 8 cameras."""
 
-    BUILDER_CONFIG_CLASS = GridConfig
-    BUILDER_CONFIGS = [GridConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "GRID"
     ROOT_MARKERS = ("probe", "gallery", "features_and_partitions.mat")
 

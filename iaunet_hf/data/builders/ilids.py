@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import datasets
 import numpy as np
 
 from ..records import ImageRecord
@@ -40,11 +39,9 @@ def _draw_splits(names_by_pid: dict[int, list[str]], rng: np.random.Generator) -
     return splits
 
 
-class Ilids(ReIDImageBuilder):
+class Ilids(ReIDImageBuilder, config=SplitProtocolConfig):
     """QMUL i-LIDS (Zheng et al., BMVC 2009): 119 identities, 476 images, no camera labels."""
 
-    BUILDER_CONFIG_CLASS = SplitProtocolConfig
-    BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "i-LIDS"
     ROOT_MARKERS = ("Persons",)
 

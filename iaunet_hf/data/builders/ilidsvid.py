@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import datasets
 import numpy as np
 import scipy.io
 
@@ -39,11 +38,9 @@ class IlidsvidConfig(ReIDConfig):
     split_id: int = 0
 
 
-class Ilidsvid(ReIDVideoBuilder):
+class Ilidsvid(ReIDVideoBuilder, config=IlidsvidConfig):
     """iLIDS-VID (Wang et al., ECCV 2014): 300 identities, 600 tracklets, 2 cameras."""
 
-    BUILDER_CONFIG_CLASS = IlidsvidConfig
-    BUILDER_CONFIGS = [IlidsvidConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "iLIDS-VID"
     ROOT_MARKERS = (SEQUENCES, SPLIT_MAT)
 

@@ -18,10 +18,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import datasets
-
-from ..reid_builder import ReIDConfig, ReIDImageBuilder
-from .market_style import parse_market_style_folder
+from ..reid_builder import ReIDConfig
+from .market_style import MarketStyleBuilder
 
 
 @dataclasses.dataclass
@@ -31,13 +29,10 @@ class Market1501Config(ReIDConfig):
     with_distractors: bool = False
 
 
-class Market1501(ReIDImageBuilder):
+class Market1501(MarketStyleBuilder, config=Market1501Config):
     """Market-1501 (Zheng et al., ICCV 2015): 1,501 identities, 6 cameras."""
 
-    BUILDER_CONFIG_CLASS = Market1501Config
-    BUILDER_CONFIGS = [Market1501Config(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "Market-1501"
-    ROOT_MARKERS = ("bounding_box_train", "query", "bounding_box_test")
     NUM_CAMERAS = 6
 
     def locate_root(self) -> Path:
@@ -58,12 +53,11 @@ class Market1501(ReIDImageBuilder):
             ) from error
 
     def _collect(self, root: Path) -> dict[str, list]:
-        def parse(folder: str) -> list:
-            return parse_market_style_folder(
-                root / folder, dataset_title=self.DATASET_TITLE, num_cameras=self.NUM_CAMERAS
-            )
-
-        gallery = parse("bounding_box_test")
+        gallery = self._parse(root / "bounding_box_test")
         if getattr(self.config, "with_distractors", False):
-            gallery += parse("images")
-        return {"train": parse("bounding_box_train"), "query": parse("query"), "gallery": gallery}
+            gallery += self._parse(root / "images")
+        return {
+            "train": self._parse(root / "bounding_box_train"),
+            "query": self._parse(root / "query"),
+            "gallery": gallery,
+        }

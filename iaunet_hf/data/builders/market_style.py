@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 from ..records import ImageRecord
-from ..reid_builder import UNKNOWN_CAMID
+from ..reid_builder import UNKNOWN_CAMID, ReIDImageBuilder
 
 MARKET_NAME_PATTERN = r"([-\d]+)_c(\d)"
 MARKET_EXAMPLE = "0002_c1s1_000451_03.jpg"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+#: the split folders of a Market-style benchmark, by split
+MARKET_SPLIT_FOLDERS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
 _GROUPS_RULE = "two groups (pid, then the 1-based camera) or one group (pid only; camid is then -1, unknown)"
 
 
@@ -109,3 +111,19 @@ def parse_market_style_folder(
         )
         for p in paths
     ]
+
+
+class MarketStyleBuilder(ReIDImageBuilder):
+    """A benchmark laid out as Market-1501: ``bounding_box_train/``, ``query/`` and ``bounding_box_test/``
+    (the gallery), flat folders of images named ``<pid>_c<camera>...`` with the camera 1..``NUM_CAMERAS``."""
+
+    ROOT_MARKERS = tuple(MARKET_SPLIT_FOLDERS.values())
+    NUM_CAMERAS: int
+
+    def _parse(self, folder: Path) -> list[ImageRecord]:
+        return parse_market_style_folder(
+            folder, dataset_title=self.DATASET_TITLE, num_cameras=self.NUM_CAMERAS
+        )
+
+    def _collect(self, root: Path) -> dict[str, list]:
+        return {split: self._parse(root / folder) for split, folder in MARKET_SPLIT_FOLDERS.items()}

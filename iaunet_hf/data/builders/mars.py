@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import datasets
 import numpy as np
 import scipy.io
 
@@ -37,11 +36,9 @@ class MarsConfig(ReIDConfig):
     gallery_protocol: str = "official"
 
 
-class Mars(ReIDVideoBuilder):
+class Mars(ReIDVideoBuilder, config=MarsConfig):
     """MARS (Zheng et al., ECCV 2016): 1,261 identities, 6 cameras, ~20k tracklets."""
 
-    BUILDER_CONFIG_CLASS = MarsConfig
-    BUILDER_CONFIGS = [MarsConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "MARS"
     ROOT_MARKERS = ("info", "bbox_train", "bbox_test")
     NUM_CAMERAS = 6

@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import datasets
-
 from ..image_files import path_inside
 from ..records import ImageRecord
 from ..reid_builder import ReIDConfig, ReIDImageBuilder
@@ -33,11 +31,9 @@ class Msmt17Config(ReIDConfig):
     combine_train_val: bool = False
 
 
-class Msmt17(ReIDImageBuilder):
+class Msmt17(ReIDImageBuilder, config=Msmt17Config):
     """MSMT17 (Wei et al., CVPR 2018): 4,101 identities, 15 cameras."""
 
-    BUILDER_CONFIG_CLASS = Msmt17Config
-    BUILDER_CONFIGS = [Msmt17Config(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "MSMT17"
     ROOT_MARKERS = ("list_train.txt", "list_query.txt", "list_gallery.txt")
     NUM_CAMERAS = 15

@@ -20,22 +20,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import datasets
-
 from ..image_files import path_inside
-from ..reid_builder import ReIDConfig, ReIDImageBuilder
-from .market_style import parse_market_style_folder, parse_market_style_name
+from .market_style import MARKET_SPLIT_FOLDERS, MarketStyleBuilder, parse_market_style_name
 
-FOLDERS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
+FOLDERS = MARKET_SPLIT_FOLDERS
 NUM_CAMERAS = 8
 
 
-class OccludedDuke(ReIDImageBuilder):
+class OccludedDuke(MarketStyleBuilder):
     """Occluded-DukeMTMC (Miao et al., ICCV 2019): 1,404 identities, 8 cameras, occluded queries."""
 
-    BUILDER_CONFIGS = [ReIDConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "Occluded-DukeMTMC"
-    ROOT_MARKERS = tuple(FOLDERS.values())
+    NUM_CAMERAS = NUM_CAMERAS
 
     def _is_root(self, folder: Path) -> bool:
         lists = all((folder / f"{split}.list").is_file() for split in FOLDERS)
@@ -69,9 +65,4 @@ class OccludedDuke(ReIDImageBuilder):
     def _collect(self, root: Path) -> dict[str, list]:
         if all((root / f"{split}.list").is_file() for split in FOLDERS):
             return {split: self._from_list(root, split) for split in FOLDERS}
-        return {
-            split: parse_market_style_folder(
-                root / folder, dataset_title=self.DATASET_TITLE, num_cameras=NUM_CAMERAS
-            )
-            for split, folder in FOLDERS.items()
-        }
+        return super()._collect(root)

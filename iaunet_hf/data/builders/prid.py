@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import datasets
-
 from ..records import ImageRecord
 from ..reid_builder import ReIDImageBuilder
 from ..splits import (
@@ -34,11 +32,9 @@ NUM_CAM_B = 749
 NUM_SPLITS = 10
 
 
-class Prid(ReIDImageBuilder):
+class Prid(ReIDImageBuilder, config=SplitProtocolConfig):
     """PRID2011 single-shot (Hirzer et al., SCIA 2011): 200 shared identities, 749 in cam_b, 2 cameras."""
 
-    BUILDER_CONFIG_CLASS = SplitProtocolConfig
-    BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "PRID"
     ROOT_MARKERS = ("single_shot/cam_a", "single_shot/cam_b")
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import datasets
-
 from ..records import TrackletRecord
 from ..reid_builder import ReIDVideoBuilder
 from ..splits import (
@@ -37,11 +35,9 @@ NUM_SPLITS = 10
 CAMERAS = ("cam_a", "cam_b")
 
 
-class Prid2011(ReIDVideoBuilder):
+class Prid2011(ReIDVideoBuilder, config=SplitProtocolConfig):
     """PRID2011 multi-shot (Hirzer et al., SCIA 2011): 178 persons kept, 2 cameras."""
 
-    BUILDER_CONFIG_CLASS = SplitProtocolConfig
-    BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "PRID2011"
     ROOT_MARKERS = ("multi_shot/cam_a", "multi_shot/cam_b")
 

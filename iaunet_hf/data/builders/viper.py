@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import datasets
-
 from ..records import ImageRecord
 from ..reid_builder import ReIDImageBuilder
 from ..splits import (
@@ -32,11 +30,9 @@ from .market_style import list_images
 NUM_PARTITIONS = 10
 
 
-class Viper(ReIDImageBuilder):
+class Viper(ReIDImageBuilder, config=SplitProtocolConfig):
     """VIPeR (Gray et al., PETS 2007): 632 identities, 2 cameras, 1,264 images."""
 
-    BUILDER_CONFIG_CLASS = SplitProtocolConfig
-    BUILDER_CONFIGS = [SplitProtocolConfig(name="default", version=datasets.Version("1.0.0"))]
     DATASET_TITLE = "VIPeR"
     ROOT_MARKERS = ("cam_a", "cam_b")
 
