@@ -98,16 +98,7 @@ def build_model_card(
     eval_facts = card_facts_for_dataset(evaluated[0]) if len(evaluated) == 1 else None
     architecture = (summary or {}).get("architecture")
     purpose = "person re-identification" if reid else "image classification"
-    card_data = ModelCardData(
-        model_name=model_name,
-        library_name="transformers",
-        pipeline_tag="image-feature-extraction" if reid else "image-classification",
-        license=license,
-        tags=list(CARD_TAGS),
-        datasets=sorted({*train_datasets, *(entry["dataset"] for entry in entries)}) or None,
-        metrics=sorted({metric for entry in entries for metric in entry["metrics"]}) or None,
-        eval_results=eval_results(entries, names) or None,
-    )
+    card_data = _card_data(model_name, license, reid, train_datasets, entries, names)
     return ModelCard.from_template(
         card_data,
         template_str=card_template("model_card.md"),
@@ -129,6 +120,27 @@ def build_model_card(
         limitations=limitation_lines(summary, entries),
         dataset_terms=terms.strip(),
         license=license,
+    )
+
+
+def _card_data(
+    model_name: str,
+    license: str,
+    reid: bool,
+    train_datasets: list[str],
+    entries: list,
+    names: Mapping[str, str],
+) -> ModelCardData:
+    """The card's metadata block: what the Hub indexes (task, license, datasets, metrics, model-index)."""
+    return ModelCardData(
+        model_name=model_name,
+        library_name="transformers",
+        pipeline_tag="image-feature-extraction" if reid else "image-classification",
+        license=license,
+        tags=list(CARD_TAGS),
+        datasets=sorted({*train_datasets, *(entry["dataset"] for entry in entries)}) or None,
+        metrics=sorted({metric for entry in entries for metric in entry["metrics"]}) or None,
+        eval_results=eval_results(entries, names) or None,
     )
 
 
