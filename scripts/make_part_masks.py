@@ -17,9 +17,8 @@ import argparse
 
 from iaunet_hf.data.loading import DATASET_NAMES
 from iaunet_hf.data.mask_generation import MASK_LAYOUTS, compute_part_masks
-from iaunet_hf.training.cli import parse_overrides
+from iaunet_hf.overrides import parse_cli_value, parse_overrides
 from iaunet_hf.training.config import builder_option_fields
-from iaunet_hf.training.recipes import parse_cli_value
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:

@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from transformers.utils import logging as transformers_logging
 
 from ..data import DATASET_NAMES, load_reid_dataset
 from ..data.registry import builder_options
 from ..data.splits import load_identity_split
 from ..inference import EVAL_SPLIT_FILE, load_reid_model, model_input_config
+from ..overrides import override_pairs, typed_data_options
 from .extraction import evaluate_model
 from .results import evaluation_entry, format_results_table, results_document, write_results
 
-DATA_OPTION_PREFIX = "--data."
 CROSS_DOMAIN_METRICS = ("mAP", "rank-1", "mINP")
 
 
@@ -93,25 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_data_options(extra: Sequence[str]) -> dict[str, Any]:
-    """``--data.KEY VALUE`` pairs as builder options; values are read as YAML scalars (``true``, ``3``, ``[a]``)."""
-    options: dict[str, Any] = {}
-    items = list(extra)
-    while items:
-        flag = items.pop(0)
-        key, _, inline = flag[len(DATA_OPTION_PREFIX) :].partition("=")
-        if not flag.startswith(DATA_OPTION_PREFIX) or not key:
+def parse_data_options(extra: Sequence[str]) -> dict[str, str]:
+    """``--data.KEY VALUE`` pairs (the grammar every tool shares); typed later by the builders they go to."""
+    options = {}
+    for key, text in override_pairs(extra):
+        name = key[len("data.") :]
+        if not key.startswith("data.") or not name:
             raise ValueError(
-                f"unrecognised argument {flag!r}; expected --data.KEY VALUE or the options in --help"
+                f"unrecognised argument --{key}; expected --data.KEY VALUE or the options in --help"
             )
-        if not inline and (not items or items[0].startswith("--")):
-            raise ValueError(f"{flag}: expected a value")
-        text = inline or items.pop(0)
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
-        options[key] = text if value is None or isinstance(value, dict) else value
+        options[name] = text
     return options
 
 
@@ -216,7 +206,7 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     folders = dataset_folders(names, list(args.data_dir))
     check_eval_split_option(args.eval_split, names)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    routed = route_data_options(names, data_options, args.video)
+    routed = route_data_options(names, typed_data_options(names, data_options, args.video), args.video)
 
     transformers_logging.disable_progress_bar()  # no weight-loading bar; extraction shows its own progress
     model = load_reid_model(args.model).to(device)  # before preparing data: a wrong model name fails fast

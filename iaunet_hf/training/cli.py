@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import yaml
 
+from ..overrides import override_pairs
 from .advice import stop_advice
 from .classification import trainer_for
 from .divergence import NonFiniteLossError
@@ -27,30 +28,6 @@ from .resume import resumed_config
 
 USAGE_ERROR = 2
 DEFAULT_RECIPE = "market1501"
-
-
-def override_pairs(tokens: Sequence[str]) -> list[tuple[str, str]]:
-    """``["--a.b", "1", "--c=2"]`` -> ``[("a.b", "1"), ("c", "2")]``, in the order given."""
-    pairs: list[tuple[str, str]] = []
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if not token.startswith("--") or token == "--":
-            raise ValueError(f"unexpected argument {token!r}; expected --key value pairs")
-        key, has_value, value = token[2:].partition("=")
-        if not has_value:
-            if index + 1 >= len(tokens) or tokens[index + 1].startswith("--"):
-                raise ValueError(f"override --{key} has no value; expected --{key} VALUE")
-            value = tokens[index + 1]
-            index += 1
-        pairs.append((key, value))
-        index += 1
-    return pairs
-
-
-def parse_overrides(tokens: Sequence[str]) -> dict[str, str]:
-    """``["--a.b", "1", "--c=2"]`` -> ``{"a.b": "1", "c": "2"}``; values are typed later by the config."""
-    return dict(override_pairs(tokens))
 
 
 def build_parser() -> argparse.ArgumentParser:

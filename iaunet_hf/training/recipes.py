@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..overrides import RecipeLoader, coerce, parse_cli_value
 from .config import OPEN_SECTIONS, RECIPE_VERSION, TrainingConfig, builder_option_fields
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 ABLATIONS_DIR = RECIPES_DIR / "ablations"
-
-
-class RecipeLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that reads ``1e-3`` as a float, as YAML 1.2 does (YAML 1.1 needs ``1.0e-3``)."""
-
-
-RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$"),
-    list("-+0123456789."),
-)
 
 
 def available_recipes() -> list[str]:
@@ -97,60 +85,6 @@ def read_recipe(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[
     if raw.get("version") != RECIPE_VERSION:
         raise ValueError(f"recipe {path}: version is {raw.get('version')!r}; expected {RECIPE_VERSION}")
     return raw
-
-
-# --- typing values by their field --------------------------------------------------------------------------
-def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
-
-
-def coerce(value: Any, annotation: Any, where: str) -> Any:
-    """``value`` as the field's declared type: ints widen to float, tuples to lists, paths to str; else an error."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if annotation is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for option in (arg for arg in args if arg is not type(None)):
-            try:
-                return coerce(value, option, where)
-            except ValueError:
-                continue
-    elif origin in (list, tuple) and isinstance(value, (list, tuple)):
-        item = args[0] if args else Any
-        return [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    elif origin is dict and isinstance(value, dict):
-        return dict(value)
-    elif annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    elif annotation is str and isinstance(value, (str, os.PathLike)):
-        return os.fspath(value)
-    elif (
-        origin is None
-        and isinstance(annotation, type)
-        and isinstance(value, annotation)
-        and not (annotation is int and isinstance(value, bool))
-    ):
-        return value
-    raise ValueError(f"{where} is {value!r}; expected {_type_name(annotation)}")
-
-
-def parse_cli_value(text: str, annotation: Any) -> Any:
-    """A command-line string read as YAML (``[2, 3]``, ``null``, ``1e-4``); the raw string where the field wants
-    a string and YAML reads something else (``--mixed-precision no``, ``--data.name_pattern '[0-9]+'``)."""
-    try:
-        value = yaml.load(text, Loader=RecipeLoader)
-    except yaml.YAMLError:
-        return text
-    try:
-        coerce(value, annotation, "value")
-    except ValueError:
-        try:
-            return coerce(text, annotation, "value")
-        except ValueError:
-            pass
-    return value
 
 
 def _fields(cls: type) -> dict[str, Any]:
