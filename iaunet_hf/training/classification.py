@@ -22,19 +22,19 @@ class ClassificationTrainer(Trainer):
     primary_metric = "eval/top-1 accuracy"
     pad_crop = 4
 
-    def build_epoch_sampler(self) -> Sampler[list[int]]:
-        return EpochSeededBatchSampler(len(self.labels), self.config.data.batch_size, self.config.train.seed)
+    def build_epoch_sampler(self, labels: list[int]) -> Sampler[list[int]]:
+        return EpochSeededBatchSampler(len(labels), self.config.data.batch_size, self.config.train.seed)
 
-    def check_data(self) -> None:
+    def check_data(self, labels: list[int]) -> None:
         data = self.config.data
-        if len(self.labels) < data.batch_size:
+        if len(labels) < data.batch_size:
             raise ValueError(
-                f"{data.dataset}: {len(self.labels)} training images but data.batch_size is {data.batch_size}; "
-                f"lower --data.batch_size to at most {len(self.labels)}"
+                f"{data.dataset}: {len(labels)} training images but data.batch_size is {data.batch_size}; "
+                f"lower --data.batch_size to at most {len(labels)}"
             )
 
-    def loss_settings(self) -> dict[str, Any]:
-        return {**super().loss_settings(), "triplet_weight": 0.0, "part_loss_weight": 0.0}
+    def loss_settings(self, part_loss: bool | None = None) -> dict[str, Any]:
+        return {**super().loss_settings(part_loss), "triplet_weight": 0.0, "part_loss_weight": 0.0}
 
     def evaluate(self, rerank: bool = False) -> list[dict[str, Any]]:
 

@@ -25,11 +25,12 @@ from ..evaluation.results import results_document
 from .checkpoints import CHECKPOINTS_DIR, TrainingProgress, latest_checkpoint, save_checkpoint
 from .divergence import DivergenceMonitor, NonFiniteLossError, probe_loss
 from .evaluation import evaluate_retrieval, flat_metrics
+from .imagenet_init import has_part_attention
 from .model_folder import save_model_folder
 from .recipes import save_config
 from .run_log import LossMeter, RunLog, flat_hparams
 from .summary import RunFacts, TrainingResult, record_epoch, training_summary
-from .trainer_setup import MODEL_DIR, TrainerSetup, has_part_attention
+from .trainer_setup import MODEL_DIR, TrainerSetup
 
 BEST_MODEL_DIR = "best_model"
 AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -64,13 +65,11 @@ class Trainer(TrainerSetup):
         self.evaluates = all(split in self.dataset_dict for split in self.eval_splits)
         # the part loss trains when the recipe asks for it, the split has masks and the network part attention
         train_split = self.dataset_dict.get("train")
-        self.part_masks_used = self.part_masks_wanted() and "part_masks" in getattr(
-            train_split, "column_names", ()
-        )
-        self.train_dataset, self.labels = self.build_train_dataset(self.dataset_dict, self.part_masks_used)
-        self.num_classes = self.count_classes()
-        self.check_data()
-        self.batch_sampler = self.build_batch_sampler()
+        masks_given = self.part_masks_wanted() and "part_masks" in getattr(train_split, "column_names", ())
+        self.train_dataset, self.labels = self.build_train_dataset(self.dataset_dict, masks_given)
+        self.num_classes = self.count_classes(train_split, self.labels)
+        self.check_data(self.labels)
+        self.batch_sampler = self.build_batch_sampler(self.labels)
         loader = DataLoader(
             self.train_dataset,
             batch_sampler=self.batch_sampler,
@@ -80,9 +79,9 @@ class Trainer(TrainerSetup):
         )
         # Seed right before the model: preparing the data may draw from the global RNG a varying amount.
         set_seed(config.train.seed)
-        model = self.build_model()
-        self.part_masks_used = self.part_masks_used and has_part_attention(model)  # e.g. not for CIAU only
-        self.warn_missing_part_masks(model)
+        model = self.build_model(self.num_classes, part_loss=masks_given)
+        self.part_masks_used = masks_given and has_part_attention(model)  # e.g. not for CIAU only
+        self.warn_missing_part_masks(model, self.train_dataset)
         optimizer = self.build_optimizer(model)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=config.scheduler.milestones, gamma=config.scheduler.gamma
@@ -310,9 +309,10 @@ class Trainer(TrainerSetup):
             self.accelerator, model, Path(folder), summary, entries, (data.height, data.width)
         )
 
-    def loss_settings(self) -> dict[str, Any]:
-        """The loss fields as this run uses them: no part loss without part masks."""
+    def loss_settings(self, part_loss: bool | None = None) -> dict[str, Any]:
+        """The loss fields as this run uses them: no part loss without part masks (``part_loss``: whether the
+        part loss trains; default: as this run found, ``part_masks_used``)."""
         settings = dataclasses.asdict(self.config.loss)
-        if not self.part_masks_used:
+        if not (self.part_masks_used if part_loss is None else part_loss):
             settings["part_loss_weight"] = 0.0
         return settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import datasets
 import torch
@@ -21,7 +21,6 @@ from ..data.transforms import lazy_frame_decoding
 from ..evaluation.results import read_results
 from ..inference.model_folder import EVAL_SPLIT_FILE, RESULTS_FILE, read_training_summary
 from ..modeling_iaunet import IAUnetForReID
-from ..timm_models import load_pretrained_backbone
 from .checkpoints import (
     check_checkpoint_files,
     list_checkpoints,
@@ -31,40 +30,37 @@ from .checkpoints import (
 )
 from .config import model_options
 from .evaluation import flat_metrics
+from .imagenet_init import has_part_attention, load_imagenet_backbone
 from .resume import apply_optimizer_settings, check_resume_changes, config_changes
 from .run_log import tensorboard_available
 from .summary import TrainingResult
 
+if TYPE_CHECKING:
+    from .checkpoints import TrainingProgress
+    from .config import TrainingConfig
+    from .divergence import DivergenceMonitor
+
 MODEL_DIR = "model"
 
 
-def has_part_attention(model: torch.nn.Module) -> bool:
-    """Whether the network predicts learned part attention (an STIAU block with ``part_division="attention"``),
-    which the part loss trains; read from the model's ``IAUnetConfig`` rather than from its modules."""
-    config = getattr(model, "config", None)
-    if getattr(config, "model_type", None) != "iaunet":
-        return True  # not an IAUnet: let the model decide
-    return config.options.has_part_attention
-
-
-def hub_weights_unavailable(architecture: str, error: BaseException) -> str:
-    """What to do when the ImageNet weights of ``architecture`` cannot come from the Hub."""
-    from timm.models import get_pretrained_cfg
-
-    cfg = get_pretrained_cfg(architecture)
-    hub_id = getattr(cfg, "hf_hub_id", None) or "(no Hub repository)"
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return (
-        f"model.pretrained is true, so {architecture} starts from the ImageNet weights of the Hub repository "
-        f"{hub_id}, which could not be loaded ({type(error).__name__}: {first_line}). Either pass "
-        "--model.pretrained_file PATH (local ImageNet ResNet weights, .safetensors or .pth), or start from random "
-        f"weights with --model.pretrained false, or put a copy of {hub_id} in the Hugging Face cache while online "
-        f"(hf download {hub_id}; HF_HUB_OFFLINE=1 then uses the cached copy)"
-    )
-
-
 class TrainerSetup:
-    """Mixin of ``Trainer``: everything built once, before the first step."""
+    """Mixin of ``Trainer``: everything built once, before the first step. Hooks take what they need as arguments
+    and return what they build; they read only the run's constants below, which ``Trainer.__init__`` sets first
+    (``resume``/``finished_result`` also read the training state it built)."""
+
+    config: TrainingConfig
+    output_dir: Path
+    checkpoints_dir: Path
+    accelerator: Accelerator
+    label_column: str
+    eval_splits: tuple[str, ...]
+    pad_crop: int
+    resume_from: Path | None
+    resume_changes: dict[str, tuple[Any, Any]]
+    progress: TrainingProgress
+    divergence: DivergenceMonitor
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
 
     def check_resume(self) -> tuple[Path | None, dict[str, tuple[Any, Any]]]:
         """The checkpoint to resume from and the config changes against its run; refuses, before anything is
@@ -125,13 +121,13 @@ class TrainerSetup:
             ),
         )
 
-    def build_epoch_sampler(self) -> Sampler[list[int]]:
+    def build_epoch_sampler(self, labels: list[int]) -> Sampler[list[int]]:
         """P x K identity batches, depending only on (seed, epoch) so a resumed run replays them."""
         data = self.config.data
-        return IdentityBatchSampler(self.labels, data.batch_size, data.num_instances, self.config.train.seed)
+        return IdentityBatchSampler(labels, data.batch_size, data.num_instances, self.config.train.seed)
 
-    def build_batch_sampler(self) -> Sampler[list[int]]:
-        sampler, limit = self.build_epoch_sampler(), self.config.train.max_steps_per_epoch
+    def build_batch_sampler(self, labels: list[int]) -> Sampler[list[int]]:
+        sampler, limit = self.build_epoch_sampler(labels), self.config.train.max_steps_per_epoch
         # accelerate shards whole batches across processes: keep enough for every process.
         return (
             sampler if limit is None else LimitedBatchSampler(sampler, limit * self.accelerator.num_processes)
@@ -220,11 +216,11 @@ class TrainerSetup:
         """Whether the recipe trains with the part loss (it then needs the train split's part masks)."""
         return self.config.data.use_part_masks and self.config.loss.part_loss_weight > 0
 
-    def warn_missing_part_masks(self, model: torch.nn.Module) -> None:
+    def warn_missing_part_masks(self, model: torch.nn.Module, train_dataset: datasets.Dataset) -> None:
         """Warn when the recipe trains with the part loss, the network has part attention for it to train
         (STIAU) and the train split has no part masks: the part loss is then off for this run."""
         data, loss = self.config.data, self.config.loss
-        if not self.part_masks_wanted() or "part_masks" in self.train_dataset.column_names:
+        if not self.part_masks_wanted() or "part_masks" in train_dataset.column_names:
             return
         if has_part_attention(model):
             warnings.warn(
@@ -235,15 +231,15 @@ class TrainerSetup:
                 stacklevel=3,
             )
 
-    def count_classes(self) -> int:
+    def count_classes(self, train_split: datasets.Dataset, labels: list[int]) -> int:
         """Classifier outputs: a ClassLabel's class count (CIFAR-100), else the contiguous labels 0..N-1."""
-        feature = self.dataset_dict["train"].features.get(self.label_column)
-        return feature.num_classes if isinstance(feature, datasets.ClassLabel) else max(self.labels) + 1
+        feature = train_split.features.get(self.label_column)
+        return feature.num_classes if isinstance(feature, datasets.ClassLabel) else max(labels) + 1
 
-    def check_data(self) -> None:
+    def check_data(self, labels: list[int]) -> None:
         data = self.config.data
         identities_per_batch = data.batch_size // data.num_instances
-        num_identities = len(set(self.labels))
+        num_identities = len(set(labels))
         if num_identities < identities_per_batch:
             raise ValueError(
                 f"{data.dataset}: the train split has {num_identities} identities but a batch needs "
@@ -253,17 +249,17 @@ class TrainerSetup:
             )
 
     # --- model and optimizer ------------------------------------------------------------------------------
-    def build_model(self) -> torch.nn.Module:
+    def build_model(self, num_classes: int, part_loss: bool) -> torch.nn.Module:
         """``IAUnetForReID`` built once from the recipe's options, then the ImageNet backbone weights (Hub or a
         local file) loaded into its network through timm's loader, when the recipe asks for them."""
         model_cfg, data = self.config.model, self.config.data
         hf_config = IAUnetConfig.from_options(
-            model_options(model_cfg), image_size=[data.height, data.width], **self.loss_settings()
+            model_options(model_cfg), image_size=[data.height, data.width], **self.loss_settings(part_loss)
         )
-        hf_config.num_labels = self.num_classes
+        hf_config.num_labels = num_classes
         model = IAUnetForReID(hf_config)
         if model_cfg.pretrained or model_cfg.pretrained_file is not None:
-            self.load_pretrained_backbone(model.iaunet.network)
+            load_imagenet_backbone(model.iaunet.network, self.config.model)
         model.eval()  # as the model came before (the loop switches to train mode itself)
         if self.config.train.sync_batchnorm and self.accelerator.num_processes > 1:
             if self.accelerator.device.type == "cpu":
@@ -275,27 +271,6 @@ class TrainerSetup:
         if self.config.train.channels_last:
             model = model.to(memory_format=torch.channels_last)
         return model
-
-    def load_pretrained_backbone(self, network: torch.nn.Module) -> None:
-        """ImageNet weights of the recipe's architecture from ``model.pretrained_file`` or the Hub; weights the Hub
-        cannot give (offline, no network, no cached copy) are a ``ValueError`` naming the Hub repository and the
-        options that train without it."""
-        model_cfg = self.config.model
-        overlay = None
-        if model_cfg.pretrained_file is not None:
-            if not Path(model_cfg.pretrained_file).is_file():
-                raise FileNotFoundError(
-                    f"model.pretrained_file {model_cfg.pretrained_file} does not exist; expected ImageNet ResNet "
-                    "weights (.safetensors or .pth) there, or start from random weights with "
-                    "--model.pretrained_file null --model.pretrained false"
-                )
-            overlay = dict(file=str(model_cfg.pretrained_file))
-        try:
-            load_pretrained_backbone(network, model_cfg.architecture, overlay)
-        except OSError as error:  # huggingface_hub's errors (offline, not cached, HTTP) are OSErrors
-            if overlay is not None or not model_cfg.pretrained:
-                raise
-            raise ValueError(hub_weights_unavailable(model_cfg.architecture, error)) from error
 
     def build_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
         opt = self.config.optimizer
