@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_data_options(extra: Sequence[str]) -> dict[str, str]:
     """``--data.KEY VALUE`` pairs (the grammar every tool shares); typed later by the builders they go to."""
+    unknown = [token for token in extra if token.startswith("--") and not token.startswith("--data.")]
+    if unknown:
+        raise ValueError(
+            f"unrecognised argument {unknown[0]!r}; expected --data.KEY VALUE or the options in --help"
+        )
     options = {}
     for key, text in override_pairs(extra):
         name = key[len("data.") :]
