@@ -17,7 +17,7 @@ import argparse
 
 from iaunet_hf.data.loading import DATASET_NAMES
 from iaunet_hf.data.mask_generation import MASK_LAYOUTS, compute_part_masks
-from iaunet_hf.overrides import parse_cli_value, parse_overrides
+from iaunet_hf.overrides import parse_overrides, typed_data_options
 from iaunet_hf.training.config import builder_option_fields
 
 
@@ -52,8 +52,8 @@ def builder_options(dataset: str, overrides: dict[str, str]) -> dict:
         section, _, name = key.replace("-", "_").partition(".")
         if section != "data" or name not in fields:
             raise ValueError(f"unknown option --{key}; expected --data.OPTION with one of {sorted(fields)}")
-        options[name] = parse_cli_value(text, fields[name])
-    return options
+        options[name] = text
+    return typed_data_options([dataset], options)
 
 
 def main(argv: list[str] | None = None) -> None:

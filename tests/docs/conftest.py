@@ -16,21 +16,16 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 import timm
-from docs_world import user_env, write_flat_crops
+from docs_world import TINY_TRAINING, user_env
 from hub_server import TEST_TOKEN, HubServer  # noqa: E402  (on the path through docs_world)
 from huggingface_hub import HfApi
-from reid_folder_set import write_custom_named_folder_set
+from reid_folder_set import write_custom_named_folder_set, write_flat_crops
 from timm.models import save_for_hf
 
 from iaunet_hf.data import write_synthetic_reid
 
 TINY_SET = dict(num_train_ids=4, num_test_ids=3, num_cameras=2, images_per_camera=2, num_distractors=2,
                 num_junk=1, height=64, width=32)  # fmt: skip
-# What iaunet-train gets unless the command sets it: ResNet-18 at 64x32, one step an epoch, a P=2 x K=4 batch.
-TINY_TRAINING = {"model.architecture": "iaunet_resnet18", "data.height": "64", "data.width": "32",
-                 "data.batch_size": "8", "data.num_instances": "4", "data.eval_batch_size": "16", "train.epochs": "2",
-                 "train.max_steps_per_epoch": "1", "train.mixed_precision": "no", "eval.every_epochs": "0",
-                 "eval.rerank": "false", "data.num_workers": "0"}  # fmt: skip
 SHIM = '''#!{python}
 """iaunet-train with the docs tests' tiny settings for the options the command line leaves out."""
 import sys

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from docs_world import TINY_TRAINING
+
 
 @dataclass(frozen=True)
 class Run:
@@ -36,13 +38,10 @@ class Excluded:
     reason: str
 
 
-# The tiny settings for commands that bypass the iaunet-train wrapper (`python -m iaunet_hf.train`, torchrun).
-TINY_ARGS = ("--model.architecture iaunet_resnet18 --data.height 64 --data.width 32 --data.batch_size 8 --data.num_instances 4 --train.epochs 1 "
-             "--train.max_steps_per_epoch 1 --eval.every_epochs 0 --eval.rerank false --data.num_workers 0")  # fmt: skip
-TINY_PYTHON = """
-TINY = {"model.architecture": "iaunet_resnet18", "data.height": 64, "data.width": 32, "data.batch_size": 8, "data.num_instances": 4, "train.epochs": 1,
-        "train.max_steps_per_epoch": 1, "eval.every_epochs": 0, "eval.rerank": False, "data.num_workers": 0}
-"""
+# The wrapper's tiny settings, for the commands that bypass it (`python -m iaunet_hf.train`, torchrun, the Python API).
+TINY_ARGS = " ".join(f"--{key} {value}" for key, value in TINY_TRAINING.items())
+# The Python API example chooses its own precision; the strings are typed by their fields, as on the command line.
+TINY_PYTHON = f"TINY = { ({k: v for k, v in TINY_TRAINING.items() if k != 'train.mixed_precision'})!r}\n"
 QUERY_IMAGES = """
 from pathlib import Path
 from PIL import Image

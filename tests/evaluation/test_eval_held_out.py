@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from reid_folder_set import write_flat_crops
 
 from iaunet_hf import IAUnetConfig, IAUnetModel
 from iaunet_hf.evaluation.cli import main
@@ -30,16 +30,6 @@ def run(tool: str, *argv: str, home: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     env.update(HF_HOME=str(home), HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
     return subprocess.run([str(BIN / tool), *argv], env=env, capture_output=True, text=True, timeout=300)
-
-
-def write_flat_crops(market_dir: Path, flat: Path) -> Path:
-    """Every identified image of the tiny synthetic set (7 identities, 2 cameras) in one flat folder."""
-    flat.mkdir(parents=True)
-    for source in ("bounding_box_train", "query", "bounding_box_test"):
-        for image in sorted((market_dir / source).glob("*.jpg")):
-            if int(re.match(r"([-\d]+)_c", image.name).group(1)) > 0:  # no junk, no distractors
-                shutil.copyfile(image, flat / image.name)
-    return flat
 
 
 @pytest.fixture(scope="module")
