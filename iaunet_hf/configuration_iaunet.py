@@ -36,9 +36,12 @@ class IAUnetConfig(PreTrainedConfig):
         iau_modules (`list[str]`, defaults to `["ciau", "stiau"]`): the IAU sub-modules, in order, or the
             paper's comparison blocks `"nl"`, `"se"`, `"sia"`, `"cia"` (Tables VI and VII).
         iau_arrangement (`str`, defaults to `"sequential"`): `"sequential"` or `"parallel"` (paper Table X).
-        relations (`str`, defaults to `"both"`): STIAU relations, `"both"`, `"spatial"` or `"temporal"`.
-        channel_relation (`str`, defaults to `"dot"`): CIAU's relation, `"dot"` or `"l2"` (paper Table IX).
-        part_relation (`str`, defaults to `"subnet"`): STIAU's relation, `"subnet"` or `"l2"` (paper Table IX).
+        stiau_context (`str`, defaults to `"both"`): the part nodes STIAU relates, `"both"`, `"spatial"` (same
+            frame) or `"temporal"` (same part, other frames). Formerly `relations` (still read from old files).
+        channel_affinity (`str`, defaults to `"dot"`): how CIAU scores its channel relation, `"dot"` or `"l2"`
+            (paper Table IX). Formerly `channel_relation`.
+        part_affinity (`str`, defaults to `"subnet"`): how STIAU scores its part relation, `"subnet"` or `"l2"`
+            (paper Table IX). Formerly `part_relation`.
         base_channels (`int`, defaults to 64): channels of the ResNet stem and first stage (each later stage
             doubles them). 64 is every published ResNet (and the only width with ImageNet weights); smaller values
             give a narrow model for tests and quick experiments (`IAUnetConfig.small()`).
@@ -64,6 +67,8 @@ class IAUnetConfig(PreTrainedConfig):
     """
 
     model_type = "iaunet"
+    # transformers' alias mechanism: code that still reads a renamed option's former attribute gets the new one
+    attribute_map = IAUnetOptions.former_keywords()
 
     def __init__(
         self,
@@ -84,7 +89,8 @@ class IAUnetConfig(PreTrainedConfig):
             raise ValueError(
                 f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}"
             )
-        given = {key: kwargs.pop(key) for key in IAUnetOptions.config_keys().values() if key in kwargs}
+        keys = (*IAUnetOptions.config_keys().values(), *IAUnetOptions.former_keywords())
+        given = {key: kwargs.pop(key) for key in keys if key in kwargs}
         self.image_size = [int(side) for side in image_size]
         self.label_smoothing = label_smoothing
         self.triplet_margin = triplet_margin

@@ -9,6 +9,7 @@ an option is one field here plus its use.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +20,13 @@ from .backbones.resnet import IMAGENET_BASE_CHANNELS
 IAU_MODULE_NAMES = ("ciau", "stiau")
 COMPARISON_MODULE_NAMES = ("nl", "se", "sia", "cia")
 IAU_ARRANGEMENTS = ("sequential", "parallel")
-RELATION_KINDS = ("both", "spatial", "temporal")
+# The context a STIAU part node gathers: every part of every frame, the parts of its own frame, or its own part in
+# the other frames. ("Relations" are only the maps the blocks return.)
+STIAU_CONTEXTS = ("both", "spatial", "temporal")
 PART_DIVISIONS = ("attention", "patches")
-# Relation strategies (paper Table IX): CIAU's Gram "dot" or "l2", STIAU's relation "subnet" or "l2".
-CHANNEL_RELATIONS = ("dot", "l2")
-PART_RELATIONS = ("subnet", "l2")
+# How a relation map's entries are scored (paper Table IX): CIAU's Gram "dot" or "l2", STIAU's "subnet" or "l2".
+CHANNEL_AFFINITIES = ("dot", "l2")
+PART_AFFINITIES = ("subnet", "l2")
 # "avg": average over space and time; "": timm's idiom for no pooling (forward returns the last feature map).
 GLOBAL_POOLS = ("avg", "")
 BACKBONES = ("resnet", "googlenet")
@@ -68,11 +71,13 @@ class IAUBlockOptions:
 
     modules: tuple[str, ...] = field(default=IAU_MODULE_NAMES, metadata={"keyword": "iau_modules"})
     arrangement: str = field(default="sequential", metadata={"keyword": "iau_arrangement"})
-    relations: str = "both"  # STIAU's node pairs: "both", "spatial" or "temporal"
+    # STIAU's node pairs: "both", "spatial" or "temporal" (formerly ``relations``)
+    stiau_context: str = field(default="both", metadata={"formerly": "relations"})
     num_parts: int = 4  # body parts N
     part_division: str = "attention"  # learned part attention, or "patches" (a fixed 2x2 grid)
-    channel_relation: str = "dot"  # CIAU's relation (Table IX)
-    part_relation: str = "subnet"  # STIAU's relation (Table IX)
+    # how CIAU's and STIAU's relation entries are scored (Table IX; formerly ``channel_relation``/``part_relation``)
+    channel_affinity: str = field(default="dot", metadata={"formerly": "channel_relation"})
+    part_affinity: str = field(default="subnet", metadata={"formerly": "part_relation"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "modules", tuple(self.modules))
@@ -100,10 +105,10 @@ class IAUBlockOptions:
                 f"{modules!r}"
             )
         _one_of("iau_arrangement", self.arrangement, IAU_ARRANGEMENTS)
-        _one_of("relations", self.relations, RELATION_KINDS)
+        _one_of("stiau_context", self.stiau_context, STIAU_CONTEXTS)
         _one_of("part_division", self.part_division, PART_DIVISIONS)
-        _one_of("channel_relation", self.channel_relation, CHANNEL_RELATIONS)
-        _one_of("part_relation", self.part_relation, PART_RELATIONS)
+        _one_of("channel_affinity", self.channel_affinity, CHANNEL_AFFINITIES)
+        _one_of("part_affinity", self.part_affinity, PART_AFFINITIES)
         if self.num_parts < 1:
             raise ValueError(f"num_parts must be >= 1, got {self.num_parts}")
         if self.part_division == "patches" and self.num_parts != 4:
@@ -157,7 +162,11 @@ class IAUnetOptions:
     # --- flat keywords (timm.create_model, IAUnet, config.json) ----------------------------------------------
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> IAUnetOptions:
-        """Options from flat keywords (``iau_modules=...``, ``relations=...``); unknown ones are a TypeError."""
+        """Options from flat keywords (``iau_modules=...``, ``stiau_context=...``); unknown ones are a TypeError.
+
+        A renamed keyword (``relations``, ``channel_relation``, ``part_relation``) still works, with a
+        FutureWarning naming its new name."""
+        kwargs = _renamed(kwargs, warn=True)
         top, block = _keywords(cls), _keywords(IAUBlockOptions)
         for name in kwargs:
             if name not in top and name not in block:
@@ -188,8 +197,17 @@ class IAUnetOptions:
 
     @classmethod
     def from_config_keys(cls, values: Mapping[str, Any]) -> IAUnetOptions:
-        """Options from a mapping keyed like ``config.json`` (only the keys present; defaults for the rest)."""
+        """Options from a mapping keyed like ``config.json`` (only the keys present; defaults for the rest).
+
+        A ``config.json`` written before the rename names three options by their former keys: read silently, so every
+        saved checkpoint loads unchanged."""
+        values = _renamed(values, warn=False)
         return cls.from_kwargs(**{k: values[key] for k, key in cls.config_keys().items() if key in values})
+
+    @staticmethod
+    def former_keywords() -> dict[str, str]:
+        """Former flat keyword -> the keyword it is now (accepted for one more release)."""
+        return dict(_FORMER_KEYWORDS)
 
     def to_config_keys(self) -> dict[str, Any]:
         """The options keyed like ``config.json`` (sequences as lists), what ``from_config_keys`` reads back."""
@@ -211,6 +229,31 @@ class IAUnetOptions:
         """Whether the network predicts learned part attention (STIAU with ``part_division="attention"``)."""
         iau = self.iau
         return bool(self.iau_stages) and "stiau" in iau.modules and iau.part_division == "attention"
+
+
+_FORMER_KEYWORDS = {
+    f.metadata["formerly"]: f.metadata.get("keyword", f.name)
+    for f in dataclasses.fields(IAUBlockOptions)
+    if "formerly" in f.metadata
+}
+
+
+def _renamed(values: Mapping[str, Any], warn: bool) -> dict[str, Any]:
+    """``values`` with every former keyword under its new name (both given: a TypeError, not a silent pick)."""
+    renamed = dict(values)
+    for old, new in _FORMER_KEYWORDS.items():
+        if old not in renamed:
+            continue
+        if new in renamed:
+            raise TypeError(f"IAUnet got both '{old}' and its new name '{new}'; give '{new}' only")
+        if warn:
+            warnings.warn(
+                f"IAUnet option '{old}' is now called '{new}'; the old name will be removed in the next release",
+                FutureWarning,
+                stacklevel=4,
+            )
+        renamed[new] = renamed.pop(old)
+    return renamed
 
 
 def _keywords(cls: type) -> dict[str, str]:

@@ -272,7 +272,7 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
     ),
     (
         "docs/training.md",
-        "iaunet-train --recipe market1501 --data-dir data/Market-1501-v15.09.15 --model.iau_modules '[ciau]' --model.relations spatial",
+        "iaunet-train --recipe market1501 --data-dir data/Market-1501-v15.09.15 --model.iau_modules '[ciau]' --model.stiau_context spatial",
     ): Run(),
     (
         "docs/training.md",
