@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="fp32",
         help="precision of the forward pass (bf16/fp16: autocast), as in training and tracking (default: fp32)",
     )
-    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)  # former spelling of --precision bf16
+    # the former spelling of --precision bf16
+    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--eval-split",
         type=Path,
@@ -253,7 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.bf16:
-        print("iaunet-eval: --bf16 is now spelt --precision bf16 (the old flag goes in the next release)", file=sys.stderr)
+        print(
+            "iaunet-eval: --bf16 is now spelt --precision bf16 (the old flag goes in the next release)",
+            file=sys.stderr,
+        )
         args.precision = "bf16"
 
     try:

@@ -23,7 +23,8 @@ from .attention_ops import (
 from .options import IAUBlockOptions
 from .weight_init import init_module_weights, mark_zero_init
 
-DEFAULT_OPTIONS = IAUBlockOptions()  # the paper's block: CIAU then STIAU, spatial and temporal context, 4 parts
+# the paper's block: CIAU then STIAU, spatial and temporal context, 4 parts
+DEFAULT_OPTIONS = IAUBlockOptions()
 
 # Leaves for torch.fx here too (torch.fx.wrap patches the calling module's own global name).
 for _leaf in ("relation_mask", "channel_aggregation", "fused_channel_aggregation", "masked_relation_softmax"):

@@ -12,8 +12,11 @@ import torch
 from iaunet_hf import IAUnetConfig, IAUnetModel
 from iaunet_hf.model import IAUnetOptions
 
-RENAMED = {"relations": ("stiau_context", "spatial"), "channel_relation": ("channel_affinity", "l2"),
-           "part_relation": ("part_affinity", "l2")}
+RENAMED = {
+    "relations": ("stiau_context", "spatial"),
+    "channel_relation": ("channel_affinity", "l2"),
+    "part_relation": ("part_affinity", "l2"),
+}
 
 
 @pytest.mark.parametrize("former", sorted(RENAMED))
@@ -50,4 +53,6 @@ def test_config_json_written_before_the_rename_loads_silently(tmp_path):
     assert loaded.config.relations == "temporal"  # the former attribute reads the new field
     pixels = torch.randn(2, 3, 64, 32)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(pixel_values=pixels).pooler_output, model(pixel_values=pixels).pooler_output)
+        torch.testing.assert_close(
+            loaded(pixel_values=pixels).pooler_output, model(pixel_values=pixels).pooler_output
+        )
