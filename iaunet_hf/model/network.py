@@ -84,6 +84,10 @@ class IAUnet(nn.Module):
             self.add_module(name, module)
         self.feature_info = self.layout.feature_info()
         self.iau = nn.ModuleDict(self._make_blocks(**dd))
+        # transformers' gradient_checkpointing_enable() and timm's set_grad_checkpointing switch this (and the
+        # ResNet stages' own): a timm backbone's stages are checkpointed by the network
+        self.gradient_checkpointing = False
+        self._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
         in_channels = self.layout.stage_channels[-1]
         if options.head == "pcb":
             self.pcb = PCBHead(in_channels, **dd)
@@ -173,7 +177,8 @@ class IAUnet(nn.Module):
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage."""
+        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage (and, for
+        a timm backbone, whose stages are timm's modules, on the network, which then checkpoints each stage)."""
         for module in self.modules():
             if isinstance(module, GradientCheckpointingLayer):
                 module.gradient_checkpointing = enable
@@ -182,7 +187,7 @@ class IAUnet(nn.Module):
     @property
     @torch.jit.unused
     def grad_checkpointing(self) -> bool:
-        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules() if m is not self)
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
 
     @torch.jit.ignore
     def get_classifier(self, name_only: bool = False):
@@ -220,8 +225,10 @@ class IAUnet(nn.Module):
             x = self._unit(name)(x)
         stage_outputs, part_logits, relations = [x], [], []
         for names in self.layout.stages[:last_stage]:
-            for name in names:
-                x = self._unit(name)(x)
+            if self.gradient_checkpointing and self.training and self.options.use_timm_backbone:
+                x = self._gradient_checkpointing_func(self._run_units, names, x)
+            else:
+                x = self._run_units(names, x)
             if block_key(names[-1]) in self.iau:
                 x, logits, relation = self.iau[block_key(names[-1])](x, num_frames, return_relations)
                 if logits is not None:
@@ -230,6 +237,11 @@ class IAUnet(nn.Module):
                     relations.append(relation)
             stage_outputs.append(x)
         return x, stage_outputs, part_logits, relations
+
+    def _run_units(self, names: tuple[str, ...], x: torch.Tensor) -> torch.Tensor:
+        for name in names:
+            x = self._unit(name)(x)
+        return x
 
     def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
         """Global average pool over space, then over time for clips: (B, D) from (B, D, h, w) or (B, T, D, h, w)."""

@@ -104,3 +104,56 @@ def test_backbones_that_cannot_be_used_get_a_clear_error(kwargs, message):
 def test_a_timm_name_without_use_timm_backbone_is_refused():
     with pytest.raises(ValueError, match="use_timm_backbone=True"):
         IAUnetConfig(backbone="convnext_tiny")
+
+
+def test_gradient_checkpointing_of_a_timm_backbone_gives_the_same_gradients():
+    torch.manual_seed(0)
+    config = IAUnetConfig(backbone="resnet18", use_timm_backbone=True, image_size=(64, 32), iau_stages=[2])
+    model = IAUnetModel(config).train()
+    grads = []
+    for enable in (False, True):
+        if enable:
+            model.activation_checkpointing_enable()
+            assert (
+                model.iaunet.network.grad_checkpointing
+                if hasattr(model, "iaunet")
+                else model.network.grad_checkpointing
+            )
+        model.zero_grad()
+        torch.manual_seed(1)
+        model(pixel_values=PIXELS).pooler_output.square().sum().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) == len(list(model.parameters()))
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-5)
+
+
+def test_features_only_and_fx_on_a_timm_backbone():
+    from timm.models import create_feature_extractor
+
+    features = timm.create_model(
+        "iaunet", backbone="convnext_atto", features_only=True, out_indices=(1, 2, 3, 4)
+    )
+    maps = features(PIXELS)
+    assert [m.shape[1] for m in maps] == features.feature_info.channels()
+    assert [m.shape[-1] for m in maps] == [8, 4, 2, 2]  # reductions 4, 8, 16, 16 on a 32-wide input
+    model = timm.create_model("iaunet", backbone="convnext_atto", num_classes=0).eval()
+    traced = create_feature_extractor(model, return_nodes={"iau.stages_2": "stage3"})
+    with torch.no_grad():
+        assert traced(PIXELS)["stage3"].shape == maps[2].shape
+
+
+def test_meta_device_build():
+    model = timm.create_model("iaunet", backbone="efficientnet_b0", device="meta")
+    assert all(p.is_meta for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["resnet18d", "convnext_atto", "efficientnet_b0", "regnety_002"])
+def test_onnx_export_of_a_timm_backbone_matches_transformers(name, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from iaunet_hf.export import export_onnx
+
+    config = IAUnetConfig(backbone=name, use_timm_backbone=True, image_size=(64, 32))
+    IAUnetModel(config).eval().save_pretrained(tmp_path / "model")
+    result = export_onnx(tmp_path / "model", tmp_path / "model.onnx")  # parity-checked on several batch sizes
+    assert result.max_abs_diff is not None and result.max_abs_diff <= 1e-4
