@@ -9,7 +9,6 @@ is one validated ``IAUnetOptions``; the network only reads it.
 
 from __future__ import annotations
 
-import re
 from functools import partial
 
 import torch
@@ -20,15 +19,8 @@ from torch.utils.checkpoint import checkpoint
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .attention_ops import is_tracing
-from .backbones import (
-    PCBHead,
-    StripeClassifier,
-    build_googlenet,
-    build_resnet,
-    googlenet_layout,
-    resnet_layout,
-)
-from .backbones.timm_backbone import build_timm_backbone
+from .backbones import PCBHead, StripeClassifier
+from .backbones.build import block_key, build_backbone, group_matcher
 from .comparison_blocks import ComparisonBlock
 from .head import IAUnetOutput, make_identity_classifier
 from .iau_block import IAUBlock
@@ -37,13 +29,6 @@ from .options import IAUnetOptions, check_global_pool
 from .weight_init import init_module_weights
 
 __all__ = ["IAUnet", "IAUnetOutput", "make_identity_classifier"]
-# The ImageNet heads a plain torchvision/timm ResNet or GoogLeNet file carries (GoogLeNet adds two auxiliary ones).
-IMAGENET_HEAD_PREFIXES = ("fc.", "aux1.", "aux2.")
-
-
-def block_key(stage_end: str) -> str:
-    """Key of the block after the stage ending in module ``stage_end`` (``blocks.4`` -> ``blocks_4``)."""
-    return stage_end.replace(".", "_")
 
 
 class IAUnet(nn.Module):
@@ -79,8 +64,12 @@ class IAUnet(nn.Module):
         self.head = options.head
         self.drop_rate = drop_rate
         self.global_pool = global_pool
-        modules = self._build_backbone(options, **dd)
-        for name, module in modules.items():
+        backbone = build_backbone(options, **dd)
+        # the layout runs the modules; a plain ImageNet file of the backbone also holds its head (under these
+        # prefixes); OSNet applies its 512-d feature layer after pooling
+        self.layout, self.imagenet_head_prefixes = backbone.layout, backbone.head_prefixes
+        self.post_pool = backbone.post_pool
+        for name, module in backbone.modules.items():
             self.add_module(name, module)
         self.feature_info = self.layout.feature_info()
         self.iau = nn.ModuleDict(self._make_blocks(**dd))
@@ -99,30 +88,6 @@ class IAUnet(nn.Module):
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()
-
-    def _build_backbone(self, options: IAUnetOptions, device=None, dtype=None) -> dict[str, nn.Module]:
-        """The backbone's modules under their ImageNet names; sets the layout that runs them and, for a timm
-        backbone, the ImageNet head's key prefixes and the post-pool feature layer (OSNet's ``fc``)."""
-        self.imagenet_head_prefixes, self.post_pool = IMAGENET_HEAD_PREFIXES, None
-        if options.use_timm_backbone:
-            backbone = build_timm_backbone(
-                options.backbone, options.in_chans, options.last_stride, device=device, dtype=dtype
-            )
-            self.layout, self.imagenet_head_prefixes = backbone.layout, backbone.head_prefixes
-            self.post_pool = backbone.post_pool
-            return backbone.modules
-        if options.backbone == "googlenet":
-            self.layout = googlenet_layout(options.last_stride)
-            return build_googlenet(options.in_chans, options.last_stride, device=device, dtype=dtype)
-        self.layout = resnet_layout(options.depth, options.last_stride, options.base_channels)
-        return build_resnet(
-            options.depth,
-            options.in_chans,
-            options.last_stride,
-            options.base_channels,
-            device=device,
-            dtype=dtype,
-        )
 
     def _unit(self, path: str) -> nn.Module:
         """A backbone module by its (possibly dotted, e.g. ``blocks.3``) ImageNet name."""
@@ -164,16 +129,7 @@ class IAUnet(nn.Module):
     # --- timm model interface -------------------------------------------------------------------------------
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
-        if self.options.use_timm_backbone:  # a group per stage, by the layout's module names
-
-            def names(units) -> str:
-                return "|".join(re.escape(unit) for unit in units)
-
-            stages = [(rf"^({names(units)})\.", (index,)) for index, units in enumerate(self.layout.stages)]
-            return dict(stem=rf"^({names(self.layout.stem)})\.", blocks=stages)
-        if self.options.backbone == "googlenet":
-            return dict(stem=r"^conv1", blocks=[(r"^conv[23]", (0,)), (r"^inception(\d)", None)])
-        return dict(stem=r"^conv1|bn1", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
+        return group_matcher(self.options, self.layout, coarse)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

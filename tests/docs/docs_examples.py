@@ -229,6 +229,7 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
     # docs/model.md
     ("docs/model.md", "from iaunet_hf import IAUnetConfig"): Run(),
     ("docs/model.md", "import timm"): Run(),
+    ("docs/model.md", "# a reID model on any timm CNN"): Run(),
     ("docs/model.md", "from transformers import AutoModelForImageClassification"): Run(
         setup='mkdir -p org && python -c "from transformers import AutoModel; import iaunet_hf; '
         "AutoModel.from_pretrained('outputs/iaunet-market1501/best_model').save_pretrained("

@@ -10,6 +10,18 @@ import dataclasses
 from dataclasses import dataclass
 
 
+@dataclass
+class Backbone:
+    """A built backbone: its modules under their ImageNet names, the layout that runs them, the key prefixes of
+    the ImageNet head a plain checkpoint of it carries, and a module applied after pooling (OSNet's 512-d ``fc``;
+    None for the others)."""
+
+    modules: dict
+    layout: BackboneLayout
+    head_prefixes: tuple[str, ...]
+    post_pool: str | None = None
+
+
 @dataclass(frozen=True)
 class BackboneLayout:
     """Stem and stage module names in forward order, their output channels and per-stage strides."""

@@ -15,28 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from dataclasses import dataclass
 
 import timm
 import torch
 from torch import nn
 
-from .layout import BackboneLayout
+from .layout import Backbone, BackboneLayout
 
 # Top-level modules that start a timm model's head: what follows the feature map, never part of a stage.
 HEAD_MODULE_NAMES = ("global_pool", "head", "fc", "classifier", "head_drop", "flatten", "pre_logits")
 STAGE_REDUCTIONS = (4, 8, 16)  # stages 1-3; stage 4 is 32, or 16 with last stride 1
-
-
-@dataclass
-class TimmBackbone:
-    """A timm model cut into stem and stages: the modules to register (timm's names), how to run them, and the
-    prefixes of the ImageNet head that a plain timm checkpoint carries besides them."""
-
-    modules: dict[str, nn.Module]
-    layout: BackboneLayout
-    head_prefixes: tuple[str, ...]
-    post_pool: str | None  # a module applied after pooling, before the BN neck (OSNet's 512-d ``fc``)
 
 
 def _create(name: str, in_chans: int, last_stride: int, device=None, dtype=None) -> nn.Module:
@@ -104,7 +92,7 @@ def _split(model: nn.Module, name: str, last_stride: int) -> tuple[list[str], li
 
 def build_timm_backbone(
     name: str, in_chans: int = 3, last_stride: int = 1, device=None, dtype=None
-) -> TimmBackbone:
+) -> Backbone:
     """Build timm's ``name`` (random weights; ``IAUnet`` loads ImageNet ones through timm's loader) and split it."""
     model = _create(name, in_chans, last_stride, device, dtype)
     stem, stages, head = _split(model, name, last_stride)
@@ -138,7 +126,7 @@ def build_timm_backbone(
         stage_strides=tuple(int(s) for s in strides),
         stem_reduction=64 // int(stem_size),
     )
-    return TimmBackbone(modules, layout, tuple(f"{child}." for child in head), post_pool)
+    return Backbone(modules, layout, tuple(f"{child}." for child in head), post_pool)
 
 
 @functools.lru_cache(maxsize=64)
