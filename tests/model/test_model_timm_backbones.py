@@ -157,3 +157,19 @@ def test_onnx_export_of_a_timm_backbone_matches_transformers(name, tmp_path):
     IAUnetModel(config).eval().save_pretrained(tmp_path / "model")
     result = export_onnx(tmp_path / "model", tmp_path / "model.onnx")  # parity-checked on several batch sizes
     assert result.max_abs_diff is not None and result.max_abs_diff <= 1e-4
+
+
+def test_tracker_encoder_on_a_timm_backbone(tmp_path):
+    import numpy as np
+
+    from iaunet_hf.tracking import IAUnetEncoder
+
+    config = IAUnetConfig(
+        backbone="mobilenetv3_small_050", use_timm_backbone=True, last_stride=2, image_size=(64, 32)
+    )
+    IAUnetModel(config).eval().save_pretrained(tmp_path)
+    encoder = IAUnetEncoder.from_pretrained(tmp_path, device="cpu")
+    frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    features = encoder.get_features(np.array([[10, 10, 40, 90], [60, 20, 100, 110]], dtype=np.float32), frame)
+    assert features.shape == (2, config.hidden_size)
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, rtol=1e-5)
