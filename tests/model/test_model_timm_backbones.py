@@ -148,7 +148,7 @@ def test_meta_device_build():
     assert all(p.is_meta for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", ["resnet18d", "convnext_atto", "efficientnet_b0", "regnety_002"])
+@pytest.mark.parametrize("name", ["convnext_atto", "efficientnet_b0"])
 def test_onnx_export_of_a_timm_backbone_matches_transformers(name, tmp_path):
     pytest.importorskip("onnxruntime")
     from iaunet_hf.export import export_onnx
