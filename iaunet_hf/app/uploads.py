@@ -46,10 +46,10 @@ def open_image(path: str | Path | None, what: str = "image") -> Image.Image:
             image.load()
     except UploadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UploadError(
-            f"{what} {_name(path)}: not a readable image ({error}); expected JPEG, PNG, ..."
-        ) from error
+    except UnidentifiedImageError as error:
+        raise UploadError(f"{what} {_name(path)}: not an image file; expected JPEG, PNG, ...") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise UploadError(f"{what} {_name(path)}: refused as too large to decode ({error})") from error
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt pixel data
         raise UploadError(f"{what} {_name(path)}: the image is corrupt ({error})") from error
     return image.convert("RGB")
