@@ -67,8 +67,21 @@ def detections_per_frame(rows: np.ndarray, num_frames: int) -> list[np.ndarray]:
     return per_frame
 
 
+def require_boxmot() -> None:
+    """boxmot and trackeval are installed apart from the package (docs/tracking.md): say how when missing."""
+    try:
+        import boxmot  # noqa: F401
+        import trackeval  # noqa: F401
+    except ImportError as error:
+        raise ValueError(
+            f"Track needs boxmot and trackeval ({error}); install them with "
+            "pip install --no-deps boxmot==25.0.0 trackeval==1.3.0"
+        ) from error
+
+
 def track_sequence(engine: ReidEngine, sequence: Sequence, output_dir: Path) -> list[TrackRun]:
     """Run TRACKER_PAIR on the sequence; each run's annotated GIF is written under ``output_dir``."""
+    require_boxmot()
     encoder = IAUnetEncoder(engine.model, engine.image_processor, device=engine.device)
     num_frames = len(sequence.video.frames)
     runs = []
