@@ -109,7 +109,9 @@ def track_tab(context: AppContext) -> None:
         "BoT-SORT with the IAUnet encoder (left) and on motion alone (right), same detections and settings."
     )
     with gr.Row():
-        frames = gr.Slider(10, handlers.MAX_SYNTHETIC_FRAMES, value=40, step=1, label="frames")
+        frames = gr.Slider(
+            10, handlers.MAX_SYNTHETIC_FRAMES, value=40, step=1, label="frames", elem_id="track-frames"
+        )
         people = gr.Slider(1, handlers.MAX_SYNTHETIC_PEOPLE, value=5, step=1, label="people")
         seed = gr.Number(value=0, precision=0, label="seed")
         synthetic = gr.Button("Track the synthetic stop-and-turn sequence", variant="primary",

@@ -103,7 +103,9 @@ def screenshot_dirs(tmp_path_factory) -> list[Path]:
     """Where screenshots go: a session folder (test artefacts; IAUNET_TEST_ARTIFACTS to keep them elsewhere)
     and, when IAUNET_APP_DOCS_IMAGES names a folder (docs/images/app), the docs' pictures too."""
     artefacts = Path(os.environ.get("IAUNET_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artefacts")) / "app"
-    folders = [artefacts] + ([Path(os.environ["IAUNET_APP_DOCS_IMAGES"])] if os.environ.get("IAUNET_APP_DOCS_IMAGES") else [])
+    folders = [artefacts] + (
+        [Path(os.environ["IAUNET_APP_DOCS_IMAGES"])] if os.environ.get("IAUNET_APP_DOCS_IMAGES") else []
+    )
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     return folders

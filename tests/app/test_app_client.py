@@ -40,7 +40,9 @@ def test_search_pick_marks_right_and_wrong_and_draws_the_rank_strip(client):
 
 
 def test_attention_draws_overlays_and_relation_heat_maps(client, app_server):
-    overlays, relations, note = client.predict(None, handle_file(str(gallery_image(app_server))), api_name="/attention")
+    overlays, relations, note = client.predict(
+        None, handle_file(str(gallery_image(app_server))), api_name="/attention"
+    )
     pixels = np.asarray(Image.open(overlays).convert("RGB"), dtype=np.float32)
     assert pixels.std() > 10  # drawn, not blank
     captions = [item["caption"] for item in relations]
@@ -53,7 +55,9 @@ def test_compare_and_the_threshold_chosen_on_the_validation_split(client, app_se
     _, _, verdict, figure, description = client.predict(image, image, None, api_name="/compare")
     assert "similarity **1.000**: the same person" in verdict and "chosen on the validation split" in verdict
     assert "synthetic train split" in description and Image.open(figure).width > 100
-    _, _, verdict, _, _ = client.predict(image, handle_file(str(gallery_image(app_server, 0))), 1.0, api_name="/compare")
+    _, _, verdict, _, _ = client.predict(
+        image, handle_file(str(gallery_image(app_server, 0))), 1.0, api_name="/compare"
+    )
     assert "different people at threshold 1.000 (set by you)" in verdict
 
 
@@ -86,7 +90,9 @@ def test_track_upload_with_ground_truth(client, tmp_path):
     appearance, motion, scores = client.predict(
         handle_file(str(gif)), handle_file(str(detections)), handle_file(str(truth)), api_name="/track_upload"
     )
-    assert Image.open(appearance).n_frames > 1 and Image.open(motion).n_frames > 1  # Pillow merges equal frames
+    assert (
+        Image.open(appearance).n_frames > 1 and Image.open(motion).n_frames > 1
+    )  # Pillow merges equal frames
     assert "no ground truth" not in scores and "| botsort+iaunet | " in scores
 
 
@@ -105,14 +111,18 @@ def test_bad_uploads_get_messages_and_the_server_keeps_serving(client, app_serve
     broken_video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
     gif, outside, _ = write_video_and_detections(tmp_path, outside=True)
 
-    assert "notes.jpg: not an image file" in refusal(client, None, handle_file(str(text)), 5, api_name="/search")
+    assert "notes.jpg: not an image file" in refusal(
+        client, None, handle_file(str(text)), 5, api_name="/search"
+    )
     assert "huge.png: 5000x5000 pixels is too large" in refusal(
         client, None, handle_file(str(huge)), api_name="/attention"
     )
     assert "broken.mp4: cannot be opened as a video" in refusal(
         client, handle_file(str(broken_video)), handle_file(str(outside)), None, api_name="/track_upload"
     )
-    message = refusal(client, handle_file(str(gif)), handle_file(str(outside)), None, api_name="/track_upload")
+    message = refusal(
+        client, handle_file(str(gif)), handle_file(str(outside)), None, api_name="/track_upload"
+    )
     assert "det.txt: row 3" in message and "inside the 128x96 frame" in message
     assert client.predict("0: id 9 cam 1", None, 2, api_name="/search")[3]["data"]  # still serving
     assert app_server.process.poll() is None
