@@ -64,18 +64,29 @@ def threshold_choice(context: AppContext):
     return threshold_figure(choice), choice.description
 
 
-def compare(context: AppContext, first: str | None, second: str | None, threshold: float | None):
+def own_threshold(text: str | float | None) -> float | None:
+    """The threshold typed in (None when left empty), a cosine similarity in [-1, 1]."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UploadError(f"threshold: expected a number in [-1, 1] or nothing, found {text!r}") from None
+    if not -1.0 <= value <= 1.0:
+        raise UploadError(f"threshold: expected a cosine similarity in [-1, 1], found {value}")
+    return value
+
+
+def compare(context: AppContext, first: str | None, second: str | None, threshold: str | float | None):
     """-> the two images, the verdict (similarity, decision, threshold used), the threshold figure and text."""
     first_image = open_image(first, "first image")
     second_image = open_image(second, "second image")
+    own = own_threshold(threshold)
     figure, description = threshold_choice(context)
-    chosen = context.threshold().threshold
-    used = chosen if threshold is None else float(threshold)
-    if not -1.0 <= used <= 1.0:
-        raise UploadError(f"threshold: expected a cosine similarity in [-1, 1], found {used}")
+    used = context.threshold().threshold if own is None else own
     similarity = compare_images(context.engine, first_image, second_image)
     decision = "the same person" if similarity >= used else "different people"
-    origin = "chosen on the validation split" if threshold is None else "set by you"
+    origin = "chosen on the validation split" if own is None else "set by you"
     verdict = f"Cosine similarity **{similarity:.3f}**: {decision} at threshold {used:.3f} ({origin})."
     return first_image, second_image, verdict, figure, description
 

@@ -87,7 +87,10 @@ def compare_tab(context: AppContext) -> None:
             label="Second image", file_types=IMAGE_TYPES, type="filepath", elem_id="compare-second"
         )
         with gr.Column():
-            threshold = gr.Number(label="Threshold (empty: chosen on the validation split)", value=None)
+            # a text box: a Number field cannot be empty in the browser (it sends 0)
+            threshold = gr.Textbox(
+                label="Threshold (empty: chosen on the validation split)", elem_id="compare-threshold"
+            )
             button = gr.Button("Compare", variant="primary", elem_id="compare-button")
     with gr.Row():
         first_image = gr.Image(label="First", type="pil", height=256)

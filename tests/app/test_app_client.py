@@ -52,7 +52,7 @@ def test_attention_draws_overlays_and_relation_heat_maps(client, app_server):
 
 def test_compare_and_the_threshold_chosen_on_the_validation_split(client, app_server):
     image = handle_file(str(gallery_image(app_server)))
-    _, _, verdict, figure, description = client.predict(image, image, None, api_name="/compare")
+    _, _, verdict, figure, description = client.predict(image, image, "", api_name="/compare")
     assert "similarity **1.000**: the same person" in verdict and "chosen on the validation split" in verdict
     assert "synthetic train split" in description and Image.open(figure).width > 100
     _, _, verdict, _, _ = client.predict(

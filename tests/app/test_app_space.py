@@ -26,7 +26,9 @@ def test_space_round_trip(app_model_dir, tiny_synthetic_dirs, tmp_path, monkeypa
         online = app_env(HF_ENDPOINT=hub.url, HF_TOKEN=TEST_TOKEN, HF_HOME=str(hf_home), HF_HUB_DISABLE_XET="1",
                          HF_HUB_OFFLINE="0")  # fmt: skip
         HfApi(endpoint=hub.url, token=TEST_TOKEN).create_repo("org/model")
-        HfApi(endpoint=hub.url, token=TEST_TOKEN).upload_folder(repo_id="org/model", folder_path=app_model_dir)
+        HfApi(endpoint=hub.url, token=TEST_TOKEN).upload_folder(
+            repo_id="org/model", folder_path=app_model_dir
+        )
         pushed = subprocess.run([sys.executable, "-c", PUSH, "--space", "org/demo", "--model", "org/model"],
                                 env=online, capture_output=True, text=True, timeout=120)  # fmt: skip
         assert pushed.returncode == 0, pushed.stderr[-2000:]
