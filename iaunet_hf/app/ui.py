@@ -115,7 +115,9 @@ def track_tab(context: AppContext) -> None:
         frames = gr.Slider(
             10, handlers.MAX_SYNTHETIC_FRAMES, value=40, step=1, label="frames", elem_id="track-frames"
         )
-        people = gr.Slider(1, handlers.MAX_SYNTHETIC_PEOPLE, value=5, step=1, label="people")
+        people = gr.Slider(
+            1, handlers.MAX_SYNTHETIC_PEOPLE, value=5, step=1, label="people", elem_id="track-people"
+        )
         seed = gr.Number(value=0, precision=0, label="seed")
         synthetic = gr.Button("Track the synthetic stop-and-turn sequence", variant="primary",
                               elem_id="track-synthetic-button")  # fmt: skip

@@ -5,11 +5,13 @@ message a bad upload gets. Screenshots are saved (see conftest's ``screenshot_di
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from app_inputs import write_video_and_detections
 from PIL import Image
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -66,7 +68,7 @@ def test_search_upload_shows_the_expected_top1(page, app_server, screenshot_dirs
     save_screenshot(page, "search.png", screenshot_dirs)
 
 
-def test_bad_upload_gets_a_message_in_the_browser(page, screenshot_dirs, tmp_path):
+def test_bad_uploads_get_messages_in_the_browser(page, screenshot_dirs, tmp_path):
     page.get_by_role("tab", name="Search").click()
     text = tmp_path / "holiday.jpg"
     text.write_text("this is not an image")
@@ -80,6 +82,22 @@ def test_bad_upload_gets_a_message_in_the_browser(page, screenshot_dirs, tmp_pat
         page, "bad_upload.png", screenshot_dirs, full_page=False
     )  # the message floats on the window
     page.reload()  # the next views start clean
+    page.get_by_role("tab", name="Attention").click()
+    huge = tmp_path / "panorama.png"
+    Image.new("1", (5000, 5000)).save(huge)  # 25 Mpixel of zeros: a small file, a large decode
+    upload(page, "attention-upload", huge)
+    page.locator("#attention-button").click()
+    sync_api.expect(page.get_by_text("panorama.png: 5000x5000 pixels is too large").first).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    page.get_by_role("tab", name="Track").click()
+    page.get_by_text("... or upload a video and its detections").click()
+    clip, outside, _ = write_video_and_detections(tmp_path, outside=True)
+    upload(page, "track-video", clip)
+    upload(page, "track-detections", outside)
+    page.locator("#track-upload-button").click()
+    sync_api.expect(page.get_by_text("det.txt: row 3").first).to_be_visible(timeout=TIMEOUT_MS)
+    page.reload()
     page.get_by_role("tab", name="Search").wait_for()
 
 
@@ -112,12 +130,13 @@ def test_track_view_returns_gifs_of_the_synthetic_sequence(page, screenshot_dirs
     pytest.importorskip("boxmot")
     page.get_by_role("tab", name="Track").click()
     page.locator("#track-frames input[type=range]").fill("20")
+    page.locator("#track-people input[type=range]").fill("3")
     sync_api.expect(page.locator("#track-frames input[type=number]")).to_have_value("20")
+    sync_api.expect(page.locator("#track-people input[type=number]")).to_have_value("3")
     page.locator("#track-synthetic-button").click()
     for elem_id in ("track-appearance", "track-motion"):
-        image = page.locator(f"#{elem_id} img")
-        image.wait_for()
-        assert image.get_attribute("src").split("?")[0].endswith(".gif")
+        gif = re.compile(r"\.gif(\?.*)?$")
+        sync_api.expect(page.locator(f"#{elem_id} img")).to_have_attribute("src", gif, timeout=TIMEOUT_MS)
     sync_api.expect(page.locator("#track-scores")).to_contain_text("botsort+iaunet", timeout=TIMEOUT_MS)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1500)  # the GIFs play a few frames, with their boxes

@@ -8,7 +8,7 @@ import sys
 
 import huggingface_hub
 import yaml
-from conftest import app_env, start_app, stop
+from app_process import app_env, start_app, stop
 from gradio_client import Client, handle_file
 from hub_server import TEST_TOKEN, HubServer
 from huggingface_hub import HfApi, snapshot_download
@@ -41,8 +41,7 @@ def test_space_round_trip(app_model_dir, tiny_synthetic_dirs, tmp_path, monkeypa
         # what a Space does at build and start: the repository checked out, the model fetched into the cache
         space = snapshot_download("org/demo", repo_type="space", local_dir=tmp_path / "space",
                                   endpoint=hub.url, token=TEST_TOKEN)  # fmt: skip
-        fetch = "from huggingface_hub import snapshot_download; snapshot_download('org/model')"
-        subprocess.run([sys.executable, "-c", fetch], env=online, check=True, timeout=120)
+        snapshot_download("org/model", cache_dir=hf_home / "hub", endpoint=hub.url, token=TEST_TOKEN)
     # the Hub is gone: the app starts offline from the cache
     command = [sys.executable, "app.py", "--data-dir", str(data_dir), "--cache-dir", str(cache_dir)]
     url, process = start_app(command, tmp_path / "space.log", cwd=tmp_path / "space", HF_HOME=str(hf_home))
