@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other machines")
+    parser.add_argument(
+        "--host", help="default: GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 serves other machines"
+    )
     parser.add_argument("--port", type=int, help="default: GRADIO_SERVER_PORT or 7860")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     return parser

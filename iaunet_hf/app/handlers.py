@@ -13,7 +13,7 @@ from .attention import attention_pictures
 from .compare import compare_images, threshold_figure
 from .context import AppContext
 from .search import QueryLabel, search_image
-from .track import Sequence, detections_per_frame, synthetic_sequence, track_sequence
+from .track import MotSequence, detections_per_frame, synthetic_sequence, track_sequence
 from .uploads import UploadError, open_image, read_mot_boxes, read_video
 
 MAX_TOP_K = 50
@@ -91,7 +91,7 @@ def compare(context: AppContext, first: str | None, second: str | None, threshol
     return first_image, second_image, verdict, figure, description
 
 
-def _track(context: AppContext, sequence: Sequence):
+def _track(context: AppContext, sequence: MotSequence):
     output_dir = Path(tempfile.mkdtemp(prefix="iaunet-app-track-"))
     runs = track_sequence(context.engine, sequence, output_dir)
     lines = ["| tracker | IDF1 | tracks |", "| --- | --- | --- |"]
@@ -120,4 +120,4 @@ def track_upload(
     rows = read_mot_boxes(detections_file, video, "detections")
     truth = read_mot_boxes(truth_file, video, "ground truth")[:, :6] if truth_file else None
     detections = detections_per_frame(rows, len(video.frames))
-    return _track(context, Sequence(video, detections, truth))
+    return _track(context, MotSequence(video, detections, truth))

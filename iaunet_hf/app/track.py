@@ -28,7 +28,7 @@ DETECTION_JITTER, DETECTION_DROP = 0.04, 0.15
 
 
 @dataclass(frozen=True)
-class Sequence:
+class MotSequence:
     """A video, its detections per frame ((N, 6) x1, y1, x2, y2, conf, cls) and optional MOT ground truth."""
 
     video: Video
@@ -44,7 +44,7 @@ class TrackRun:
     num_tracks: int
 
 
-def synthetic_sequence(num_frames: int, num_people: int, seed: int) -> Sequence:
+def synthetic_sequence(num_frames: int, num_people: int, seed: int) -> MotSequence:
     """The seeded stop-and-turn video; its detections are the true boxes jittered and dropped, as in the demo."""
     height, width = SYNTHETIC_SIZE
     video = render_synthetic_video(num_frames, height, width, num_people, seed=seed, motion="stop-and-turn")
@@ -53,7 +53,7 @@ def synthetic_sequence(num_frames: int, num_people: int, seed: int) -> Sequence:
         jittered_detections(video.ground_truth, frame, rng, DETECTION_JITTER, DETECTION_DROP)
         for frame in range(1, num_frames + 1)
     ]
-    return Sequence(Video(video.frames, video.frame_rate), detections, video.ground_truth)
+    return MotSequence(Video(video.frames, video.frame_rate), detections, video.ground_truth)
 
 
 def detections_per_frame(rows: np.ndarray, num_frames: int) -> list[np.ndarray]:
@@ -79,7 +79,7 @@ def require_boxmot() -> None:
         ) from error
 
 
-def track_sequence(engine: ReidEngine, sequence: Sequence, output_dir: Path) -> list[TrackRun]:
+def track_sequence(engine: ReidEngine, sequence: MotSequence, output_dir: Path) -> list[TrackRun]:
     """Run TRACKER_PAIR on the sequence; each run's annotated GIF is written under ``output_dir``."""
     require_boxmot()
     encoder = IAUnetEncoder(engine.model, engine.image_processor, device=engine.device)

@@ -68,34 +68,36 @@ def _check_frames(frames: list[np.ndarray], path: str | Path) -> np.ndarray:
         raise UploadError(
             f"video {_name(path)}: no frame could be decoded; expected an MP4, AVI or GIF video"
         )
-    height, width = frames[0].shape[:2]
-    if height * width > MAX_FRAME_PIXELS:
-        raise UploadError(
-            f"video {_name(path)}: frames of {width}x{height} are too large; expected at most {MAX_FRAME_PIXELS} pixels"
-        )
     if any(frame.shape != frames[0].shape for frame in frames):
         raise UploadError(f"video {_name(path)}: frames change size; expected one frame size")
     return np.stack(frames)
 
 
+def _check_frame_size(width: int, height: int, path: Path) -> None:
+    """Refuse large frames before decoding them (300 4K frames would be gigabytes)."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise UploadError(
+            f"video {path.name}: frames of {width}x{height} are too large; expected at most {MAX_FRAME_PIXELS} pixels"
+        )
+
+
 def _gif_frames(path: Path) -> tuple[list[np.ndarray], int]:
-    image = open_image_sequence(path)
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, OSError) as error:
+        raise UploadError(f"video {path.name}: not a readable GIF ({error})") from error
+    _check_frame_size(*image.size, path)
+    # encoders merge repeated frames into one longer frame: repeat it so frame numbers match the detections'
+    frame_ms = image.info.get("duration") or 100
     frames = []
-    for index, frame in enumerate(ImageSequence.Iterator(image)):
-        if index >= MAX_VIDEO_FRAMES:
+    for frame in ImageSequence.Iterator(image):
+        repeats = max(1, round((frame.info.get("duration") or frame_ms) / frame_ms))
+        if len(frames) + repeats > MAX_VIDEO_FRAMES:
             raise UploadError(
                 f"video {path.name}: more than {MAX_VIDEO_FRAMES} frames; expected a short clip"
             )
-        frames.append(np.asarray(frame.convert("RGB")))
-    duration = image.info.get("duration") or 100
-    return frames, max(1, round(1000 / duration))
-
-
-def open_image_sequence(path: Path) -> Image.Image:
-    try:
-        return Image.open(path)
-    except (UnidentifiedImageError, OSError) as error:
-        raise UploadError(f"video {path.name}: not a readable GIF ({error})") from error
+        frames.extend([np.asarray(frame.convert("RGB"))] * repeats)
+    return frames, max(1, round(1000 / frame_ms))
 
 
 def _cv2_frames(path: Path) -> tuple[list[np.ndarray], int]:
@@ -105,6 +107,9 @@ def _cv2_frames(path: Path) -> tuple[list[np.ndarray], int]:
     if not capture.isOpened():
         raise UploadError(f"video {path.name}: cannot be opened as a video; expected an MP4, AVI or GIF file")
     frame_rate = int(round(capture.get(cv2.CAP_PROP_FPS) or 10)) or 10
+    _check_frame_size(
+        int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), path
+    )
     frames = []
     try:
         while True:
@@ -145,7 +150,7 @@ def _mot_rows(path: Path, what: str) -> np.ndarray:
         if len(values) < 6 or not np.isfinite(values[:7]).all():
             raise UploadError(
                 f"{what} {path.name} line {number}: expected at least 6 finite values "
-                "frame,id,left,top,width,height, found {len(values)}"
+                f"frame,id,left,top,width,height, found {len(values)}"
             )
         rows.append(values[:7] + [1.0] * (7 - min(len(values), 7)))
     if not rows:
