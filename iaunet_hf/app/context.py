@@ -11,7 +11,7 @@ import datasets
 
 from .compare import ThresholdChoice, threshold_from_split
 from .engine import ReidEngine
-from .gallery import DatasetSource, GalleryCache
+from .gallery import DatasetSource, Gallery, GalleryCache
 
 
 def default_synthetic_dir() -> Path:
@@ -55,7 +55,8 @@ class AppContext:
         except ValueError:
             return None
 
-    def gallery(self):
+    def gallery(self) -> Gallery:
+        """The gallery to search: the seam where a gallery of the retrieval tools would be returned instead."""
         return self.galleries.get(self.settings.source(self.settings.gallery_split))
 
     def query_choices(self) -> list[str]:
