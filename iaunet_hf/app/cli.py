@@ -9,6 +9,8 @@ from pathlib import Path
 
 from .context import AppContext, AppSettings, default_synthetic_dir
 
+MAX_UPLOAD = "200mb"  # Gradio refuses larger uploads before they reach a view (a short video is far smaller)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -73,7 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .ui import build_app  # deferred: gradio is the app extra's, and --help works without it
 
     build_app(context).queue(default_concurrency_limit=1).launch(
-        server_name=args.host, server_port=args.port, share=args.share, show_error=True
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        show_error=True,
+        max_file_size=MAX_UPLOAD,
     )
     return 0
 
