@@ -235,6 +235,8 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
         "AutoModel.from_pretrained('outputs/iaunet-market1501/best_model').save_pretrained("
         "'org/iaunet-market1501-embeddings')\""
     ),
+    # docs/app.md (the commands are text blocks: a server runs until stopped; tests/app drives it)
+    ("docs/app.md", "from iaunet_hf.hub.space import space_files"): Run(),
     # docs/tracking.md
     (
         "docs/tracking.md",
