@@ -129,10 +129,12 @@ def test_compare_view_shows_the_verdict_and_the_threshold_choice(page, app_serve
 def test_track_view_returns_gifs_of_the_synthetic_sequence(page, screenshot_dirs):
     pytest.importorskip("boxmot")
     page.get_by_role("tab", name="Track").click()
-    page.locator("#track-frames input[type=range]").fill("20")
-    page.locator("#track-people input[type=range]").fill("3")
-    sync_api.expect(page.locator("#track-frames input[type=number]")).to_have_value("20")
-    sync_api.expect(page.locator("#track-people input[type=number]")).to_have_value("3")
+    for elem_id, value in (("track-frames", "20"), ("track-people", "3")):
+        # type into the slider's number box and leave it (Gradio commits the value on change), as a user does
+        number = page.locator(f"#{elem_id} input[type=number]")
+        number.fill(value)
+        number.press("Tab")
+        sync_api.expect(page.locator(f"#{elem_id} input[type=range]")).to_have_value(value, timeout=TIMEOUT_MS)
     page.locator("#track-synthetic-button").click()
     for elem_id in ("track-appearance", "track-motion"):
         gif = re.compile(r"\.gif(\?.*)?$")
