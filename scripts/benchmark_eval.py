@@ -10,9 +10,14 @@
    from features: time and peak beyond the features (goal < 1 GiB), beside the estimate for the
    peers' way (the full distance matrix, then argsort: time extrapolated from a slice, memory
    computed).
-4. ``rerank``: k-reciprocal re-ranked evaluation at MSMT17 scale (93,820 items, 2048-d) through
-   ``evaluate_reid_features(..., rerank=True)``: time and peak beyond the features (goal <= 4 GiB),
-   with exact neighbours and with FAISS (approximate) neighbours, and the mAP difference.
+4. ``rerank``: k-reciprocal re-ranked evaluation at MSMT17 scale (93,820 items, 2048-d; or Market,
+   19,281 items) through ``evaluate_reid_features(..., rerank=True)``: time against a bare float32
+   N x N product timed in the same run, and peak beyond the features (goal <= 4 GiB), with exact
+   neighbours, with bfloat16 candidates re-scored in float32 (``candidate_precision="bf16"``, goal
+   <= 0.6x the exact time) and with FAISS (approximate) neighbours; the mAP changes, and how many
+   top-21 neighbour lists the bf16 search gets wrong. ``--rerank-dense`` also measures the dense
+   ``k_reciprocal_rerank`` output (goal <= 4 GiB beyond the features at MSMT17 scale). These
+   features are noisier (mAP 0.6-0.9 before re-ranking) so that re-ranking changes the ranking.
 
 Identity statistics follow the real sets (Market: 750 test identities, ~17 gallery images each,
 2,798 distractors; MSMT17: 3,060 test identities, 15 cameras). Features are identity centres plus
@@ -22,12 +27,14 @@ numpy's SIMD level (numpy 2.x sorts with AVX-512 where the CPU has it).
 
     python scripts/benchmark_eval.py --parts metrics --threads 1 2
     python scripts/benchmark_eval.py --parts distractors     # alone: ~4.2 GB of features
+    python scripts/benchmark_eval.py --parts rerank --rerank-scale market
     python scripts/benchmark_eval.py --device cuda           # the same on a GPU (torch kernel)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -36,6 +43,7 @@ import numpy as np
 import torch
 from eval_benchmark_tools import (
     NOISE,
+    RERANK_NOISE,
     PeakMemory,
     best_times,
     clustered_features,
@@ -44,9 +52,11 @@ from eval_benchmark_tools import (
     warm_up,
 )
 
-from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features
+from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features, k_reciprocal_rerank
+from iaunet_hf.evaluation.candidate_neighbours import bf16_candidate_neighbours
 from iaunet_hf.evaluation.distances import GalleryDistance
 from iaunet_hf.evaluation.metrics import numba_available, resolve_backend
+from iaunet_hf.evaluation.neighbours import ItemFeatures, exact_neighbours
 from iaunet_hf.hardware import describe_hardware
 
 GIB = 1 << 30
@@ -154,27 +164,55 @@ def benchmark_distractors(device: torch.device, num_distractors: int, slice_rows
     }
 
 
-def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int) -> dict:
+def bare_product_seconds(query: torch.Tensor, gallery: torch.Tensor, block: int = 2048) -> float:
+    """Time of the float32 N x N product of [query; gallery] with itself, in row blocks (not held)."""
+    items = torch.cat([query, gallery])
+    start = time.perf_counter()
+    for first in range(0, len(items), block):
+        items[first : first + block] @ items.T
+    if items.device.type == "cuda":
+        torch.cuda.synchronize(items.device)
+    return time.perf_counter() - start
+
+
+def neighbour_list_differences(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str) -> dict:
+    """How many top-k lists (k = k1 + 1) of the bf16 candidate search differ from the exact ones."""
+    items = ItemFeatures(query, gallery, metric)
+    exact = exact_neighbours(items, 2 * k, 256, False)[0][:, :k]
+    candidates = bf16_candidate_neighbours(items, 2 * k, 256, False)[0][:, :k]
+    return {
+        "lists": len(exact),
+        "order_differs": int((exact != candidates).any(1).sum()),
+        "set_differs": int((exact.sort(1).values != candidates.sort(1).values).any(1).sum()),
+    }
+
+
+def rerank_problem(scale: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+    """Features and labels with the identity statistics of MSMT17 or Market-1501, noisy enough that
+    the mAP before re-ranking is between 0.6 and 0.9 (``RERANK_NOISE``)."""
     generator = torch.Generator().manual_seed(2)
     rng = np.random.default_rng(2)
     if scale == "msmt17":
         num_query, num_gallery, ids, distractors, cams = 11659, 82161, 3060, 0, 15
     else:
         num_query, num_gallery, ids, distractors, cams = 3368, 15913, 750, 2798, 6
-    dim = 2048
     labels = market_like_labels(rng, num_query, num_gallery, ids, distractors, cams)
-    query, gallery = (f.to(device) for f in clustered_features(generator, labels[:2], dim, noise=NOISE))
-    feature_bytes = (query.numel() + gallery.numel()) * 4
+    noise = RERANK_NOISE[scale]
+    query, gallery = (f.to(device) for f in clustered_features(generator, labels[:2], 2048, noise=noise))
+    return query, gallery, labels
+
+
+def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int, dense: bool) -> dict:
+    query, gallery, labels = rerank_problem(scale, device)
     figures = {
         "hardware": describe_hardware(device),
-        "items": num_query + num_gallery,
-        "feature_gib": feature_bytes / GIB,
+        "items": len(query) + len(gallery),
+        "feature_gib": (query.numel() + gallery.numel()) * 4 / GIB,
+        "mAP_before": evaluate_reid_features(query, gallery, *labels, progress=False)["mAP"],
+        "float32_product_s": bare_product_seconds(query, gallery),
     }
-    figures["mAP_before"] = evaluate_reid_features(query, gallery, *labels, progress=False)["mAP"]
-    modes = {"exact": {}}
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
+    modes = {"exact": {}, "bf16": {"candidate_precision": "bf16"}}
+    if importlib.util.find_spec("faiss") is None:
         print("faiss is not installed: the approximate re-ranking row is skipped")
     else:
         modes["faiss"] = {"neighbours": "faiss", "faiss_nprobe": faiss_nprobe}
@@ -186,8 +224,19 @@ def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int) -> dic
             )
             seconds = time.perf_counter() - start
         figures[name] = {"seconds": seconds, "peak_extra_gib": peak.extra_bytes / GIB, "mAP": result["mAP"]}
-    if "faiss" in figures:
-        figures["faiss_mAP_difference"] = figures["faiss"]["mAP"] - figures["exact"]["mAP"]
+    for name in modes:
+        figures[name]["ratio_to_exact"] = figures[name]["seconds"] / figures["exact"]["seconds"]
+        figures[name]["ratio_to_product"] = figures[name]["seconds"] / figures["float32_product_s"]
+        figures[name]["mAP_change"] = figures[name]["mAP"] - figures["exact"]["mAP"]
+    figures["bf16_lists"] = neighbour_list_differences(query, gallery, 21, "cosine")
+    if dense:
+        with PeakMemory(device) as peak:
+            start = time.perf_counter()
+            k_reciprocal_rerank(query, gallery, metric="cosine", progress=False)
+            figures["dense"] = {
+                "seconds": time.perf_counter() - start,
+                "peak_extra_gib": peak.extra_bytes / GIB,
+            }
     return figures
 
 
@@ -219,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distractors", type=int, default=500_000, help="extra distractors of part 3")
     parser.add_argument("--rerank-scale", choices=("msmt17", "market"), default="msmt17")
     parser.add_argument("--faiss-nprobe", type=int, default=32)
+    parser.add_argument(
+        "--rerank-dense", action="store_true", help="part 4 also times the dense k_reciprocal_rerank output"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     return parser
 
@@ -256,15 +308,29 @@ def report_distractors(d: dict) -> None:
 
 
 def report_rerank(r: dict) -> None:
-    for name in ("exact", "faiss"):
+    print(
+        f"[4] re-ranking, {r['items']} items: mAP before re-ranking {r['mAP_before']:.4f}; bare float32 "
+        f"{r['items']}^2 product {r['float32_product_s']:.1f} s [{r['hardware']}]"
+    )
+    for name in ("exact", "bf16", "faiss"):
         if name in r:
+            m = r[name]
             print(
-                f"[4] re-ranked evaluation, {r['items']} items, {name} neighbours: {r[name]['seconds']:.1f} s, "
-                f"peak beyond the {r['feature_gib']:.2f} GiB of features {r[name]['peak_extra_gib']:.3f} GiB "
-                f"(goal <= 4), mAP {r['mAP_before']:.4f} -> {r[name]['mAP']:.4f} [{r['hardware']}]"
+                f"[4] re-ranked evaluation, {name} neighbours: {m['seconds']:.1f} s = {m['ratio_to_exact']:.2f}x exact "
+                f"(goal bf16 <= 0.6) = {m['ratio_to_product']:.2f}x the float32 product; peak beyond the "
+                f"{r['feature_gib']:.2f} GiB of features {m['peak_extra_gib']:.3f} GiB; mAP {m['mAP']:.4f} "
+                f"({m['mAP_change']:+.4f} vs exact)"
             )
-    if "faiss_mAP_difference" in r:
-        print(f"[4] FAISS neighbours change the re-ranked mAP by {r['faiss_mAP_difference']:+.4f}")
+    lists = r["bf16_lists"]
+    print(
+        f"[4] bf16 candidates: {lists['set_differs']} of {lists['lists']} top-21 neighbour sets differ from the "
+        f"exact ones ({lists['order_differs']} differ in order)"
+    )
+    if "dense" in r:
+        print(
+            f"[4] dense k_reciprocal_rerank output: {r['dense']['seconds']:.1f} s, peak beyond the features "
+            f"{r['dense']['peak_extra_gib']:.3f} GiB (goal <= 4)"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -280,7 +346,10 @@ def main(argv: list[str] | None = None) -> dict:
         "metrics": (lambda: benchmark_metrics(device, args.repeats, args.threads), report_metrics),
         "features": (lambda: benchmark_features(device, args.msmt_queries), report_features),
         "distractors": (lambda: benchmark_distractors(device, args.distractors), report_distractors),
-        "rerank": (lambda: benchmark_rerank(device, args.rerank_scale, args.faiss_nprobe), report_rerank),
+        "rerank": (
+            lambda: benchmark_rerank(device, args.rerank_scale, args.faiss_nprobe, args.rerank_dense),
+            report_rerank,
+        ),
     }
     figures = {}
     for name, (measure, report) in parts.items():
