@@ -43,20 +43,21 @@ import numpy as np
 import torch
 from eval_benchmark_tools import (
     NOISE,
-    RERANK_NOISE,
+    RERANK_SCALES,
     PeakMemory,
+    bare_product_seconds,
     best_times,
     clustered_features,
     market_features,
     market_like_labels,
+    rerank_problem,
+    rerank_step_profile,
     warm_up,
 )
 
 from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features, k_reciprocal_rerank
-from iaunet_hf.evaluation.candidate_neighbours import bf16_candidate_neighbours
 from iaunet_hf.evaluation.distances import GalleryDistance
 from iaunet_hf.evaluation.metrics import numba_available, resolve_backend
-from iaunet_hf.evaluation.neighbours import ItemFeatures, exact_neighbours
 from iaunet_hf.hardware import describe_hardware
 
 GIB = 1 << 30
@@ -164,46 +165,10 @@ def benchmark_distractors(device: torch.device, num_distractors: int, slice_rows
     }
 
 
-def bare_product_seconds(query: torch.Tensor, gallery: torch.Tensor, block: int = 2048) -> float:
-    """Time of the float32 N x N product of [query; gallery] with itself, in row blocks (not held)."""
-    items = torch.cat([query, gallery])
-    start = time.perf_counter()
-    for first in range(0, len(items), block):
-        items[first : first + block] @ items.T
-    if items.device.type == "cuda":
-        torch.cuda.synchronize(items.device)
-    return time.perf_counter() - start
-
-
-def neighbour_list_differences(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str) -> dict:
-    """How many top-k lists (k = k1 + 1) of the bf16 candidate search differ from the exact ones."""
-    items = ItemFeatures(query, gallery, metric)
-    exact = exact_neighbours(items, 2 * k, 256, False)[0][:, :k]
-    candidates = bf16_candidate_neighbours(items, 2 * k, 256, False)[0][:, :k]
-    return {
-        "lists": len(exact),
-        "order_differs": int((exact != candidates).any(1).sum()),
-        "set_differs": int((exact.sort(1).values != candidates.sort(1).values).any(1).sum()),
-    }
-
-
-def rerank_problem(scale: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, tuple]:
-    """Features and labels with the identity statistics of MSMT17 or Market-1501, noisy enough that
-    the mAP before re-ranking is between 0.6 and 0.9 (``RERANK_NOISE``)."""
-    generator = torch.Generator().manual_seed(2)
-    rng = np.random.default_rng(2)
-    if scale == "msmt17":
-        num_query, num_gallery, ids, distractors, cams = 11659, 82161, 3060, 0, 15
-    else:
-        num_query, num_gallery, ids, distractors, cams = 3368, 15913, 750, 2798, 6
-    labels = market_like_labels(rng, num_query, num_gallery, ids, distractors, cams)
-    noise = RERANK_NOISE[scale]
-    query, gallery = (f.to(device) for f in clustered_features(generator, labels[:2], 2048, noise=noise))
-    return query, gallery, labels
-
-
-def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int, dense: bool) -> dict:
+def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int, dense: bool, modes: list[str]) -> dict:
     query, gallery, labels = rerank_problem(scale, device)
+    for precision in ("float32", "bf16"):  # compiles/loads the numba kernels outside the timing
+        k_reciprocal_rerank(query[:50], gallery[:200], progress=False, candidate_precision=precision)
     figures = {
         "hardware": describe_hardware(device),
         "items": len(query) + len(gallery),
@@ -211,12 +176,16 @@ def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int, dense:
         "mAP_before": evaluate_reid_features(query, gallery, *labels, progress=False)["mAP"],
         "float32_product_s": bare_product_seconds(query, gallery),
     }
-    modes = {"exact": {}, "bf16": {"candidate_precision": "bf16"}}
-    if importlib.util.find_spec("faiss") is None:
+    options_of = {
+        "exact": {},
+        "bf16": {"candidate_precision": "bf16"},
+        "faiss": {"neighbours": "faiss", "faiss_nprobe": faiss_nprobe},
+    }
+    if "faiss" in modes and importlib.util.find_spec("faiss") is None:
         print("faiss is not installed: the approximate re-ranking row is skipped")
-    else:
-        modes["faiss"] = {"neighbours": "faiss", "faiss_nprobe": faiss_nprobe}
-    for name, options in modes.items():
+        modes = [mode for mode in modes if mode != "faiss"]
+    for name in ["exact", *(mode for mode in modes if mode != "exact")]:
+        options = options_of[name]
         with PeakMemory(device) as peak:
             start = time.perf_counter()
             result = evaluate_reid_features(
@@ -224,11 +193,12 @@ def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int, dense:
             )
             seconds = time.perf_counter() - start
         figures[name] = {"seconds": seconds, "peak_extra_gib": peak.extra_bytes / GIB, "mAP": result["mAP"]}
-    for name in modes:
+    for name in ["exact", *modes]:
         figures[name]["ratio_to_exact"] = figures[name]["seconds"] / figures["exact"]["seconds"]
         figures[name]["ratio_to_product"] = figures[name]["seconds"] / figures["float32_product_s"]
         figures[name]["mAP_change"] = figures[name]["mAP"] - figures["exact"]["mAP"]
-    figures["bf16_lists"] = neighbour_list_differences(query, gallery, 21, "cosine")
+    if "bf16" in modes:  # the steps one by one, timed, for both searches; and their top-21 lists compared
+        figures["steps"], figures["bf16_lists"] = rerank_step_profile(query, gallery)
     if dense:
         with PeakMemory(device) as peak:
             start = time.perf_counter()
@@ -266,7 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the first is used for the other parts",
     )
     parser.add_argument("--distractors", type=int, default=500_000, help="extra distractors of part 3")
-    parser.add_argument("--rerank-scale", choices=("msmt17", "market"), default="msmt17")
+    parser.add_argument("--rerank-scale", choices=tuple(RERANK_SCALES), default="msmt17")
+    parser.add_argument(
+        "--rerank-modes",
+        nargs="+",
+        choices=("bf16", "faiss"),
+        default=["bf16", "faiss"],
+        help="neighbour searches timed beside the exact one in part 4",
+    )
     parser.add_argument("--faiss-nprobe", type=int, default=32)
     parser.add_argument(
         "--rerank-dense", action="store_true", help="part 4 also times the dense k_reciprocal_rerank output"
@@ -321,7 +298,10 @@ def report_rerank(r: dict) -> None:
                 f"{r['feature_gib']:.2f} GiB of features {m['peak_extra_gib']:.3f} GiB; mAP {m['mAP']:.4f} "
                 f"({m['mAP_change']:+.4f} vs exact)"
             )
-    lists = r["bf16_lists"]
+    for precision, steps in r.get("steps", {}).items():
+        timing = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps.items())
+        print(f"[4] steps with the {precision} neighbour search: {timing}")
+    lists = r.get("bf16_lists", {"set_differs": "-", "lists": "-", "order_differs": "-"})
     print(
         f"[4] bf16 candidates: {lists['set_differs']} of {lists['lists']} top-21 neighbour sets differ from the "
         f"exact ones ({lists['order_differs']} differ in order)"
@@ -347,7 +327,9 @@ def main(argv: list[str] | None = None) -> dict:
         "features": (lambda: benchmark_features(device, args.msmt_queries), report_features),
         "distractors": (lambda: benchmark_distractors(device, args.distractors), report_distractors),
         "rerank": (
-            lambda: benchmark_rerank(device, args.rerank_scale, args.faiss_nprobe, args.rerank_dense),
+            lambda: benchmark_rerank(
+                device, args.rerank_scale, args.faiss_nprobe, args.rerank_dense, args.rerank_modes
+            ),
             report_rerank,
         ),
     }
