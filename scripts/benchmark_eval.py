@@ -165,7 +165,9 @@ def benchmark_distractors(device: torch.device, num_distractors: int, slice_rows
     }
 
 
-def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int, dense: bool, modes: list[str]) -> dict:
+def benchmark_rerank(
+    device: torch.device, scale: str, faiss_nprobe: int, dense: bool, modes: list[str]
+) -> dict:
     query, gallery, labels = rerank_problem(scale, device)
     for precision in ("float32", "bf16"):  # compiles/loads the numba kernels outside the timing
         k_reciprocal_rerank(query[:50], gallery[:200], progress=False, candidate_precision=precision)

@@ -32,7 +32,12 @@ from iaunet_hf.hardware import describe_hardware
 
 HEIGHT, WIDTH = 256, 128
 QUICK_SIZE = (64, 32)  # --quick: IAUnet-18 / ResNet-18 at this size, to check the script's flow in seconds
-ROWS = ("all", "cpu", "cuda", "pytorch")  # --rows: every runtime, the CPU ones, the CUDA ones, PyTorch CPU only
+ROWS = (
+    "all",
+    "cpu",
+    "cuda",
+    "pytorch",
+)  # --rows: every runtime, the CPU ones, the CUDA ones, PyTorch CPU only
 MODELS = {"IAUnet-50": {}, "baseline R50": {"iau_stages": []}}
 
 
@@ -175,7 +180,9 @@ def measure(
                 runtimes.update(gpu_runtimes(folder, work))
             for runtime_name, run in runtimes.items():
                 for batch in batch_sizes:
-                    x = np.random.default_rng(batch).standard_normal((batch, 3, height, width), dtype=np.float32)
+                    x = np.random.default_rng(batch).standard_normal(
+                        (batch, 3, height, width), dtype=np.float32
+                    )
                     rate = images_per_second(lambda run=run, x=x: run(x), batch, seconds, repeats)
                     results.setdefault(runtime_name, {}).setdefault(model_name, {})[batch] = rate
                     print(
@@ -214,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed loops per row (the median is reported)")
     parser.add_argument("--output", help="write the measurements as JSON")
     parser.add_argument("--rows", choices=ROWS, default="all", help="which runtimes to time (default: all)")
-    parser.add_argument("--quick", action="store_true", help=f"ResNet-18 models at {QUICK_SIZE}: a flow check only")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"ResNet-18 models at {QUICK_SIZE}: a flow check only"
+    )
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()

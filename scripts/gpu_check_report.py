@@ -55,7 +55,9 @@ def goal_rows(work: Path) -> list[tuple[str, str, str, bool | None]]:
     for runtime, models in inference.items():
         for batch, rate in models["IAUnet-50"].items():
             ratio = models["baseline R50"][batch] / rate
-            rows.append((f"inference {runtime} b{batch} IAUnet/baseline", f"{ratio:.2f}x", "<= 1.2x", ratio <= 1.2))
+            rows.append(
+                (f"inference {runtime} b{batch} IAUnet/baseline", f"{ratio:.2f}x", "<= 1.2x", ratio <= 1.2)
+            )
     evaluation = json.loads((work / "eval.json").read_text())
     rerank = evaluation["rerank"]
     exact, fast = rerank["exact"], rerank.get("bf16")
@@ -67,7 +69,9 @@ def goal_rows(work: Path) -> list[tuple[str, str, str, bool | None]]:
         rows.append(("re-ranked mAP change, bf16 candidates", f"{fast['mAP_change']:+.4f}", "report", None))
     for row in evaluation.get("metrics", []):
         ratio = row.get("ratio_torch", row.get("ratio_numba"))
-        rows.append((f"metrics vs numpy.argsort ({row['distances']})", f"{ratio:.3f}x", "<= 0.25x", ratio <= 0.25))
+        rows.append(
+            (f"metrics vs numpy.argsort ({row['distances']})", f"{ratio:.3f}x", "<= 0.25x", ratio <= 0.25)
+        )
     if "features" in evaluation:
         peak = evaluation["features"]["peak_extra_gib"]
         rows.append(("MSMT17 evaluation memory beyond features", f"{peak:.2f} GiB", "< 1 GiB", peak < 1))
@@ -93,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--work-dir", type=Path, required=True, help="the folder gpu_check.sh wrote into")
-    parser.add_argument("--quick", action="store_true", help="IAUnet-18 at 64x32 for the embeddings (a flow check)")
+    parser.add_argument(
+        "--quick", action="store_true", help="IAUnet-18 at 64x32 for the embeddings (a flow check)"
+    )
     args = parser.parse_args(argv)
     agreement = embeddings_agreement(args.device, args.quick)
     (args.work_dir / "embeddings.json").write_text(json.dumps(agreement))

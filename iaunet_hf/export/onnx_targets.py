@@ -13,12 +13,7 @@ from torch import nn
 
 from ..inference.runtimes import OnnxRuntime
 from ..inference.sidecar import INPUT_NAME
-from .onnx_graph import (
-    ciau_attention_nodes,
-    keep_float32_between,
-    per_tensor_overrides,
-    three_dimensional_attention,
-)
+from .onnx_graph import ciau_attention_nodes, keep_float32_between, per_tensor_overrides
 from .parity import reduced_precision_check
 from .target import Built, ExportRequest, ExportTarget
 from .tracing import trace_onnx
@@ -27,25 +22,13 @@ if TYPE_CHECKING:
     from ..configuration_iaunet import IAUnetConfig
 
 
-def trace_for_onnxruntime(
-    model: nn.Module, config: IAUnetConfig, output: Path, request: ExportRequest
-) -> tuple:
-    """The float32 trace with CIAU's softmax(X Xᵀ) X rewritten as 3-D products (`three_dimensional_attention`:
-    the same arithmetic, which onnxruntime runs faster than the exporter's 4-D one-head form)."""
-    import onnx
-
-    input_shape = trace_onnx(model, config, output, request.input_kind, request.opset)
-    onnx.save(three_dimensional_attention(onnx.load(str(output))), str(output))
-    return input_shape
-
-
 class OnnxTarget(ExportTarget):
     """Float32 ONNX with a dynamic batch axis (`torch.onnx.export(dynamo=True)` on the timm face)."""
 
     name, default_name = "onnx", "model.onnx"
 
     def build(self, model: nn.Module, config: IAUnetConfig, request: ExportRequest) -> Built:
-        return Built(trace_for_onnxruntime(model, config, request.output, request))
+        return Built(trace_onnx(model, config, request.output, request.input_kind, request.opset))
 
     def runtime(self, request: ExportRequest, sidecar: dict[str, Any]) -> OnnxRuntime:
         return OnnxRuntime(request.output, sidecar)
@@ -69,7 +52,7 @@ class OnnxFp16Target(_ReducedOnnxTarget):
 
         with tempfile.TemporaryDirectory() as tmp:
             fp32_path = Path(tmp) / "model.onnx"
-            input_shape = trace_for_onnxruntime(model, config, fp32_path, request)
+            input_shape = trace_onnx(model, config, fp32_path, request.input_kind, request.opset)
             graph = onnx.load(str(fp32_path))
         kept = ciau_attention_nodes(graph)
         fp16 = keep_float32_between(
@@ -111,7 +94,7 @@ class OnnxInt8Target(_ReducedOnnxTarget):
         request.output.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             fp32_path, prepared = Path(tmp) / "model.onnx", Path(tmp) / "prepared.onnx"
-            input_shape = trace_for_onnxruntime(model, config, fp32_path, request)
+            input_shape = trace_onnx(model, config, fp32_path, request.input_kind, request.opset)
             quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
             kept = ciau_attention_nodes(onnx.load(str(fp32_path)))
             quantize_static(
