@@ -34,28 +34,25 @@ numpy's SIMD level (numpy 2.x sorts with AVX-512 where the CPU has it).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from eval_benchmark_rerank import benchmark_rerank, report_rerank
 from eval_benchmark_tools import (
     NOISE,
     RERANK_SCALES,
     PeakMemory,
-    bare_product_seconds,
     best_times,
     clustered_features,
     market_features,
     market_like_labels,
-    rerank_problem,
-    rerank_step_profile,
     warm_up,
 )
 
-from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features, k_reciprocal_rerank
+from iaunet_hf.evaluation import evaluate_reid, evaluate_reid_features
 from iaunet_hf.evaluation.distances import GalleryDistance
 from iaunet_hf.evaluation.metrics import numba_available, resolve_backend
 from iaunet_hf.hardware import describe_hardware
@@ -165,53 +162,6 @@ def benchmark_distractors(device: torch.device, num_distractors: int, slice_rows
     }
 
 
-def benchmark_rerank(
-    device: torch.device, scale: str, faiss_nprobe: int, dense: bool, modes: list[str]
-) -> dict:
-    query, gallery, labels = rerank_problem(scale, device)
-    for precision in ("float32", "bf16"):  # compiles/loads the numba kernels outside the timing
-        k_reciprocal_rerank(query[:50], gallery[:200], progress=False, candidate_precision=precision)
-    figures = {
-        "hardware": describe_hardware(device),
-        "items": len(query) + len(gallery),
-        "feature_gib": (query.numel() + gallery.numel()) * 4 / GIB,
-        "mAP_before": evaluate_reid_features(query, gallery, *labels, progress=False)["mAP"],
-        "float32_product_s": bare_product_seconds(query, gallery),
-    }
-    options_of = {
-        "exact": {},
-        "bf16": {"candidate_precision": "bf16"},
-        "faiss": {"neighbours": "faiss", "faiss_nprobe": faiss_nprobe},
-    }
-    if "faiss" in modes and importlib.util.find_spec("faiss") is None:
-        print("faiss is not installed: the approximate re-ranking row is skipped")
-        modes = [mode for mode in modes if mode != "faiss"]
-    for name in ["exact", *(mode for mode in modes if mode != "exact")]:
-        options = options_of[name]
-        with PeakMemory(device) as peak:
-            start = time.perf_counter()
-            result = evaluate_reid_features(
-                query, gallery, *labels, rerank=True, rerank_options=options, progress=False
-            )
-            seconds = time.perf_counter() - start
-        figures[name] = {"seconds": seconds, "peak_extra_gib": peak.extra_bytes / GIB, "mAP": result["mAP"]}
-    for name in ["exact", *modes]:
-        figures[name]["ratio_to_exact"] = figures[name]["seconds"] / figures["exact"]["seconds"]
-        figures[name]["ratio_to_product"] = figures[name]["seconds"] / figures["float32_product_s"]
-        figures[name]["mAP_change"] = figures[name]["mAP"] - figures["exact"]["mAP"]
-    if "bf16" in modes:  # the steps one by one, timed, for both searches; and their top-21 lists compared
-        figures["steps"], figures["bf16_lists"] = rerank_step_profile(query, gallery)
-    if dense:
-        with PeakMemory(device) as peak:
-            start = time.perf_counter()
-            k_reciprocal_rerank(query, gallery, metric="cosine", progress=False)
-            figures["dense"] = {
-                "seconds": time.perf_counter() - start,
-                "peak_extra_gib": peak.extra_bytes / GIB,
-            }
-    return figures
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -284,35 +234,6 @@ def report_distractors(d: dict) -> None:
         f"peers' estimate {d['peers_estimate_s']:.1f} s (matrix {d['peers_matrix_s']:.1f} s + argsort "
         f"{d['peers_argsort_s']:.1f} s) and {d['peers_memory_gib']:.1f} GiB [{d['hardware']}]"
     )
-
-
-def report_rerank(r: dict) -> None:
-    print(
-        f"[4] re-ranking, {r['items']} items: mAP before re-ranking {r['mAP_before']:.4f}; bare float32 "
-        f"{r['items']}^2 product {r['float32_product_s']:.1f} s [{r['hardware']}]"
-    )
-    for name in ("exact", "bf16", "faiss"):
-        if name in r:
-            m = r[name]
-            print(
-                f"[4] re-ranked evaluation, {name} neighbours: {m['seconds']:.1f} s = {m['ratio_to_exact']:.2f}x exact "
-                f"(goal bf16 <= 0.6) = {m['ratio_to_product']:.2f}x the float32 product; peak beyond the "
-                f"{r['feature_gib']:.2f} GiB of features {m['peak_extra_gib']:.3f} GiB; mAP {m['mAP']:.4f} "
-                f"({m['mAP_change']:+.4f} vs exact)"
-            )
-    for precision, steps in r.get("steps", {}).items():
-        timing = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps.items())
-        print(f"[4] steps with the {precision} neighbour search: {timing}")
-    lists = r.get("bf16_lists", {"set_differs": "-", "lists": "-", "order_differs": "-"})
-    print(
-        f"[4] bf16 candidates: {lists['set_differs']} of {lists['lists']} top-21 neighbour sets differ from the "
-        f"exact ones ({lists['order_differs']} differ in order)"
-    )
-    if "dense" in r:
-        print(
-            f"[4] dense k_reciprocal_rerank output: {r['dense']['seconds']:.1f} s, peak beyond the features "
-            f"{r['dense']['peak_extra_gib']:.3f} GiB (goal <= 4)"
-        )
 
 
 def main(argv: list[str] | None = None) -> dict:

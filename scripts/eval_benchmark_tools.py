@@ -1,6 +1,5 @@
-"""What ``benchmark_eval.py`` measures with and measures on: peak memory, interleaved best-of timings,
-synthetic test sets with the identity statistics of Market-1501 and MSMT17 (identity centres plus noise), and
-the re-ranking step profile."""
+"""What ``benchmark_eval.py`` measures with and measures on: peak memory, interleaved best-of timings, and
+synthetic test sets with the identity statistics of Market-1501 and MSMT17 (identity centres plus noise)."""
 
 from __future__ import annotations
 
@@ -11,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from iaunet_hf.evaluation import evaluate_reid_features, rerank_steps
-from iaunet_hf.evaluation.neighbours import ItemFeatures
+from iaunet_hf.evaluation import evaluate_reid_features
 
 NOISE = 2.5  # feature noise relative to the identity centres (unit variance per dimension)
 # noise of the re-ranking benchmark: its mAP before re-ranking is 0.6-0.9, not ~1 (printed by the benchmark)
@@ -136,65 +134,3 @@ def warm_up(features: torch.Tensor) -> None:
     """Compiles/loads the rank kernel outside the measurement (queries against themselves, other cameras)."""
     pids = np.arange(4)
     evaluate_reid_features(features[:4], features[:4], pids, pids, np.zeros(4, int), np.ones(4, int))
-
-
-def bare_product_seconds(query: torch.Tensor, gallery: torch.Tensor, block: int = 2048) -> float:
-    """Time of the float32 N x N product of [query; gallery] with itself, in row blocks (not held)."""
-    items = torch.cat([query, gallery])
-    start = time.perf_counter()
-    for first in range(0, len(items), block):
-        items[first : first + block] @ items.T
-    if items.device.type == "cuda":
-        torch.cuda.synchronize(items.device)
-    return time.perf_counter() - start
-
-
-def rerank_problem(scale: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, tuple]:
-    """Features and labels of ``RERANK_SCALES[scale]``, noisy enough that the mAP before re-ranking is
-    between 0.6 and 0.9 (``RERANK_NOISE``)."""
-    generator = torch.Generator().manual_seed(2)
-    rng = np.random.default_rng(2)
-    labels = market_like_labels(rng, *RERANK_SCALES[scale])
-    features = clustered_features(generator, labels[:2], 2048, noise=RERANK_NOISE[scale])
-    return features[0].to(device), features[1].to(device), labels
-
-
-def _timed(device: torch.device, function, *args):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    result = function(*args)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return result, time.perf_counter() - start
-
-
-def rerank_step_profile(query: torch.Tensor, gallery: torch.Tensor) -> tuple[dict, dict]:
-    """Seconds of each re-ranking step (cosine, k1=20, k2=6) with the float32 and the bf16 neighbour search,
-    and how many top-21 neighbour lists the bf16 search gets wrong (as sets, and in order)."""
-    device, profile, nearest = gallery.device, {}, {}
-    for precision in ("float32", "bf16"):
-        items = ItemFeatures(query, gallery, "cosine")
-        seconds = {}
-        found, seconds["neighbours"] = _timed(
-            device, rerank_steps.nearest_neighbours, items, 20, 6, "exact", 256, False, None, 32, precision
-        )
-        v_matrix, seconds["k-reciprocal sets"] = _timed(
-            device, rerank_steps.reciprocal_weights, items, found, 20, 256, False
-        )
-        v_matrix, seconds["query expansion"] = _timed(
-            device, rerank_steps.local_query_expansion, v_matrix, found.nearest, 6
-        )
-        index, seconds["jaccard index"] = _timed(
-            device, rerank_steps.jaccard_index, v_matrix, items.num_query, items.num_gallery
-        )
-        blocks = rerank_steps.jaccard_blocks(items, index, found.row_max, 0.3, 1 << 24, False)
-        _, seconds["jaccard + final distances"] = _timed(device, lambda b=blocks: sum(1 for _ in b))
-        profile[precision], nearest[precision] = seconds, found.nearest[:, :21].cpu()
-    exact, candidates = nearest["float32"], nearest["bf16"]
-    lists = {
-        "lists": len(exact),
-        "order_differs": int((exact != candidates).any(1).sum()),
-        "set_differs": int((exact.sort(1).values != candidates.sort(1).values).any(1).sum()),
-    }
-    return profile, lists
