@@ -10,9 +10,14 @@
    from features: time and peak beyond the features (goal < 1 GiB), beside the estimate for the
    peers' way (the full distance matrix, then argsort: time extrapolated from a slice, memory
    computed).
-4. ``rerank``: k-reciprocal re-ranked evaluation at MSMT17 scale (93,820 items, 2048-d) through
-   ``evaluate_reid_features(..., rerank=True)``: time and peak beyond the features (goal <= 4 GiB),
-   with exact neighbours and with FAISS (approximate) neighbours, and the mAP difference.
+4. ``rerank``: k-reciprocal re-ranked evaluation at MSMT17 scale (93,820 items, 2048-d; or Market,
+   19,281 items) through ``evaluate_reid_features(..., rerank=True)``: time against a bare float32
+   N x N product timed in the same run, and peak beyond the features (goal <= 4 GiB), with exact
+   neighbours, with bfloat16 candidates re-scored in float32 (``candidate_precision="bf16"``, goal
+   <= 0.6x the exact time) and with FAISS (approximate) neighbours; the mAP changes, and how many
+   top-21 neighbour lists the bf16 search gets wrong. ``--rerank-dense`` also measures the dense
+   ``k_reciprocal_rerank`` output (goal <= 4 GiB beyond the features at MSMT17 scale). These
+   features are noisier (mAP 0.6-0.9 before re-ranking) so that re-ranking changes the ranking.
 
 Identity statistics follow the real sets (Market: 750 test identities, ~17 gallery images each,
 2,798 distractors; MSMT17: 3,060 test identities, 15 cameras). Features are identity centres plus
@@ -22,6 +27,7 @@ numpy's SIMD level (numpy 2.x sorts with AVX-512 where the CPU has it).
 
     python scripts/benchmark_eval.py --parts metrics --threads 1 2
     python scripts/benchmark_eval.py --parts distractors     # alone: ~4.2 GB of features
+    python scripts/benchmark_eval.py --parts rerank --rerank-scale market
     python scripts/benchmark_eval.py --device cuda           # the same on a GPU (torch kernel)
 """
 
@@ -34,8 +40,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from eval_benchmark_rerank import benchmark_rerank, report_rerank
 from eval_benchmark_tools import (
     NOISE,
+    RERANK_SCALES,
     PeakMemory,
     best_times,
     clustered_features,
@@ -154,43 +162,6 @@ def benchmark_distractors(device: torch.device, num_distractors: int, slice_rows
     }
 
 
-def benchmark_rerank(device: torch.device, scale: str, faiss_nprobe: int) -> dict:
-    generator = torch.Generator().manual_seed(2)
-    rng = np.random.default_rng(2)
-    if scale == "msmt17":
-        num_query, num_gallery, ids, distractors, cams = 11659, 82161, 3060, 0, 15
-    else:
-        num_query, num_gallery, ids, distractors, cams = 3368, 15913, 750, 2798, 6
-    dim = 2048
-    labels = market_like_labels(rng, num_query, num_gallery, ids, distractors, cams)
-    query, gallery = (f.to(device) for f in clustered_features(generator, labels[:2], dim, noise=NOISE))
-    feature_bytes = (query.numel() + gallery.numel()) * 4
-    figures = {
-        "hardware": describe_hardware(device),
-        "items": num_query + num_gallery,
-        "feature_gib": feature_bytes / GIB,
-    }
-    figures["mAP_before"] = evaluate_reid_features(query, gallery, *labels, progress=False)["mAP"]
-    modes = {"exact": {}}
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        print("faiss is not installed: the approximate re-ranking row is skipped")
-    else:
-        modes["faiss"] = {"neighbours": "faiss", "faiss_nprobe": faiss_nprobe}
-    for name, options in modes.items():
-        with PeakMemory(device) as peak:
-            start = time.perf_counter()
-            result = evaluate_reid_features(
-                query, gallery, *labels, rerank=True, rerank_options=options, progress=False
-            )
-            seconds = time.perf_counter() - start
-        figures[name] = {"seconds": seconds, "peak_extra_gib": peak.extra_bytes / GIB, "mAP": result["mAP"]}
-    if "faiss" in figures:
-        figures["faiss_mAP_difference"] = figures["faiss"]["mAP"] - figures["exact"]["mAP"]
-    return figures
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -217,8 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
         "the first is used for the other parts",
     )
     parser.add_argument("--distractors", type=int, default=500_000, help="extra distractors of part 3")
-    parser.add_argument("--rerank-scale", choices=("msmt17", "market"), default="msmt17")
+    parser.add_argument("--rerank-scale", choices=tuple(RERANK_SCALES), default="msmt17")
+    parser.add_argument(
+        "--rerank-modes",
+        nargs="+",
+        choices=("bf16", "faiss"),
+        default=["bf16", "faiss"],
+        help="neighbour searches timed beside the exact one in part 4",
+    )
     parser.add_argument("--faiss-nprobe", type=int, default=32)
+    parser.add_argument(
+        "--rerank-dense", action="store_true", help="part 4 also times the dense k_reciprocal_rerank output"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     return parser
 
@@ -255,18 +236,6 @@ def report_distractors(d: dict) -> None:
     )
 
 
-def report_rerank(r: dict) -> None:
-    for name in ("exact", "faiss"):
-        if name in r:
-            print(
-                f"[4] re-ranked evaluation, {r['items']} items, {name} neighbours: {r[name]['seconds']:.1f} s, "
-                f"peak beyond the {r['feature_gib']:.2f} GiB of features {r[name]['peak_extra_gib']:.3f} GiB "
-                f"(goal <= 4), mAP {r['mAP_before']:.4f} -> {r[name]['mAP']:.4f} [{r['hardware']}]"
-            )
-    if "faiss_mAP_difference" in r:
-        print(f"[4] FAISS neighbours change the re-ranked mAP by {r['faiss_mAP_difference']:+.4f}")
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     device = torch.device(args.device)
@@ -280,7 +249,12 @@ def main(argv: list[str] | None = None) -> dict:
         "metrics": (lambda: benchmark_metrics(device, args.repeats, args.threads), report_metrics),
         "features": (lambda: benchmark_features(device, args.msmt_queries), report_features),
         "distractors": (lambda: benchmark_distractors(device, args.distractors), report_distractors),
-        "rerank": (lambda: benchmark_rerank(device, args.rerank_scale, args.faiss_nprobe), report_rerank),
+        "rerank": (
+            lambda: benchmark_rerank(
+                device, args.rerank_scale, args.faiss_nprobe, args.rerank_dense, args.rerank_modes
+            ),
+            report_rerank,
+        ),
     }
     figures = {}
     for name, (measure, report) in parts.items():

@@ -7,6 +7,7 @@ IAUnet / baseline time ratio and the int8 / fp32 ONNX Runtime throughput ratio, 
 Goals: every IAUnet runtime within 1.3x its baseline's time; int8 >= 1.5x fp32 ONNX Runtime throughput.
 
     python scripts/benchmark_inference.py [--batch-sizes 1 32] [--seconds 3] [--output results.json]
+    python scripts/benchmark_inference.py --rows cuda      # the CUDA rows only (scripts/gpu_check.sh)
 
 Weights are the spec initialisation (speed does not depend on them); int8 is calibrated on random batches.
 Timings are medians of repeated runs of at least `--seconds` each; other load on the machine slows all rows alike
@@ -30,6 +31,13 @@ import torch
 from iaunet_hf.hardware import describe_hardware
 
 HEIGHT, WIDTH = 256, 128
+QUICK_SIZE = (64, 32)  # --quick: IAUnet-18 / ResNet-18 at this size, to check the script's flow in seconds
+ROWS = (
+    "all",
+    "cpu",
+    "cuda",
+    "pytorch",
+)  # --rows: every runtime, the CPU ones, the CUDA ones, PyTorch CPU only
 MODELS = {"IAUnet-50": {}, "baseline R50": {"iau_stages": []}}
 
 
@@ -49,17 +57,21 @@ def images_per_second(run: Callable[[], object], batch: int, seconds: float, rep
     return statistics.median(rates)
 
 
-def save_model(folder: Path, options: dict) -> Path:
+def save_model(folder: Path, options: dict, quick: bool = False) -> Path:
     from iaunet_hf import IAUnetConfig, IAUnetImageProcessor, IAUnetModel
 
     torch.manual_seed(0)
+    if quick:  # a flow check only: the smallest network at QUICK_SIZE
+        options = {**options, "depth": 18, "image_size": list(QUICK_SIZE)}
     IAUnetModel(IAUnetConfig(**options)).eval().save_pretrained(folder)
     IAUnetImageProcessor().save_pretrained(folder)
     return folder
 
 
-def cpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], object]]:
-    """name -> function of a float32 (B, 3, H, W) batch, for every CPU runtime."""
+def cpu_runtimes(
+    folder: Path, work: Path, pytorch_only: bool = False, size: tuple[int, int] = (HEIGHT, WIDTH)
+) -> dict[str, Callable[[np.ndarray], object]]:
+    """name -> function of a float32 (B, 3, H, W) batch, for every CPU runtime (or PyTorch's only)."""
     from iaunet_hf.export import export_model
     from iaunet_hf.inference import load_embedding_model
     from iaunet_hf.inference.runtimes import onnx_session
@@ -76,9 +88,11 @@ def cpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], o
 
     runtimes["PyTorch fp32"] = torch_run(None)
     runtimes["PyTorch bf16"] = torch_run(torch.bfloat16)
+    if pytorch_only:
+        return runtimes
     onnx_path = export_model(folder, "onnx", work / "model.onnx", check=False).path
     calibration = [
-        np.random.default_rng(i).standard_normal((8, 3, HEIGHT, WIDTH), dtype=np.float32) for i in range(2)
+        np.random.default_rng(i).standard_normal((8, 3, *size), dtype=np.float32) for i in range(2)
     ]
     int8_path = export_model(
         folder, "onnx-int8", work / "model_int8.onnx", calibration=calibration, check=False
@@ -149,20 +163,25 @@ def gpu_runtimes(folder: Path, work: Path) -> dict[str, Callable[[np.ndarray], o
     return runtimes
 
 
-def measure(batch_sizes: list[int], seconds: float, repeats: int) -> dict[str, dict[str, dict[int, float]]]:
+def measure(
+    batch_sizes: list[int], seconds: float, repeats: int, rows: str = "all", quick: bool = False
+) -> dict[str, dict[str, dict[int, float]]]:
     """Images per second by runtime, model and batch size (printed as they come)."""
     results: dict[str, dict[str, dict[int, float]]] = {}
+    height, width = QUICK_SIZE if quick else (HEIGHT, WIDTH)
     with tempfile.TemporaryDirectory() as tmp:
         for model_name, options in MODELS.items():
             work = Path(tmp) / model_name.replace(" ", "_")
-            folder = save_model(work / "model", options)
-            runtimes = cpu_runtimes(folder, work)
-            if torch.cuda.is_available():
+            folder = save_model(work / "model", options, quick)
+            runtimes = {}
+            if rows in ("all", "cpu", "pytorch"):
+                runtimes.update(cpu_runtimes(folder, work, rows == "pytorch", (height, width)))
+            if rows in ("all", "cuda") and torch.cuda.is_available():
                 runtimes.update(gpu_runtimes(folder, work))
             for runtime_name, run in runtimes.items():
                 for batch in batch_sizes:
                     x = np.random.default_rng(batch).standard_normal(
-                        (batch, 3, HEIGHT, WIDTH), dtype=np.float32
+                        (batch, 3, height, width), dtype=np.float32
                     )
                     rate = images_per_second(lambda run=run, x=x: run(x), batch, seconds, repeats)
                     results.setdefault(runtime_name, {}).setdefault(model_name, {})[batch] = rate
@@ -201,10 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed loops per row (the median is reported)")
     parser.add_argument("--output", help="write the measurements as JSON")
+    parser.add_argument("--rows", choices=ROWS, default="all", help="which runtimes to time (default: all)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"ResNet-18 models at {QUICK_SIZE}: a flow check only"
+    )
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()
-    results = measure(args.batch_sizes, args.seconds, args.repeats)
+    results = measure(args.batch_sizes, args.seconds, args.repeats, args.rows, args.quick)
     load_after = os.getloadavg()
 
     hardware = describe_hardware()

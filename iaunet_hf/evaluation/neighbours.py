@@ -18,6 +18,8 @@ import math
 import torch
 from tqdm.auto import tqdm
 
+from .query_statistics import numba_available
+
 PAIR_BLOCK = 1 << 14  # listed pairs whose feature rows are gathered at once
 
 
@@ -42,6 +44,12 @@ class ItemFeatures:
             ]
         )
         self.inverse_norm = self.squared_norm.sqrt().clamp_min(1e-12).reciprocal()
+        self.use_numba = (
+            self.device.type == "cpu"
+            and numba_available()
+            and self.query.is_contiguous()
+            and self.gallery.is_contiguous()
+        )
 
     def rows(self, start: int, stop: int) -> torch.Tensor:
         """Features of items ``start .. stop - 1`` (a view unless the range spans both sets)."""
@@ -87,6 +95,14 @@ class ItemFeatures:
         rows = torch.arange(start, stop, device=self.device)
         return self._finish(dot, rows, torch.arange(column, column_stop, device=self.device))
 
+    def _pair_dots(self, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """Dot products of the listed pairs: with numba on the CPU (no gathered copies), else gathered."""
+        if self.use_numba:
+            from .pair_dots_numba import pair_dots  # optional dependency: numba
+
+            return pair_dots(self.query, self.gallery, rows.contiguous(), columns.contiguous())
+        return (self.gather(rows) * self.gather(columns)).sum(1)
+
     def pair_squared_distances(
         self,
         rows: torch.Tensor,
@@ -99,6 +115,13 @@ class ItemFeatures:
         Pairs found in the rows' neighbour lists (``known_index``/``known_distance``, (N, K)) are
         looked up; the others are computed from their gathered feature rows, in blocks.
         """
+        if known_index is not None and self.use_numba:
+            from .pair_dots_numba import known_lookup  # optional dependency: numba
+
+            looked_up = known_lookup(rows, columns, known_index, known_distance)
+            missing = looked_up.isnan().nonzero()[:, 0]
+            looked_up[missing] = self.pair_squared_distances(rows[missing], columns[missing])
+            return looked_up
         if known_index is not None:
             match = known_index[rows] == columns[:, None]  # (P, K)
             found = match.any(1)
@@ -109,7 +132,7 @@ class ItemFeatures:
         out = torch.empty(rows.numel(), dtype=self.dtype, device=self.device)
         for start in range(0, rows.numel(), PAIR_BLOCK):
             r, c = rows[start : start + PAIR_BLOCK], columns[start : start + PAIR_BLOCK]
-            dot = (self.gather(r) * self.gather(c)).sum(1)
+            dot = self._pair_dots(r, c)
             if self.metric == "cosine":
                 value = 2 - 2 * dot * self.inverse_norm[r] * self.inverse_norm[c]
             else:

@@ -29,7 +29,9 @@ assembles the dense matrix for those who ask for it.
 
 Exactness: with ``neighbours="exact"`` every step is the formulation above up to floating point
 rounding; with ``"faiss"`` the top-k lists and the row maxima of ``O`` come from an approximate
-search, and results differ where those do.
+search, and results differ where those do. ``candidate_precision="bf16"`` keeps the exact search
+but finds its candidate lists with a bfloat16 product; every distance used is then recomputed in
+float32, and results differ only where a true neighbour was not among the bfloat16 candidates.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from collections.abc import Iterator
 
 import torch
 
+from .candidate_neighbours import check_candidate_precision
 from .metrics import ArrayLike, as_tensor
 from .neighbours import ItemFeatures
 from .rerank_steps import (
@@ -86,6 +89,7 @@ def k_reciprocal_blocks(
     pair_chunk: int = 1 << 24,
     faiss_nlist: int | None = None,
     faiss_nprobe: int = 32,
+    candidate_precision: str = "float32",
 ) -> Iterator[ReRankedBlock]:
     """Re-ranked distances of Zhong et al. as ``(start, stop, block)`` for consecutive query rows.
 
@@ -93,17 +97,23 @@ def k_reciprocal_blocks(
     ``pair_chunk // G`` rows (and ``pair_chunk`` Jaccard pairs). Runs on the device of
     ``gallery_features`` in float32 (float64 for float64 features). ``chunk_size`` rows of
     distances to all Q + G items exist at once while the neighbours are searched.
-    ``neighbours="faiss"`` (``metric="cosine"`` only) searches them approximately.
+    ``neighbours="faiss"`` (``metric="cosine"`` only) searches them approximately;
+    ``candidate_precision="bf16"`` finds the exact search's candidates with a bfloat16 product and
+    re-scores them in float32 (``candidate_neighbours.py``; faster where bfloat16 is, and it then
+    holds a bfloat16 copy of the features).
     """
     gallery = as_tensor(gallery_features, "gallery_features")
     query = as_tensor(query_features, "query_features", gallery.device)
     _check_rerank_arguments(query, gallery, k1, k2, lambda_value, neighbours)
+    check_candidate_precision(candidate_precision, neighbours)
     items = ItemFeatures(query, gallery, metric)
     if k1 + 1 > items.num_items or k2 > items.num_items:
         raise ValueError(
             f"k1, k2: expected k1 + 1 <= {items.num_items} and k2 <= {items.num_items} items, found k1={k1}, k2={k2}"
         )
-    found = nearest_neighbours(items, k1, k2, neighbours, chunk_size, progress, faiss_nlist, faiss_nprobe)
+    found = nearest_neighbours(
+        items, k1, k2, neighbours, chunk_size, progress, faiss_nlist, faiss_nprobe, candidate_precision
+    )
     v_matrix = reciprocal_weights(items, found, k1, chunk_size, progress)
     nearest, row_max = found.nearest, found.row_max
     del found  # the longer exact lists and their distances
@@ -127,7 +137,7 @@ def k_reciprocal_rerank(
     """The dense re-ranked (Q, G) distance matrix of Zhong et al. (k1=20, k2=6, lambda=0.3 by default).
 
     Assembled from ``k_reciprocal_blocks`` (which takes the same arguments and ``options``:
-    ``metric``, ``neighbours``, ``faiss_nlist``, ``faiss_nprobe``); for evaluation prefer
+    ``metric``, ``neighbours``, ``faiss_nlist``, ``faiss_nprobe``, ``candidate_precision``); for evaluation prefer
     ``evaluate_reid_features(..., rerank=True)``, which never holds this matrix.
     """
     blocks = k_reciprocal_blocks(

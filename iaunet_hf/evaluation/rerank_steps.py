@@ -11,11 +11,13 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
+from .candidate_neighbours import bf16_candidate_neighbours
 from .neighbours import ItemFeatures, exact_neighbours, faiss_neighbours
 from .sparse_rows import compressed_rows, row_segments, sparse_coo
 
 ReRankedBlock = tuple[int, int, torch.Tensor]  # (first query row, stop row, (rows, G) distances)
 JACCARD_COUNT_ROWS = 4096  # query rows whose Jaccard pair counts are summed at once
+NUMBA_WEIGHT_ROWS = 8192  # rows of V built at once when the sets come from the numba kernel
 
 
 class NearestNeighbours(NamedTuple):
@@ -65,13 +67,16 @@ def nearest_neighbours(
     progress: bool,
     faiss_nlist: int | None,
     faiss_nprobe: int,
+    candidate_precision: str = "float32",
 ) -> NearestNeighbours:
     """1. Nearest neighbours and row maxima of the squared distances over all N items. The exact
-    search keeps longer lists (2 (k1 + 1)) with their distances, where step 2 finds most pairs."""
+    search keeps longer lists (2 (k1 + 1)) with their distances, where step 2 finds most pairs;
+    ``candidate_precision="bf16"`` finds those lists with a bfloat16 product, re-scored in float32."""
     num_neighbours = max(k1 + 1, k2)
     if neighbours == "exact":
         known = min(items.num_items, max(num_neighbours, 2 * (k1 + 1)))
-        known_index, known_distance, row_max = exact_neighbours(items, known, chunk_size, progress)
+        search = bf16_candidate_neighbours if candidate_precision == "bf16" else exact_neighbours
+        known_index, known_distance, row_max = search(items, known, chunk_size, progress)
         nearest = known_index[:, :num_neighbours]
     else:
         known_index = known_distance = None
@@ -104,10 +109,19 @@ def reciprocal_weights(
     reciprocal_half = _reciprocal_neighbours(found.nearest, half_k1)  # (N, half+1)
     half_size = (reciprocal_half >= 0).sum(1)
     v_rows, v_cols, v_values = [], [], []
+    expanded = None
+    if items.use_numba:  # the sets at once; larger chunks: fewer switches between torch and numba threads
+        from .reciprocal_sets_numba import expanded_sets  # optional dependency: numba
+
+        expanded = expanded_sets(reciprocal, reciprocal_half, half_size)
+        chunk_size = max(chunk_size, NUMBA_WEIGHT_ROWS)
     for start in tqdm(
         range(0, num_items, chunk_size), desc="re-rank: k-reciprocal sets", disable=not progress
     ):
-        members = _expanded_sets(reciprocal[start : start + chunk_size], reciprocal_half, half_size)
+        if expanded is not None:
+            members = expanded[start : start + chunk_size]
+        else:
+            members = _expanded_sets(reciprocal[start : start + chunk_size], reciprocal_half, half_size)
         local_row, slot = (members >= 0).nonzero(as_tuple=True)  # present entries only
         member = members[local_row, slot]
         row = local_row + start

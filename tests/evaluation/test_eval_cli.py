@@ -87,6 +87,10 @@ def test_several_datasets_give_a_cross_domain_table_and_one_file(setup, capsys):
         (["--dataset", "synthetic", "--data-dir", "DATA", "--data.no_such_option", "1"], "unknown option"),
         (["--dataset", "synthetic", "--data-dir", "DATA", "--data.name_pattern"], "expected a value"),
         (["--dataset", "synthetic,folder", "--data-dir", "DATA", "DATA", "DATA"], "3 folders for 2 datasets"),
+        (
+            ["--dataset", "synthetic", "--data-dir", "DATA", "--rerank-candidates", "bf16"],
+            "bf16 needs --rerank",
+        ),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(setup, capsys, argv, message):
