@@ -188,7 +188,9 @@ class OSNet(nn.Module):
         if global_pool is not None:
             pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=True)
             if pool.feat_mult() != 1:
-                raise ValueError(f"global_pool={global_pool!r} changes the pooled width; fc expects one map's width")
+                raise ValueError(
+                    f"global_pool={global_pool!r} changes the pooled width; fc expects one map's width"
+                )
             self.global_pool = pool
         self.num_classes = num_classes
         weight = self.fc[0].weight
