@@ -16,8 +16,13 @@ import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import SelectAdaptivePool2d
-from timm.models import build_model_with_cfg, clean_state_dict, generate_default_cfgs, register_model
-from timm.models._manipulate import checkpoint_seq
+from timm.models import (
+    build_model_with_cfg,
+    checkpoint_seq,
+    clean_state_dict,
+    generate_default_cfgs,
+    register_model,
+)
 from torch import nn
 
 # Output channels of conv1 and of conv2-conv4 (conv5 keeps conv4's) per width, as published.
@@ -202,9 +207,9 @@ class OSNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.conv1(x))
-        stages = (self.conv2, self.conv3, self.conv4, self.conv5)
+        stages = [self.conv2, self.conv3, self.conv4, self.conv5]
         if self.grad_checkpointing and not torch.jit.is_scripting():
-            return checkpoint_seq(nn.Sequential(*stages), x)
+            return checkpoint_seq(stages, x)
         for stage in stages:
             x = stage(x)
         return x
