@@ -52,6 +52,36 @@ def test_osnet_widths_shapes_and_feature_levels(name: str):
     assert [HEIGHT // m.shape[2] for m in maps] == extractor.feature_info.reduction() == [2, 4, 8, 16, 16]
 
 
+HEAD_MODULES = ("global_pool", "head", "fc", "classifier", "head_drop", "flatten")
+
+
+def test_osnet_splits_into_stem_and_four_stages_by_its_feature_taps():
+    """Top-level children in order, Sequentials holding a tap expanded, up to the first head module: run unit by
+    unit they are forward_features, and the last four taps fall at reductions 4, 8, 16, 16."""
+    model = randomise_norms(timm.create_model("osnet_x0_25")).eval()
+    taps = [info["module"] for info in model.feature_info]
+    units = []
+    for name, child in model.named_children():
+        if name in HEAD_MODULES:
+            break
+        if isinstance(child, torch.nn.Sequential) and any(tap.startswith(f"{name}.") for tap in taps):
+            units += [(f"{name}.{index}", grandchild) for index, grandchild in child.named_children()]
+        else:
+            units.append((name, child))
+    x = torch.randn(2, 3, HEIGHT, WIDTH)
+    reductions = {}
+    with torch.no_grad():
+        y = x
+        for name, unit in units:
+            y = unit(y)
+            if name in taps:
+                reductions[name] = HEIGHT // y.shape[2]
+        assert torch.equal(y, model.forward_features(x))
+    assert list(reductions) == taps and list(reductions.values())[-4:] == [4, 8, 16, 16]
+    # the transitions that end conv2 and conv3 open the next stage
+    assert [name for name, _ in units].index("conv2.2") == [name for name, _ in units].index(taps[1]) + 1
+
+
 def test_osnet_x1_0_matches_the_papers_size():
     model = timm.create_model("osnet_x1_0")
     classifier = sum(p.numel() for p in model.get_classifier().parameters())
