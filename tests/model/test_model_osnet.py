@@ -82,6 +82,26 @@ def test_osnet_splits_into_stem_and_four_stages_by_its_feature_taps():
     assert [name for name, _ in units].index("conv2.2") == [name for name, _ in units].index(taps[1]) + 1
 
 
+def test_osnet_intermediates_and_pruning_keep_the_taps():
+    model = randomise_norms(timm.create_model("osnet_x0_25")).eval()
+    x = torch.randn(2, 3, HEIGHT, WIDTH)
+    with torch.no_grad():
+        final, taps = model.forward_intermediates(x)
+        assert torch.equal(final, model.forward_features(x)) and len(taps) == 5
+        assert torch.equal(
+            model.forward_intermediates(x, [2], stop_early=True, intermediates_only=True)[0], taps[2]
+        )
+        model.prune_intermediate_layers(
+            [2]
+        )  # conv3's transition, conv4 and conv5 go; so do fc and the classifier
+        assert torch.equal(model.forward_features(x), taps[2])
+    assert not any(
+        name.startswith(("conv4", "conv5", "fc", "classifier")) for name, _ in model.named_parameters()
+    )
+    with pytest.raises(ValueError, match="output_stride=32"):
+        timm.create_model("osnet_x0_25", output_stride=32)
+
+
 def test_osnet_x1_0_matches_the_papers_size():
     model = timm.create_model("osnet_x1_0")
     classifier = sum(p.numel() for p in model.get_classifier().parameters())
@@ -195,3 +215,33 @@ def test_parity_with_torchreid(name: str):
         embedding = model.eval().forward_head(model.forward_features(x), pre_logits=True)
     print(f"{name}: max |ours - torchreid| = {(embedding - expected).abs().max().item():.3g}")
     torch.testing.assert_close(embedding, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "osnet_x1_0",
+        pytest.param(
+            "osnet_x0_25",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the BN neck is sized by num_features (128 at x0.25), not by the fc embedding (512): "
+                "timm_backbone_channels must give head_hidden_size when the backbone has reid_post_pool",
+            ),
+        ),
+    ],
+)
+def test_osnet_in_the_generic_iaunet_keeps_fc_and_starts_as_osnet(name: str, tmp_path: Path):
+    """The any-timm-CNN path on OSNet: torchreid-layout weights load, the IAU blocks are the identity at init,
+    and the global feature is OSNet's own fc(pool(conv5)) embedding."""
+    source = randomise_norms(timm.create_model(name, num_classes=0)).eval()
+    path = save_in_torchreid_layout(source, tmp_path / f"{name}_imagenet.pth")
+    model = timm.create_model(
+        "iaunet", backbone=name, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=str(path))
+    ).eval()
+    x = torch.randn(2, 3, HEIGHT, WIDTH)
+    with torch.no_grad():
+        output = model.forward_reid(x)
+        expected = source.forward_head(source.forward_features(x), pre_logits=True)
+    assert model.layout.stage_strides[-1] == 1 and model.layout.stages[-1] == ("conv5",)
+    assert torch.equal(output.global_feature, expected)

@@ -1,7 +1,6 @@
 """OSNet (Zhou et al., ICCV 2019, "Omni-Scale Feature Learning for Person Re-Identification") as a timm model.
 
-Each omni-scale block runs four streams of 1, 2, 3 and 4 lightweight 3x3 convs (1x1 linear + depthwise 3x3) on a
-shared bottleneck and mixes them with one channel gate shared by the streams. Parameter names equal torchreid's
+The blocks are in ``osnet_blocks``. Parameter names equal torchreid's
 (``conv1.conv``, ``conv2.0.conv2a``, ``conv5``, ``fc.0``, ``classifier``), so its released ``.pth`` files load
 through timm by identity once the DataParallel ``module.`` prefix is gone.
 
@@ -13,9 +12,8 @@ starts the next stage. ``conv5`` is a 1x1 conv on ``conv4``'s map, with no downs
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import SelectAdaptivePool2d
+from timm.layers import SelectAdaptivePool2d, get_device_dtype
 from timm.models import (
     build_model_with_cfg,
     checkpoint_seq,
@@ -23,7 +21,10 @@ from timm.models import (
     generate_default_cfgs,
     register_model,
 )
+from timm.models._features import feature_take_indices
 from torch import nn
+
+from .osnet_blocks import BLOCKS_PER_STAGE, ConvBnAct, make_stage
 
 # Output channels of conv1 and of conv2-conv4 (conv5 keeps conv4's) per width, as published.
 OSNET_WIDTHS: dict[str, tuple[int, int, int, int]] = {
@@ -32,99 +33,7 @@ OSNET_WIDTHS: dict[str, tuple[int, int, int, int]] = {
     "osnet_x0_5": (32, 128, 192, 256),
     "osnet_x0_25": (16, 64, 96, 128),
 }
-BLOCKS_PER_STAGE = 2  # two omni-scale blocks in each of conv2, conv3, conv4 for every width
 EMBEDDING_DIM = 512  # the fc layer after pooling (Linear + BN1d + ReLU), the reID embedding
-
-
-class ConvBnAct(nn.Module):
-    """conv -> BN -> ReLU (or no activation), named ``conv``/``bn``/``relu`` as in torchreid.
-
-    A Module, not a Sequential: timm's ``flatten_sequential`` would otherwise split ``conv1``/``conv5`` into parts.
-    """
-
-    def __init__(self, in_chs, out_chs, kernel_size=1, stride=1, act=True, device=None, dtype=None):
-        super().__init__()
-        dd = dict(device=device, dtype=dtype)
-        padding = kernel_size // 2
-        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride=stride, padding=padding, bias=False, **dd)
-        self.bn = nn.BatchNorm2d(out_chs, **dd)
-        self.relu = nn.ReLU(inplace=True) if act else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn(self.conv(x)))
-
-
-class LightConv3x3(nn.Module):
-    """1x1 linear conv then depthwise 3x3, BN, ReLU: a 3x3 receptive field at a fraction of a 3x3 conv's cost."""
-
-    def __init__(self, channels: int, device=None, dtype=None):
-        super().__init__()
-        dd = dict(device=device, dtype=dtype)
-        self.conv1 = nn.Conv2d(channels, channels, 1, bias=False, **dd)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False, **dd)
-        self.bn = nn.BatchNorm2d(channels, **dd)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn(self.conv2(self.conv1(x))))
-
-
-def _light_stream(channels: int, depth: int, device=None, dtype=None) -> nn.Module:
-    """``depth`` stacked lightweight convs: receptive field 2*depth+1 (a bare module for depth 1, as torchreid)."""
-    if depth == 1:
-        return LightConv3x3(channels, device=device, dtype=dtype)
-    return nn.Sequential(*(LightConv3x3(channels, device=device, dtype=dtype) for _ in range(depth)))
-
-
-class ChannelGate(nn.Module):
-    """The unified aggregation gate: per-channel sigmoid weights from the pooled stream (reduction 16)."""
-
-    def __init__(self, channels: int, reduction: int = 16, device=None, dtype=None):
-        super().__init__()
-        dd = dict(device=device, dtype=dtype)
-        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, channels // reduction, 1, **dd)
-        self.relu = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(channels // reduction, channels, 1, **dd)
-        self.gate_activation = nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gates = self.gate_activation(self.fc2(self.relu(self.fc1(self.global_avgpool(x)))))
-        return x * gates
-
-
-class OSBlock(nn.Module):
-    """Omni-scale residual block: 1x1 reduce (by 4), four streams of scales 3/5/7/9 gated and summed, 1x1 expand."""
-
-    def __init__(self, in_chs: int, out_chs: int, bottleneck_reduction: int = 4, device=None, dtype=None):
-        super().__init__()
-        dd = dict(device=device, dtype=dtype)
-        mid_chs = out_chs // bottleneck_reduction
-        self.conv1 = ConvBnAct(in_chs, mid_chs, **dd)
-        self.conv2a = _light_stream(mid_chs, 1, **dd)
-        self.conv2b = _light_stream(mid_chs, 2, **dd)
-        self.conv2c = _light_stream(mid_chs, 3, **dd)
-        self.conv2d = _light_stream(mid_chs, 4, **dd)
-        self.gate = ChannelGate(mid_chs, **dd)
-        self.conv3 = ConvBnAct(mid_chs, out_chs, act=False, **dd)
-        self.downsample = ConvBnAct(in_chs, out_chs, act=False, **dd) if in_chs != out_chs else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bottleneck = self.conv1(x)
-        streams = (self.conv2a, self.conv2b, self.conv2c, self.conv2d)
-        mixed = sum(self.gate(stream(bottleneck)) for stream in streams)
-        identity = x if self.downsample is None else self.downsample(x)
-        return F.relu(self.conv3(mixed) + identity)
-
-
-def _make_stage(in_chs: int, out_chs: int, transition: bool, device=None, dtype=None) -> nn.Sequential:
-    """Two omni-scale blocks, then (conv2, conv3) a 1x1 conv + 2x2 average pool transition halving the map."""
-    dd = dict(device=device, dtype=dtype)
-    layers: list[nn.Module] = [OSBlock(in_chs, out_chs, **dd)]
-    layers += [OSBlock(out_chs, out_chs, **dd) for _ in range(BLOCKS_PER_STAGE - 1)]
-    if transition:
-        layers.append(nn.Sequential(ConvBnAct(out_chs, out_chs, **dd), nn.AvgPool2d(2, stride=2)))
-    return nn.Sequential(*layers)
 
 
 class OSNet(nn.Module):
@@ -141,20 +50,24 @@ class OSNet(nn.Module):
         embedding_dim: int = EMBEDDING_DIM,
         global_pool: str = "avg",
         drop_rate: float = 0.0,
+        output_stride: int | None = None,
         device=None,
         dtype=None,
     ) -> None:
         super().__init__()
+        if output_stride not in (None, 16):
+            raise ValueError(
+                f"output_stride={output_stride}: OSNet's map has stride 16 (conv5 does not downsample)"
+            )
         dd = dict(device=device, dtype=dtype)
         stem_chs, *stage_chs = channels
-        self.num_classes = num_classes
-        self.drop_rate = drop_rate
+        self.num_classes, self.in_chans, self.drop_rate = num_classes, in_chans, drop_rate
         self.grad_checkpointing = False
         self.conv1 = ConvBnAct(in_chans, stem_chs, kernel_size=7, stride=2, **dd)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.conv2 = _make_stage(stem_chs, stage_chs[0], transition=True, **dd)
-        self.conv3 = _make_stage(stage_chs[0], stage_chs[1], transition=True, **dd)
-        self.conv4 = _make_stage(stage_chs[1], stage_chs[2], transition=False, **dd)
+        self.conv2 = make_stage(stem_chs, stage_chs[0], transition=True, **dd)
+        self.conv3 = make_stage(stage_chs[0], stage_chs[1], transition=True, **dd)
+        self.conv4 = make_stage(stage_chs[1], stage_chs[2], transition=False, **dd)
         self.conv5 = ConvBnAct(stage_chs[2], stage_chs[2], **dd)
         self.num_features = stage_chs[2]  # channels of forward_features' map (timm's meaning)
         self.head_hidden_size = embedding_dim  # the pre-logits embedding
@@ -166,19 +79,34 @@ class OSNet(nn.Module):
         )
         self.head_drop = nn.Dropout(drop_rate)
         self.classifier = nn.Linear(embedding_dim, num_classes, **dd) if num_classes > 0 else nn.Identity()
-        # Taps before the transitions; a tap inside a Sequential is a dotted name (timm's flatten_sequential).
+        # One level per tap; a tap inside a Sequential is a dotted name (timm's flatten_sequential).
+        taps = ["conv1", *(f"conv{i}.{BLOCKS_PER_STAGE - 1}" for i in (2, 3, 4)), "conv5"]
+        tap_channels = [stem_chs, *stage_chs, stage_chs[-1]]
         self.feature_info = [
-            dict(num_chs=stem_chs, reduction=2, module="conv1"),
-            dict(num_chs=stage_chs[0], reduction=4, module=f"conv2.{BLOCKS_PER_STAGE - 1}"),
-            dict(num_chs=stage_chs[1], reduction=8, module=f"conv3.{BLOCKS_PER_STAGE - 1}"),
-            dict(num_chs=stage_chs[2], reduction=16, module=f"conv4.{BLOCKS_PER_STAGE - 1}"),
-            dict(num_chs=stage_chs[2], reduction=16, module="conv5"),
+            dict(num_chs=chs, reduction=reduction, module=tap)
+            for chs, reduction, tap in zip(tap_channels, (2, 4, 8, 16, 16), taps, strict=True)
         ]
         self.apply(_init_weights)
 
+    def _levels(self) -> list[list[str]]:
+        """The modules run from one tap to the next, by name: the stem, then stages 1-4, where the transition
+        that ends conv2 (conv3) opens stage 2 (3)."""
+        last = BLOCKS_PER_STAGE - 1
+        blocks = {
+            stage: [f"{stage}.{index}" for index in range(BLOCKS_PER_STAGE)] for stage in ("conv2", "conv3")
+        }
+        return [
+            ["conv1"],
+            ["maxpool", *blocks["conv2"]],
+            [f"conv2.{last + 1}", *blocks["conv3"]],
+            [f"conv3.{last + 1}", "conv4"],
+            ["conv5"],
+        ]
+
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
-        return dict(stem=r"^conv1", blocks=r"^conv(\d+)" if coarse else r"^conv(\d+)\.(\d+)")
+        blocks = r"^conv([2-5])" if coarse else [(r"^conv([2-4])\.(\d+)", None), (r"^conv5", (5,))]
+        return dict(stem=r"^conv1", blocks=blocks)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
@@ -189,7 +117,8 @@ class OSNet(nn.Module):
         return self.classifier
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """A fresh classifier for ``num_classes`` (0: none, the model returns the embedding)."""
+        """A fresh classifier for ``num_classes`` (0: none, the model returns the embedding); ``global_pool=""``
+        turns pooling and the fc embedding off (the model returns the map)."""
         if global_pool is not None:
             pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=True)
             if pool.feat_mult() != 1:
@@ -198,24 +127,58 @@ class OSNet(nn.Module):
                 )
             self.global_pool = pool
         self.num_classes = num_classes
-        weight = self.fc[0].weight
+        dd = dict(zip(("device", "dtype"), get_device_dtype(self), strict=True))
         self.classifier = (
-            nn.Linear(self.head_hidden_size, num_classes, device=weight.device, dtype=weight.dtype)
-            if num_classes > 0
-            else nn.Identity()
+            nn.Linear(self.head_hidden_size, num_classes, **dd) if num_classes > 0 else nn.Identity()
         )
 
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """timm's intermediates API: the maps at the ``feature_info`` taps (``norm`` has nothing to apply)."""
+        if output_fmt != "NCHW":
+            raise ValueError(f"output_fmt={output_fmt!r}: OSNet gives NCHW maps only")
+        take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
+        levels = self._levels()[: max_index + 1] if stop_early else self._levels()
+        intermediates = []
+        for index, names in enumerate(levels):
+            for name in names:
+                x = self.get_submodule(name)(x)
+            if index in take_indices:
+                intermediates.append(x)
+        return intermediates if intermediates_only else (x, intermediates)
+
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """Replace what runs after the last tap kept by identities (timm's contract: the kept taps do not change)."""
+        take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
+        for names in self._levels()[max_index + 1 :]:
+            for name in names:
+                self.set_submodule(name, nn.Identity())
+        if prune_head:
+            self.fc = nn.Identity()
+            self.reset_classifier(0, "")
+        return take_indices
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.conv1(x))
-        stages = [self.conv2, self.conv3, self.conv4, self.conv5]
+        modules = [self.get_submodule(name) for names in self._levels() for name in names]
         if self.grad_checkpointing and not torch.jit.is_scripting():
-            return checkpoint_seq(stages, x)
-        for stage in stages:
-            x = stage(x)
+            return checkpoint_seq(modules, x)
+        for module in modules:
+            x = module(x)
         return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.fc(self.global_pool(x))
+        x = self.global_pool(x)
+        if not self.global_pool.is_identity():  # the fc embedding exists for pooled features only
+            x = self.fc(x)
         if pre_logits:
             return x
         return self.classifier(self.head_drop(x))
