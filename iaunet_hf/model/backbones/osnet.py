@@ -71,7 +71,7 @@ class OSNet(nn.Module):
         self.conv5 = ConvBnAct(stage_chs[2], stage_chs[2], **dd)
         self.num_features = stage_chs[2]  # channels of forward_features' map (timm's meaning)
         self.head_hidden_size = embedding_dim  # the pre-logits embedding
-        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=True)
+        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=bool(global_pool))
         self.fc = nn.Sequential(
             nn.Linear(self.num_features, embedding_dim, **dd),
             nn.BatchNorm1d(embedding_dim, **dd),
@@ -120,14 +120,14 @@ class OSNet(nn.Module):
         """A fresh classifier for ``num_classes`` (0: none, the model returns the embedding); ``global_pool=""``
         turns pooling and the fc embedding off (the model returns the map)."""
         if global_pool is not None:
-            pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=True)
+            pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=bool(global_pool))
             if pool.feat_mult() != 1:
                 raise ValueError(
                     f"global_pool={global_pool!r} changes the pooled width; fc expects one map's width"
                 )
             self.global_pool = pool
         self.num_classes = num_classes
-        dd = dict(zip(("device", "dtype"), get_device_dtype(self), strict=True))
+        dd = get_device_dtype(self)
         self.classifier = (
             nn.Linear(self.head_hidden_size, num_classes, **dd) if num_classes > 0 else nn.Identity()
         )
