@@ -126,7 +126,7 @@ def test_osnet_head_classifier_and_post_pool_embedding():
         model.reset_classifier(0, "")  # pooling (and so fc) off: the map itself
         assert torch.equal(model(x), feature_map)
         model.to(torch.float64).reset_classifier(3, "avg")
-        assert model.get_classifier().weight.dtype == torch.float64
+        assert model.get_classifier().weight.dtype == torch.float64 and not model.get_classifier().training
     with pytest.raises(ValueError, match="catavgmax"):
         model.reset_classifier(0, global_pool="catavgmax")
     on_meta = timm.create_model("osnet_x0_25", device="meta")

@@ -125,12 +125,11 @@ class OSNet(nn.Module):
                 raise ValueError(
                     f"global_pool={global_pool!r} changes the pooled width; fc expects one map's width"
                 )
-            self.global_pool = pool
+            self.global_pool = pool.train(self.training)
         self.num_classes = num_classes
         dd = get_device_dtype(self)
-        self.classifier = (
-            nn.Linear(self.head_hidden_size, num_classes, **dd) if num_classes > 0 else nn.Identity()
-        )
+        classifier = nn.Linear(self.head_hidden_size, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.classifier = classifier.train(self.training)  # new modules follow the model's train/eval mode
 
     def forward_intermediates(
         self,
