@@ -91,15 +91,15 @@ class OSNet(nn.Module):
     def _levels(self) -> list[list[str]]:
         """The modules run from one tap to the next, by name: the stem, then stages 1-4, where the transition
         that ends conv2 (conv3) opens stage 2 (3)."""
-        last = BLOCKS_PER_STAGE - 1
+        transition = BLOCKS_PER_STAGE  # the index of the transition in conv2 and conv3
         blocks = {
             stage: [f"{stage}.{index}" for index in range(BLOCKS_PER_STAGE)] for stage in ("conv2", "conv3")
         }
         return [
             ["conv1"],
             ["maxpool", *blocks["conv2"]],
-            [f"conv2.{last + 1}", *blocks["conv3"]],
-            [f"conv3.{last + 1}", "conv4"],
+            [f"conv2.{transition}", *blocks["conv3"]],
+            [f"conv3.{transition}", "conv4"],
             ["conv5"],
         ]
 
