@@ -61,7 +61,8 @@ def sdist_tree(package: str) -> Path:
 
 
 def _declare_our_module_as_a_feature_model(test_models: Path) -> None:
-    """List our timm module where timm lists each module with ``forward_intermediates`` and the getter features.
+    """List our timm modules (``timm_models``, ``osnet``) where timm lists each module with
+    ``forward_intermediates`` and the getter features.
 
     timm adds every such model module to ``FEAT_INTER_FILTERS`` in ``test_models.py``; the intermediates and
     pruning contracts run only for the modules listed there.
@@ -70,7 +71,7 @@ def _declare_our_module_as_a_feature_model(test_models: Path) -> None:
     anchor = "FEAT_INTER_FILTERS = [\n"
     if anchor not in text:
         raise AssertionError(f"{test_models} no longer defines FEAT_INTER_FILTERS as {anchor!r}")
-    test_models.write_text(text.replace(anchor, anchor + "    'timm_models',\n", 1))
+    test_models.write_text(text.replace(anchor, anchor + "    'timm_models', 'osnet',\n", 1))
 
 
 def prepare_timm_suite(work: Path) -> Path:

@@ -42,6 +42,13 @@ class Excluded:
 TINY_ARGS = " ".join(f"--{key} {value}" for key, value in TINY_TRAINING.items())
 # The Python API example chooses its own precision; the strings are typed by their fields, as on the command line.
 TINY_PYTHON = f"TINY = { ({k: v for k, v in TINY_TRAINING.items() if k != 'train.mixed_precision'})!r}\n"
+# The file the OSNet example loads: an osnet_x1_0 state dict in torchreid's layout (``module.`` prefixed keys).
+OSNET_TORCHREID_FILE = """
+import timm, torch
+import iaunet_hf
+_state = timm.create_model("osnet_x1_0").state_dict()
+torch.save({f"module.{key}": value for key, value in _state.items()}, "osnet_x1_0_imagenet.pth")
+"""
 QUERY_IMAGES = """
 from pathlib import Path
 from PIL import Image
@@ -237,6 +244,14 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
     ),
     # docs/app.md (the commands are text blocks: a server runs until stopped; tests/app drives it)
     ("docs/app.md", "from iaunet_hf.hub.space import space_files"): Run(),
+    (
+        "docs/model.md",
+        "import iaunet_hf  # registers osnet_x1_0, osnet_x0_75, osnet_x0_5 and osnet_x0_25 with timm",
+    ): Run(prelude=OSNET_TORCHREID_FILE),
+    (
+        "docs/model.md",
+        "# plain ResNet-50 weights (timm's names are torchvision's) into an IBN-a ResNet-50",
+    ): Run(),
     # docs/tracking.md
     (
         "docs/tracking.md",

@@ -46,8 +46,8 @@ def group_matcher(options: IAUnetOptions, layout: BackboneLayout, coarse: bool =
         def names(units) -> str:
             return "|".join(re.escape(unit) for unit in units)
 
-        stages = [(rf"^({names(units)})\.", (index,)) for index, units in enumerate(layout.stages)]
-        return dict(stem=rf"^({names(layout.stem)})\.", blocks=stages)
+        stages = [(rf"^(?:{names(units)})\.", (index,)) for index, units in enumerate(layout.stages)]
+        return dict(stem=rf"^(?:{names(layout.stem)})\.", blocks=stages)
     if options.backbone == "googlenet":
         return dict(stem=r"^conv1", blocks=[(r"^conv[23]", (0,)), (r"^inception(\d)", None)])
     return dict(stem=r"^conv1|bn1", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")

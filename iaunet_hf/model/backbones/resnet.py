@@ -9,6 +9,7 @@ from timm.models.resnet import BasicBlock, Bottleneck, downsample_conv
 from torch import nn
 from transformers.modeling_layers import GradientCheckpointingLayer
 
+from .ibn import IBN, IBN_A_STAGES
 from .layout import BackboneLayout
 
 RESNET_LAYOUTS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
@@ -72,14 +73,18 @@ def build_resnet(
     in_chans: int = 3,
     last_stride: int = 1,
     base_channels: int = IMAGENET_BASE_CHANNELS,
+    ibn: str | None = None,
     device=None,
     dtype=None,
 ) -> dict[str, nn.Module]:
     """The ResNet modules by torchvision name, in forward order (``resnet_layout`` says how to run them).
 
     ``base_channels`` below 64 gives a narrow ResNet (e.g. 8: under 1M parameters at depth 18) for tests and quick
-    experiments; ImageNet weights exist only for 64.
+    experiments; ImageNet weights exist only for 64. ``ibn="a"`` builds IBN-Net's IBN-a: every block's first norm
+    in layer1-3 is an ``IBN`` (its BN half keeps the name ``bn1.BN``; ``plain_resnet_to_ibn`` maps plain weights).
     """
+    if ibn not in (None, "a"):
+        raise ValueError(f"ibn={ibn!r} is not an IBN-Net design built here; expected None or 'a'")
     dd = dict(device=device, dtype=dtype)
     block, layers = RESNET_LAYOUTS[depth]
     modules: dict[str, nn.Module] = {
@@ -92,5 +97,8 @@ def build_resnet(
     for index, (name, num_blocks, stride) in enumerate(zip(STAGE_NAMES, layers, (1, 2, 2, last_stride))):
         channels = base_channels * 2**index
         modules[name] = _make_stage(block, in_channels, channels, num_blocks, stride, **dd)
+        if ibn == "a" and name in IBN_A_STAGES:
+            for residual_block in modules[name]:
+                residual_block.bn1 = IBN(residual_block.bn1.num_features, **dd)
         in_channels = channels * block.expansion
     return modules
