@@ -18,6 +18,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import load_pretrained, resolve_pretrained_cfg
 
 from .model import IAUnet
+from .model.backbones.ibn import fresh_ibn_keys, plain_resnet_to_ibn
 from .weights_file import check_safetensors_file, checkpoint_source, compare_state_dicts
 
 # Prefixes under which the transformers classes hold the network (IAUnetForReID, IAUnetModel).
@@ -69,7 +70,8 @@ def _backbone_state(mapped: dict[str, torch.Tensor], model: IAUnet, source: str)
     expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith(prefixes)}
     found = {k: tuple(v.shape) for k, v in loaded.items()}
     for key in expected.keys() - found.keys():
-        if key.endswith("num_batches_tracked"):
+        # IBN-a's instance-normalised halves have no counterpart in a plain ResNet file: they start fresh
+        if key.endswith("num_batches_tracked") or (model.options.ibn and key in fresh_ibn_keys([key])):
             found[key] = expected[key]
     compare_state_dicts(source, found, expected)
     kept = sorted(
@@ -131,6 +133,10 @@ def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: IAUnet) -> 
                 key = key[len(prefix) :]
                 break
         mapped[key] = value
+    if (
+        model.options.ibn
+    ):  # a plain ResNet file for an IBN-a ResNet: each first norm's BN half from its channels
+        mapped = plain_resnet_to_ibn(mapped)
     keeps_classifier = model.num_classes == (model.pretrained_cfg or {}).get("num_classes", 0) > 0
     if _is_imagenet_backbone(mapped, model) or (
         not keeps_classifier and _is_converted_backbone(mapped, model)

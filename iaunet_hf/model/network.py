@@ -78,13 +78,15 @@ class IAUnet(nn.Module):
         self.gradient_checkpointing = False
         self._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
         in_channels = self.layout.stage_channels[-1]
+        # the BN neck's input: the pooled map, or the backbone's post-pool feature layer (OSNet's 512-d fc)
+        pooled_size = options.embedding_size if self.post_pool and options.head != "pcb" else in_channels
         if options.head == "pcb":
             self.pcb = PCBHead(in_channels, **dd)
             # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
             self.num_features, self.head_hidden_size = in_channels, self.pcb.out_features
         else:
-            self.num_features = self.head_hidden_size = in_channels
-            self.bnneck = nn.BatchNorm1d(in_channels, **dd)
+            self.num_features, self.head_hidden_size = in_channels, pooled_size
+            self.bnneck = nn.BatchNorm1d(pooled_size, **dd)
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()

@@ -42,6 +42,9 @@ def init_module_weights(module: nn.Module, init=nn.init) -> None:
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             if module.bias is not None:
                 _default_bias_init(module.bias, module.weight, init)
+    elif isinstance(module, nn.InstanceNorm2d) and module.affine:  # IBN-a's instance-normalised half
+        init.ones_(module.weight)
+        init.zeros_(module.bias)
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         if getattr(module, "zero_init_residual", False):
             init.zeros_(module.weight)

@@ -134,7 +134,9 @@ def test_track_view_returns_gifs_of_the_synthetic_sequence(page, screenshot_dirs
         number = page.locator(f"#{elem_id} input[type=number]")
         number.fill(value)
         number.press("Tab")
-        sync_api.expect(page.locator(f"#{elem_id} input[type=range]")).to_have_value(value, timeout=TIMEOUT_MS)
+        sync_api.expect(page.locator(f"#{elem_id} input[type=range]")).to_have_value(
+            value, timeout=TIMEOUT_MS
+        )
     page.locator("#track-synthetic-button").click()
     for elem_id in ("track-appearance", "track-motion"):
         gif = re.compile(r"\.gif(\?.*)?$")

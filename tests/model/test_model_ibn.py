@@ -100,3 +100,22 @@ def test_plain_resnet50_weights_load_into_ibn_a_except_the_instance_affines():
     assert torch.equal(ibn["layer1"][0].conv1.weight, plain["layer1.0.conv1.weight"])
     # keys already in IBN form (the authors' resnet50_ibn_a checkpoints) pass through unchanged
     assert plain_resnet_to_ibn(ibn.state_dict()).keys() == ibn.state_dict().keys()
+
+
+def test_ibn_resnet_starts_from_a_plain_imagenet_file_through_timm(tmp_path):
+    """``timm.create_model("iaunet_resnet50", ibn="a", pretrained=True)`` with a plain ResNet-50 file: every key but
+    the fresh InstanceNorm affines comes from the file, and those start at ones and zeros."""
+    import timm
+    from safetensors.torch import save_file
+
+    plain = timm.create_model("resnet50", num_classes=1000)
+    weights = tmp_path / "resnet50.safetensors"
+    save_file(plain.state_dict(), str(weights))
+    model = timm.create_model(
+        "iaunet_resnet50", ibn="a", pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=str(weights))
+    )
+    state, source = model.state_dict(), plain.state_dict()
+    assert torch.equal(state["layer1.0.bn1.BN.weight"], source["layer1.0.bn1.weight"][32:])
+    assert torch.equal(state["layer4.0.bn1.weight"], source["layer4.0.bn1.weight"])  # layer 4 is plain
+    assert torch.equal(state["layer2.3.bn1.IN.weight"], torch.ones(64))
+    assert torch.equal(state["layer3.0.conv2.weight"], source["layer3.0.conv2.weight"])

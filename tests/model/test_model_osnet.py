@@ -225,14 +225,7 @@ def test_parity_with_torchreid(name: str):
     "name",
     [
         "osnet_x1_0",
-        pytest.param(
-            "osnet_x0_25",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the BN neck is sized by num_features (128 at x0.25), not by the fc embedding (512): "
-                "timm_backbone_channels must give head_hidden_size when the backbone has reid_post_pool",
-            ),
-        ),
+        "osnet_x0_25",
     ],
 )
 def test_osnet_in_the_generic_iaunet_keeps_fc_and_starts_as_osnet(name: str, tmp_path: Path):

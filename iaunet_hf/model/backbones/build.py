@@ -32,6 +32,7 @@ def build_backbone(options: IAUnetOptions, device=None, dtype=None) -> Backbone:
         options.in_chans,
         options.last_stride,
         options.base_channels,
+        ibn=options.ibn,
         device=device,
         dtype=dtype,
     )

@@ -135,4 +135,5 @@ def timm_backbone_channels(name: str, in_chans: int = 3) -> int:
     embedding size a config states without building the network."""
     with torch.device("meta"):
         model = _create(name, in_chans, last_stride=2)
-    return int(model.num_features)
+    # the BN neck gets the pooled map, or the post-pool feature layer's output (OSNet's 512-d fc)
+    return int(model.head_hidden_size if getattr(model, "reid_post_pool", None) else model.num_features)
