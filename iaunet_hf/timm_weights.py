@@ -173,10 +173,11 @@ def backbone_pretrained_cfg(
     backbone: str, input_size: tuple[int, int, int] = DEFAULT_INPUT_SIZE
 ) -> dict[str, Any]:
     """The pretrained cfg of an ``iaunet`` on timm backbone ``backbone``: the backbone's own weights (Hub id, URL
-    or file, classifier name, statistics) with the reID input size; timm's loader reads it."""
+    or file), first conv and statistics with the reID input size; timm's loader reads it. The classifier is the
+    reID model's own (no classes: the filter drops the backbone's ImageNet head)."""
     cfg = resolve_pretrained_cfg(backbone).to_dict()
-    keep = ("url", "hf_hub_id", "hf_hub_filename", "file", "state_dict", "num_classes", "classifier",
-            "first_conv", "mean", "std", "license", "tag")  # fmt: skip
+    keep = ("url", "hf_hub_id", "hf_hub_filename", "file", "state_dict", "first_conv", "mean", "std", "license",
+            "tag")  # fmt: skip
     return reid_pretrained_cfg(input_size, **{k: cfg[k] for k in keep if cfg.get(k) is not None})
 
 
