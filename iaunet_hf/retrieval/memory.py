@@ -177,6 +177,8 @@ class MemoryGallery(Gallery):
         if vectors.ndim != 2 or vectors.shape[0] != table.num_rows:
             raise ValueError(f"{version}: expected {table.num_rows} vectors, found an array of shape {vectors.shape}")
         check_finite(vectors, str(version / "vectors.safetensors"))
+        if self.dim is not None and self.dim != header["dim"]:
+            raise ValueError(f"{self.uri}: the gallery holds {header['dim']}-d embeddings, expected dim {self.dim}")
         self.dim = header["dim"]
         if len(vectors):
             columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in COLUMNS}
