@@ -59,10 +59,9 @@ class LanceGallery(Gallery):
 
     def _append(self, vectors: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         data = arrow_table(vectors, columns)
-        if self._table is None:
-            self._table = self._db.create_table(TABLE_NAME, data=data, exist_ok=True)
-        else:
-            self._table.add(data)
+        if self._table is None:  # another process may create it at the same time: both then append
+            self._table = self._db.create_table(TABLE_NAME, schema=data.schema, exist_ok=True)
+        self._table.add(data)
 
     def _existing_keys(self, keys: list[str]) -> set[str]:
         found = set()
