@@ -18,6 +18,7 @@ import torch
 
 from ..evaluation.visualization import rank_strip, save_png
 from .encoding import embedded_batches, load_encoder
+from .filters import parse_where
 from .gallery import SearchHits
 from .sources import IMAGE_SUFFIXES, Item, dataset_items, folder_items, open_image
 from .uri import open_gallery
@@ -69,6 +70,7 @@ def query_filters(template: str | None, items: list[Item]) -> list[str | None]:
         if missing:
             raise ValueError(f"--where: the queries have no {missing} (they come with {sorted(item.metadata)})")
         filters.append(template.format_map(item.metadata))
+        parse_where(filters[-1])  # a bad filter fails now, before the model is loaded
     return filters
 
 
