@@ -213,7 +213,9 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
 
     names = [name.strip() for name in args.dataset.split(",") if name.strip()]
     if args.gallery is not None and (len(names) > 1 or args.rerank or args.metric != "cosine"):
-        raise ValueError("--gallery: expected one --dataset, cosine metric and no --rerank (a gallery is cosine top-k)")
+        raise ValueError(
+            "--gallery: expected one --dataset, cosine metric and no --rerank (a gallery is cosine top-k)"
+        )
     unknown = [name for name in names if name not in DATASET_NAMES]
     if unknown or not names:
         raise ValueError(

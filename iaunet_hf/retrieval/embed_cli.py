@@ -25,20 +25,36 @@ from .uri import backend_of, open_gallery
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iaunet-embed", description=__doc__.splitlines()[0].strip("`"))
-    parser.add_argument("--model", required=True, help="save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name")
-    parser.add_argument("--gallery", required=True, help="gallery URI: FOLDER (LanceDB), memory://FOLDER, FILE.db, http://host:19530")
+    parser.add_argument(
+        "--model", required=True, help="save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name"
+    )
+    parser.add_argument(
+        "--gallery",
+        required=True,
+        help="gallery URI: FOLDER (LanceDB), memory://FOLDER, FILE.db, http://host:19530",
+    )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--dataset", help="a reID dataset name (with --data-dir and --split)")
     what.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
-    what.add_argument("--mot", type=Path, help="a MOTChallenge sequence folder (img1/, gt/ or det/, seqinfo.ini)")
+    what.add_argument(
+        "--mot", type=Path, help="a MOTChallenge sequence folder (img1/, gt/ or det/, seqinfo.ini)"
+    )
     parser.add_argument("--data-dir", type=Path, help="the dataset folder (with --dataset)")
-    parser.add_argument("--split", default="gallery", help="the split to embed (with --dataset; default gallery)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="Arrow cache root (default: the datasets cache)")
-    parser.add_argument("--boxes", choices=("gt", "det"), default="gt", help="with --mot: gt/gt.txt or det/det.txt")
+    parser.add_argument(
+        "--split", default="gallery", help="the split to embed (with --dataset; default gallery)"
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="Arrow cache root (default: the datasets cache)"
+    )
+    parser.add_argument(
+        "--boxes", choices=("gt", "det"), default="gt", help="with --mot: gt/gt.txt or det/det.txt"
+    )
     parser.add_argument("--camid", type=int, default=-1, help="camera id stored with --images / --mot rows")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--index", choices=INDEX_KINDS, default=None, help="build this ANN index when done")
-    parser.add_argument("--parquet-dir", type=Path, default=None, help="also write the rows as a Parquet shard set here")
+    parser.add_argument(
+        "--parquet-dir", type=Path, default=None, help="also write the rows as a Parquet shard set here"
+    )
     return parser
 
 
@@ -54,14 +70,22 @@ def load_items(args: argparse.Namespace) -> tuple[str, list[Item]]:
 
 def embed_items(args: argparse.Namespace, items: list[Item], accelerator: Accelerator) -> int:
     """Embed this process's share of the items not yet in the gallery, one committed batch at a time."""
-    if accelerator.num_processes > 1 and (backend_of(args.gallery) == "memory" or args.gallery.endswith(".db")):
-        raise ValueError(f"--gallery: {args.gallery} belongs to one process; use a LanceDB folder or a Milvus server with several processes")
+    if accelerator.num_processes > 1 and (
+        backend_of(args.gallery) == "memory" or args.gallery.endswith(".db")
+    ):
+        raise ValueError(
+            f"--gallery: {args.gallery} belongs to one process; use a LanceDB folder or a Milvus server with several processes"
+        )
     model, processor = load_encoder(args.model, accelerator.device)
     gallery = open_gallery(args.gallery)
     done = gallery.keys()
-    mine = [item for item in items[accelerator.process_index :: accelerator.num_processes] if item.key not in done]
+    mine = [
+        item for item in items[accelerator.process_index :: accelerator.num_processes] if item.key not in done
+    ]
     added = 0
-    for batch, embeddings in embedded_batches(model, processor, mine, args.batch_size, accelerator.is_local_main_process):
+    for batch, embeddings in embedded_batches(
+        model, processor, mine, args.batch_size, accelerator.is_local_main_process
+    ):
         added += gallery.add(embeddings, [{"key": item.key, **item.metadata} for item in batch])
     gallery.close()
     return added

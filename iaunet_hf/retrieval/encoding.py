@@ -31,7 +31,9 @@ def embedded_batches(
     with torch.inference_mode():
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
-            pixel_values = processor(images=[item.load() for item in batch], return_tensors="pt")["pixel_values"]
+            pixel_values = processor(images=[item.load() for item in batch], return_tensors="pt")[
+                "pixel_values"
+            ]
             yield batch, embed(model, pixel_values.to(device)).float().cpu()
             bar.update(len(batch))
     bar.close()

@@ -29,8 +29,14 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"AND", "OR", "NOT", "BETWEEN", "IN"}
 _OPERATORS = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_NUMPY_OPERATORS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-                    ">": operator.gt, ">=": operator.ge}
+_NUMPY_OPERATORS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def _tokens(text: str) -> list[tuple[str, Any]]:
@@ -42,7 +48,9 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         position = match.end()
         kind = match.lastgroup
         if kind == "number":
-            tokens.append(("literal", float(match[kind]) if re.search(r"[.eE]", match[kind]) else int(match[kind])))
+            tokens.append(
+                ("literal", float(match[kind]) if re.search(r"[.eE]", match[kind]) else int(match[kind]))
+            )
         elif kind in ("single", "double"):
             quote = "'" if kind == "single" else '"'
             tokens.append(("literal", match[kind].replace(quote * 2, quote)))
@@ -98,7 +106,9 @@ class _Parser:
     def comparison(self) -> Node:
         column = self.take("word")
         if column not in COLUMNS:
-            raise ValueError(f"where: unknown column {column!r} in {self.text!r}; expected one of {list(COLUMNS)}")
+            raise ValueError(
+                f"where: unknown column {column!r} in {self.text!r}; expected one of {list(COLUMNS)}"
+            )
         negate = self.accept("keyword", "NOT")
         if self.accept("keyword", "BETWEEN"):
             low = self.literal(column)
@@ -148,7 +158,10 @@ def numpy_mask(node: Node | None, columns: Mapping[str, np.ndarray], num_rows: i
     if kind == "not":
         return ~numpy_mask(node[1], columns, num_rows)
     if kind == "in":
-        return np.isin(columns[node[1]][:num_rows], np.array(node[2], dtype=object if isinstance(node[2][0], str) else None))
+        return np.isin(
+            columns[node[1]][:num_rows],
+            np.array(node[2], dtype=object if isinstance(node[2][0], str) else None),
+        )
     _, column, op, value = node
     return np.asarray(_NUMPY_OPERATORS[op](columns[column][:num_rows], value), dtype=bool)
 
@@ -173,7 +186,9 @@ def lance_sql(node: Node | None) -> str | None:
 
 
 def _milvus_literal(value: Any) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' if isinstance(value, str) else repr(value)
+    return (
+        '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' if isinstance(value, str) else repr(value)
+    )
 
 
 def milvus_expression(node: Node | None) -> str:

@@ -96,7 +96,9 @@ class Gallery(abc.ABC):
             groups.setdefault(text, []).append(position)
         rows: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in vectors]
         for text, positions in groups.items():
-            for position, matches in zip(positions, self._search(vectors[positions], k, parse_where(text), params)):
+            for position, matches in zip(
+                positions, self._search(vectors[positions], k, parse_where(text), params)
+            ):
                 rows[position] = matches
         return pack_hits(rows, k)
 
@@ -129,7 +131,7 @@ class Gallery(abc.ABC):
         """Every row the filter keeps as column batches: the schema columns and ``vector`` (B, dim)."""
         yield from self._batches(batch_size, parse_where(where))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (most backends have nothing to release)
         """Release connections; persist what a backend holds in memory."""
 
     def __enter__(self) -> Gallery:

@@ -32,9 +32,7 @@ def gallery_labels(gallery: Gallery, with_vectors: bool) -> dict[str, np.ndarray
     return {name: np.concatenate([batch[name] for batch in batches]) for name in names}
 
 
-def top_k_statistics(
-    matches: np.ndarray, positives: np.ndarray, candidates: np.ndarray
-) -> QueryStatistics:
+def top_k_statistics(matches: np.ndarray, positives: np.ndarray, candidates: np.ndarray) -> QueryStatistics:
     """Per-query AP, INP and first-match rank of (Q, k) match flags, knowing each query's positive count."""
     ranks = np.arange(1, matches.shape[1] + 1)
     found = np.cumsum(matches, axis=1)
@@ -73,22 +71,39 @@ def evaluate_through_gallery(
     if not camera_filter:
         junk[:] = False
     positives = ((labels["pid"][None, :] == q_pids[:, None]) & ~junk).sum(1)
-    filters = [f"NOT (pid = {p} AND camid = {c})" for p, c in zip(q_pids, q_camids)] if camera_filter else None
+    filters = (
+        [f"NOT (pid = {p} AND camid = {c})" for p, c in zip(q_pids, q_camids)] if camera_filter else None
+    )
     start = time.perf_counter()
     hits = gallery.search(query_features, k=k, where=filters, **search_params)
     search_seconds = time.perf_counter() - start
     hit_pids = np.array([[row["pid"] for row in found] + [-2] * (k - len(found)) for found in hits.metadata])
     matches = hit_pids == q_pids[:, None]
     statistics = top_k_statistics(matches, positives, len(labels["pid"]) - junk.sum(1))
-    results = {**summarize([statistics], max_rank), "camera_filter": camera_filter, "search_seconds": search_seconds}
+    results = {
+        **summarize([statistics], max_rank),
+        "camera_filter": camera_filter,
+        "search_seconds": search_seconds,
+    }
     if compare_exact:
         start = time.perf_counter()
         exact = evaluate_reid_features(
-            query_features, torch.from_numpy(labels["vector"]), q_pids, labels["pid"], q_camids, labels["camid"],
-            max_rank=max_rank, progress=False, camera_filter=camera_filter,
+            query_features,
+            torch.from_numpy(labels["vector"]),
+            q_pids,
+            labels["pid"],
+            q_camids,
+            labels["camid"],
+            max_rank=max_rank,
+            progress=False,
+            camera_filter=camera_filter,
         )
-        results["exact"] = {"mAP": exact["mAP"], "mINP": exact["mINP"], "rank-1": float(exact["cmc"][0]),
-                            "seconds": time.perf_counter() - start}
+        results["exact"] = {
+            "mAP": exact["mAP"],
+            "mINP": exact["mINP"],
+            "rank-1": float(exact["cmc"][0]),
+            "seconds": time.perf_counter() - start,
+        }
     return results
 
 

@@ -33,7 +33,9 @@ def arrow_schema(dim: int) -> pa.Schema:
 def arrow_table(vectors: np.ndarray, columns: dict[str, np.ndarray]) -> pa.Table:
     dim = vectors.shape[1]
     vector = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(vectors).ravel()), dim)
-    return pa.table({**{name: columns[name] for name in COLUMNS}, VECTOR_COLUMN: vector}, schema=arrow_schema(dim))
+    return pa.table(
+        {**{name: columns[name] for name in COLUMNS}, VECTOR_COLUMN: vector}, schema=arrow_schema(dim)
+    )
 
 
 class LanceGallery(Gallery):
@@ -44,7 +46,9 @@ class LanceGallery(Gallery):
 
         super().__init__(dim)
         self.uri = uri
-        self._db = lancedb.connect(uri, read_consistency_interval=timedelta(0), storage_options=storage_options)
+        self._db = lancedb.connect(
+            uri, read_consistency_interval=timedelta(0), storage_options=storage_options
+        )
         self._table = self._db.open_table(TABLE_NAME) if TABLE_NAME in self._db.list_tables().tables else None
         self._indexed = False
         if self._table is not None:
@@ -83,7 +87,11 @@ class LanceGallery(Gallery):
             if "ef" in settings:
                 query = query.ef(settings["ef"])
         table = query.to_arrow()
-        owners = table.column("query_index").to_numpy() if "query_index" in table.column_names else np.zeros(table.num_rows, int)
+        owners = (
+            table.column("query_index").to_numpy()
+            if "query_index" in table.column_names
+            else np.zeros(table.num_rows, int)
+        )
         similarities = 1 - table.column("_distance").to_numpy()
         records = table.select(list(COLUMNS)).to_pylist()
         results: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in vectors]
@@ -124,7 +132,9 @@ class LanceGallery(Gallery):
         if self._table is not None:
             self._table.optimize()
 
-    def _batches(self, batch_size: int, node: Node | None, columns: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    def _batches(
+        self, batch_size: int, node: Node | None, columns: list[str] | None = None
+    ) -> Iterator[dict[str, np.ndarray]]:
         if self._table is None:
             return
         names = columns or [*COLUMNS, VECTOR_COLUMN]

@@ -42,7 +42,9 @@ class GrowableRows:
         if end > len(self.vectors):
             capacity = max(end, 2 * len(self.vectors))
             self.vectors = _grown(self.vectors, capacity, self.size)
-            self.columns = {name: _grown(values, capacity, self.size) for name, values in self.columns.items()}
+            self.columns = {
+                name: _grown(values, capacity, self.size) for name, values in self.columns.items()
+            }
         self.vectors[self.size : end] = vectors
         for name, values in columns.items():
             self.columns[name][self.size : end] = values
@@ -94,7 +96,9 @@ class MemoryGallery(Gallery):
 
     def _table(self) -> GrowableRows:
         if self._rows is None:
-            self._rows = GrowableRows(self.dim, {name: NUMPY_TYPES[kind] for name, (kind, _) in COLUMNS.items()})
+            self._rows = GrowableRows(
+                self.dim, {name: NUMPY_TYPES[kind] for name, (kind, _) in COLUMNS.items()}
+            )
         return self._rows
 
     def _size(self) -> int:
@@ -115,8 +119,10 @@ class MemoryGallery(Gallery):
     def _search(self, vectors, k, node, params):
         table = self._rows
         similarities, positions = exact_top_k(vectors, table.vectors[: table.size], k, self._mask(node))
-        return [list(zip(row_scores.tolist(), rows_of(table.columns, row))) for row_scores, row in
-                zip(similarities, positions.tolist())]
+        return [
+            list(zip(row_scores.tolist(), rows_of(table.columns, row)))
+            for row_scores, row in zip(similarities, positions.tolist())
+        ]
 
     def _delete(self, node: Node) -> None:
         self._rows.keep(~self._mask(node))
@@ -163,8 +169,13 @@ class MemoryGallery(Gallery):
         vectors = self._rows.vectors[:size] if size else np.zeros((0, self.dim or 0), np.float32)
         save_file({"vectors": np.ascontiguousarray(vectors)}, str(version / "vectors.safetensors"))
         columns = {} if not size else {name: values[:size] for name, values in self._rows.columns.items()}
-        pq.write_table(pa.table({name: pa.array(columns.get(name, [])) for name in COLUMNS}), version / "metadata.parquet")
-        write_json_atomic(header_path, {"format_version": FORMAT_VERSION, "dim": self.dim, "version": previous + 1})
+        pq.write_table(
+            pa.table({name: pa.array(columns.get(name, [])) for name in COLUMNS}),
+            version / "metadata.parquet",
+        )
+        write_json_atomic(
+            header_path, {"format_version": FORMAT_VERSION, "dim": self.dim, "version": previous + 1}
+        )
         shutil.rmtree(self.folder / f"v{previous - 1}", ignore_errors=True)
         self._dirty = False
         return self.folder
@@ -175,10 +186,14 @@ class MemoryGallery(Gallery):
         vectors = load_file(str(version / "vectors.safetensors"))["vectors"]
         table = pq.read_table(version / "metadata.parquet")
         if vectors.ndim != 2 or vectors.shape[0] != table.num_rows:
-            raise ValueError(f"{version}: expected {table.num_rows} vectors, found an array of shape {vectors.shape}")
+            raise ValueError(
+                f"{version}: expected {table.num_rows} vectors, found an array of shape {vectors.shape}"
+            )
         check_finite(vectors, str(version / "vectors.safetensors"))
         if self.dim is not None and self.dim != header["dim"]:
-            raise ValueError(f"{self.uri}: the gallery holds {header['dim']}-d embeddings, expected dim {self.dim}")
+            raise ValueError(
+                f"{self.uri}: the gallery holds {header['dim']}-d embeddings, expected dim {self.dim}"
+            )
         self.dim = header["dim"]
         if len(vectors):
             columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in COLUMNS}
@@ -189,5 +204,7 @@ class MemoryGallery(Gallery):
 def _read_header(path: Path) -> dict[str, Any]:
     header = json.loads(path.read_text())
     if header.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: expected format_version {FORMAT_VERSION}, found {header.get('format_version')!r}")
+        raise ValueError(
+            f"{path}: expected format_version {FORMAT_VERSION}, found {header.get('format_version')!r}"
+        )
     return header

@@ -28,7 +28,9 @@ INDEX_TYPES = {"flat": "FLAT", "ivf_pq": "IVF_PQ", "hnsw": "HNSW"}
 class MilvusGallery(Gallery):
     """A Milvus collection; ``uri`` is a server address or a milvus-lite file, the token from ``MILVUS_TOKEN``."""
 
-    def __init__(self, uri: str, dim: int | None = None, collection: str = DEFAULT_COLLECTION, token: str | None = None):
+    def __init__(
+        self, uri: str, dim: int | None = None, collection: str = DEFAULT_COLLECTION, token: str | None = None
+    ):
         from pymilvus import MilvusClient  # optional dependency: the [gallery] extra
 
         super().__init__(dim)
@@ -39,7 +41,9 @@ class MilvusGallery(Gallery):
             fields = self._client.describe_collection(collection)["fields"]
             stored = next(field["params"]["dim"] for field in fields if field["name"] == VECTOR_COLUMN)
             if dim is not None and dim != int(stored):
-                raise ValueError(f"{uri}: the collection {collection!r} holds {stored}-d embeddings, expected dim {dim}")
+                raise ValueError(
+                    f"{uri}: the collection {collection!r} holds {stored}-d embeddings, expected dim {dim}"
+                )
             self.dim = int(stored)
             self._client.load_collection(collection)
 
@@ -53,13 +57,18 @@ class MilvusGallery(Gallery):
             schema.add_field(name, types[kind], is_primary=name == "key", **text)
         schema.add_field(VECTOR_COLUMN, DataType.FLOAT_VECTOR, dim=self.dim)
         self._client.create_collection(
-            self.collection, schema=schema, index_params=self._index_params("flat", {}), consistency_level="Strong"
+            self.collection,
+            schema=schema,
+            index_params=self._index_params("flat", {}),
+            consistency_level="Strong",
         )
         self._exists = True
 
     def _index_params(self, kind: str, params: dict[str, Any]) -> Any:
         index_params = self._client.prepare_index_params()
-        index_params.add_index(VECTOR_COLUMN, index_type=INDEX_TYPES[kind], metric_type="COSINE", params=params)
+        index_params.add_index(
+            VECTOR_COLUMN, index_type=INDEX_TYPES[kind], metric_type="COSINE", params=params
+        )
         return index_params
 
     def _size(self) -> int:
@@ -68,8 +77,14 @@ class MilvusGallery(Gallery):
     def _append(self, vectors: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         if not self._exists:
             self._create()
-        rows = [{name: values[i].item() if kind != "text" else values[i] for name, (kind, _) in COLUMNS.items()
-                 for values in [columns[name]]} for i in range(len(vectors))]
+        rows = [
+            {
+                name: values[i].item() if kind != "text" else values[i]
+                for name, (kind, _) in COLUMNS.items()
+                for values in [columns[name]]
+            }
+            for i in range(len(vectors))
+        ]
         for row, vector in zip(rows, vectors):
             row[VECTOR_COLUMN] = vector
         for start in range(0, len(rows), 2000):  # under the server's message size limit at 2048-d
@@ -91,8 +106,13 @@ class MilvusGallery(Gallery):
             output_fields=[*COLUMNS, VECTOR_COLUMN],
             search_params={"metric_type": "COSINE", "params": settings},
         )
-        candidates = [[(np.asarray(hit["entity"][VECTOR_COLUMN], np.float32), schema_row(hit["entity"]))
-                       for hit in hits] for hits in found]
+        candidates = [
+            [
+                (np.asarray(hit["entity"][VECTOR_COLUMN], np.float32), schema_row(hit["entity"]))
+                for hit in hits
+            ]
+            for hits in found
+        ]
         return refine_exactly(vectors, candidates, k)
 
     def _delete(self, node: Node) -> None:
@@ -101,7 +121,9 @@ class MilvusGallery(Gallery):
     def _count(self, node: Node | None) -> int:
         if not self._exists:
             return 0
-        result = self._client.query(self.collection, filter=milvus_expression(node), output_fields=["count(*)"])
+        result = self._client.query(
+            self.collection, filter=milvus_expression(node), output_fields=["count(*)"]
+        )
         return int(result[0]["count(*)"])
 
     def _keys(self, node: Node | None) -> Iterator[str]:
@@ -121,12 +143,17 @@ class MilvusGallery(Gallery):
         self._client.create_index(self.collection, self._index_params(kind, settings))
         self._client.load_collection(self.collection)
 
-    def _batches(self, batch_size: int, node: Node | None, fields: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    def _batches(
+        self, batch_size: int, node: Node | None, fields: list[str] | None = None
+    ) -> Iterator[dict[str, np.ndarray]]:
         if not self._exists:
             return
         names = fields or [*COLUMNS, VECTOR_COLUMN]
         iterator = self._client.query_iterator(
-            self.collection, batch_size=min(batch_size, 16_384), filter=milvus_expression(node), output_fields=names
+            self.collection,
+            batch_size=min(batch_size, 16_384),
+            filter=milvus_expression(node),
+            output_fields=names,
         )
         while records := iterator.next():
             yield {name: _column(name, [record[name] for record in records]) for name in names}

@@ -15,7 +15,9 @@ from .lance import arrow_table
 from .schema import COLUMNS, VECTOR_COLUMN
 
 
-def write_parquet_shards(gallery: Gallery, folder: Path, where: str | None = None, rows_per_shard: int = 100_000) -> list[Path]:
+def write_parquet_shards(
+    gallery: Gallery, folder: Path, where: str | None = None, rows_per_shard: int = 100_000
+) -> list[Path]:
     """Write the rows ``where`` keeps, sorted by key, as Parquet shards of ``rows_per_shard`` rows."""
     batches = list(gallery.batches(rows_per_shard, where))
     keys = np.concatenate([batch["key"] for batch in batches]) if batches else np.array([], dtype=object)
@@ -38,5 +40,7 @@ def write_parquet_shards(gallery: Gallery, folder: Path, where: str | None = Non
 def _rows(batches: list[dict[str, np.ndarray]], rows: np.ndarray, dim: int) -> pa.Table:
     if not batches:
         return arrow_table(np.zeros((0, dim), np.float32), {name: np.array([]) for name in COLUMNS})
-    merged = {name: np.concatenate([batch[name] for batch in batches])[rows] for name in [*COLUMNS, VECTOR_COLUMN]}
+    merged = {
+        name: np.concatenate([batch[name] for batch in batches])[rows] for name in [*COLUMNS, VECTOR_COLUMN]
+    }
     return arrow_table(merged.pop(VECTOR_COLUMN), merged)

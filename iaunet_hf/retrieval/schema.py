@@ -39,7 +39,9 @@ def unit_vectors(embeddings: Any, dim: int | None, name: str) -> np.ndarray:
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"{name}: expected a 2-D float (num_items, dim) array, found {array.shape} {array.dtype}")
+        raise ValueError(
+            f"{name}: expected a 2-D float (num_items, dim) array, found {array.shape} {array.dtype}"
+        )
     if dim is not None and array.shape[1] != dim:
         raise ValueError(f"{name}: expected dimension {dim}, found {array.shape[1]}")
     check_finite(array, name)
@@ -75,7 +77,9 @@ def metadata_columns(metadata: Metadata, num_rows: int) -> dict[str, np.ndarray]
         if values is None:
             values = [uuid.uuid4().hex for _ in range(num_rows)] if name == "key" else [default] * num_rows
         if len(values) != num_rows:
-            raise ValueError(f"metadata: column {name!r} has {len(values)} values, expected {num_rows} (one per embedding)")
+            raise ValueError(
+                f"metadata: column {name!r} has {len(values)} values, expected {num_rows} (one per embedding)"
+            )
         columns[name] = _typed(name, kind, values)
     keys = columns["key"]
     if len(set(keys.tolist())) != num_rows or any(key == "" for key in keys):
@@ -108,5 +112,10 @@ def _typed(name: str, kind: str, values: Sequence[Any]) -> np.ndarray:
 
 def rows_of(columns: Mapping[str, np.ndarray], positions: Sequence[int]) -> list[dict[str, Any]]:
     """Plain-Python dicts (one per position) of the schema columns."""
-    return [{name: columns[name][i].item() if kind != "text" else columns[name][i]
-             for name, (kind, _) in COLUMNS.items()} for i in positions]
+    return [
+        {
+            name: columns[name][i].item() if kind != "text" else columns[name][i]
+            for name, (kind, _) in COLUMNS.items()
+        }
+        for i in positions
+    ]

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..evaluation.visualization import rank_strip, save_png
@@ -27,7 +26,11 @@ from .uri import open_gallery
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iaunet-search", description=__doc__.splitlines()[0].strip("`"))
     parser.add_argument("--model", required=True, help="the model that embedded the gallery")
-    parser.add_argument("--gallery", required=True, help="gallery URI: FOLDER (LanceDB), memory://FOLDER, FILE.db, http://host:19530")
+    parser.add_argument(
+        "--gallery",
+        required=True,
+        help="gallery URI: FOLDER (LanceDB), memory://FOLDER, FILE.db, http://host:19530",
+    )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--images", type=Path, nargs="+", help="query image files or folders")
     what.add_argument("--dataset", help="a reID dataset whose --split (default query) gives the queries")
@@ -35,11 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="query")
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
-    parser.add_argument("--where", default=None, help="filter, {column} filled from each query, e.g. \"camid != {camid}\"")
-    parser.add_argument("--refine-factor", type=int, default=10, help="ANN candidates re-scored exactly, per k")
+    parser.add_argument(
+        "--where", default=None, help='filter, {column} filled from each query, e.g. "camid != {camid}"'
+    )
+    parser.add_argument(
+        "--refine-factor", type=int, default=10, help="ANN candidates re-scored exactly, per k"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
-    parser.add_argument("--output", type=Path, default=None, help="folder for the rank strips (rank_0000.png, ...)")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="folder for the rank strips (rank_0000.png, ...)"
+    )
     return parser
 
 
@@ -55,7 +64,9 @@ def query_items(args: argparse.Namespace) -> list[Item]:
         elif path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             items.append(Item(path.name, lambda path=path: open_image(str(path)), {"path": str(path)}))
         else:
-            raise FileNotFoundError(f"--images: {path} is not an image file or folder (expected {IMAGE_SUFFIXES})")
+            raise FileNotFoundError(
+                f"--images: {path} is not an image file or folder (expected {IMAGE_SUFFIXES})"
+            )
     return items
 
 
@@ -68,7 +79,9 @@ def query_filters(template: str | None, items: list[Item]) -> list[str | None]:
     for item in items:
         missing = sorted(fields - set(item.metadata))
         if missing:
-            raise ValueError(f"--where: the queries have no {missing} (they come with {sorted(item.metadata)})")
+            raise ValueError(
+                f"--where: the queries have no {missing} (they come with {sorted(item.metadata)})"
+            )
         filters.append(template.format_map(item.metadata))
         parse_where(filters[-1])  # a bad filter fails now, before the model is loaded
     return filters
@@ -79,7 +92,9 @@ def print_and_draw(items: list[Item], hits: SearchHits, output: Path | None) -> 
         print(f"query {item.key}:")
         for rank, row in enumerate(found, start=1):
             similarity = hits.similarities[position, rank - 1]
-            print(f"  {rank:>3}. {row['key']}  similarity {similarity:.4f}  pid {row['pid']}  camid {row['camid']}")
+            print(
+                f"  {rank:>3}. {row['key']}  similarity {similarity:.4f}  pid {row['pid']}  camid {row['camid']}"
+            )
         if output is not None and found:
             pid = item.metadata.get("pid", -1)
             correct = [pid >= 0 and row["pid"] == pid for row in found]
@@ -97,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--k: expected a positive integer, found {args.k}")
         device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         model, processor = load_encoder(args.model, device)
-        embeddings = torch.cat([batch for _, batch in embedded_batches(model, processor, items, args.batch_size)])
+        embeddings = torch.cat(
+            [batch for _, batch in embedded_batches(model, processor, items, args.batch_size)]
+        )
         hits = gallery.search(embeddings, k=args.k, where=filters, refine_factor=args.refine_factor)
         print_and_draw(items, hits, args.output)
         gallery.close()

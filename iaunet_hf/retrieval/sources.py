@@ -48,11 +48,15 @@ def open_image(path: str) -> Image.Image:
         return image
 
 
-def dataset_items(name: str, data_dir: Path, split: str, cache_dir: Path | None = None) -> tuple[str, list[Item]]:
+def dataset_items(
+    name: str, data_dir: Path, split: str, cache_dir: Path | None = None
+) -> tuple[str, list[Item]]:
     """The rows of one split of a reID dataset (keys ``name/split/path``), and the source name ``name/split``."""
     dataset_dict = load_reid_dataset(name, data_dir, cache_dir=cache_dir)
     if split not in dataset_dict:
-        raise ValueError(f"--split: {name} at {data_dir} has no split {split!r}; expected one of {list(dataset_dict)}")
+        raise ValueError(
+            f"--split: {name} at {data_dir} has no split {split!r}; expected one of {list(dataset_dict)}"
+        )
     dataset = dataset_dict[split]
     source = f"{name}/{split}"
     columns = dataset.select_columns([c for c in ("pid", "camid", "path") if c in dataset.column_names])
@@ -60,12 +64,18 @@ def dataset_items(name: str, data_dir: Path, split: str, cache_dir: Path | None 
     for row, record in enumerate(columns):
         path = record.get("path") or f"{row:08d}"
         local = data_dir / path
-        items.append(Item(
-            key=f"{source}/{path}",
-            load=lambda row=row: rgb_image(dataset[row]["image"]),
-            metadata={"pid": record.get("pid", -1), "camid": record.get("camid", -1), "source": source,
-                      "path": str(local) if local.is_file() else path},
-        ))
+        items.append(
+            Item(
+                key=f"{source}/{path}",
+                load=lambda row=row: rgb_image(dataset[row]["image"]),
+                metadata={
+                    "pid": record.get("pid", -1),
+                    "camid": record.get("camid", -1),
+                    "source": source,
+                    "path": str(local) if local.is_file() else path,
+                },
+            )
+        )
     return source, items
 
 
@@ -78,8 +88,11 @@ def folder_items(folder: Path, camid: int = -1) -> tuple[str, list[Item]]:
         raise ValueError(f"--images: {folder} holds no images; expected files ending in {IMAGE_SUFFIXES}")
     source = folder.name
     return source, [
-        Item(f"{source}/{file.relative_to(folder).as_posix()}", lambda file=file: open_image(str(file)),
-             {"camid": camid, "source": source, "path": str(file.resolve())})
+        Item(
+            f"{source}/{file.relative_to(folder).as_posix()}",
+            lambda file=file: open_image(str(file)),
+            {"camid": camid, "source": source, "path": str(file.resolve())},
+        )
         for file in files
     ]
 
@@ -103,8 +116,19 @@ def mot_items(sequence: Path, camid: int = -1, boxes: str = "gt") -> tuple[str, 
         x, y = max(0, round(left)), max(0, round(top))
         path = f"{(image_dir / f'{frame:06d}{extension}').resolve()}#xywh={x},{y},{max(1, round(width))},{max(1, round(height))}"
         key = f"{source}/{frame:06d}/{track if track >= 0 else f'box{line}'}"
-        items.append(Item(key, lambda path=path: open_image(path), {
-            "camid": camid, "source": source, "track_id": track, "frame": frame,
-            "timestamp": (frame - 1) / frame_rate, "path": path, "pid": track if boxes == "gt" else -1,
-        }))
+        items.append(
+            Item(
+                key,
+                lambda path=path: open_image(path),
+                {
+                    "camid": camid,
+                    "source": source,
+                    "track_id": track,
+                    "frame": frame,
+                    "timestamp": (frame - 1) / frame_rate,
+                    "path": path,
+                    "pid": track if boxes == "gt" else -1,
+                },
+            )
+        )
     return source, items

@@ -28,13 +28,17 @@ def backend_of(uri: str) -> str:
 def open_gallery(uri: str, dim: int | None = None, **options: Any) -> Gallery:
     """Open (or create on the first add) the gallery at ``uri``; ``options`` go to the backend's constructor."""
     if not uri:
-        raise ValueError("gallery: expected a URI (a folder, memory://, FILE.db or http://host:19530), found ''")
+        raise ValueError(
+            "gallery: expected a URI (a folder, memory://, FILE.db or http://host:19530), found ''"
+        )
     backend = backend_of(uri)
     if backend == "memory":
         folder = uri.removeprefix("memory:").removeprefix("//")
         return MemoryGallery(dim, folder or None)
     if backend == "milvus":
         address = uri.removeprefix("milvus-lite://")
-        address = "http://" + address.removeprefix("milvus://") if address.startswith("milvus://") else address
+        address = (
+            "http://" + address.removeprefix("milvus://") if address.startswith("milvus://") else address
+        )
         return MilvusGallery(address, dim, **options)
     return LanceGallery(uri.removeprefix("lancedb://"), dim, **options)

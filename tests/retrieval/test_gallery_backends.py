@@ -76,8 +76,14 @@ def test_search_is_exact_and_re_adding_keys_is_skipped(gallery_uri, rows):
         np.testing.assert_allclose(hits.similarities, scores, atol=1e-5)
         best = metadata["key"].index(hits.keys[3, 0])
         assert hits.metadata[3][0] == {
-            "key": metadata["key"][best], "pid": best % 60, "camid": best % 4, "timestamp": best * 0.5,
-            "source": "day1" if best < 300 else "day2", "track_id": -1, "frame": -1, "path": "",
+            "key": metadata["key"][best],
+            "pid": best % 60,
+            "camid": best % 4,
+            "timestamp": best * 0.5,
+            "source": "day1" if best < 300 else "day2",
+            "track_id": -1,
+            "frame": -1,
+            "path": "",
         }
 
 
@@ -85,9 +91,18 @@ def test_search_is_exact_and_re_adding_keys_is_skipped(gallery_uri, rows):
     "where, keep",
     [
         ("camid != 3", lambda m: m["camid"] != 3),
-        ("camid = 1 AND timestamp BETWEEN 10 AND 200", lambda m: (m["camid"] == 1) & (m["timestamp"] >= 10) & (m["timestamp"] <= 200)),
-        ("source = 'day2' OR pid IN (0, 5, 7)", lambda m: (np.array(m["source"]) == "day2") | np.isin(m["pid"], [0, 5, 7])),
-        ("NOT (camid < 2) AND timestamp NOT BETWEEN 0 AND 100", lambda m: (m["camid"] >= 2) & ~((m["timestamp"] >= 0) & (m["timestamp"] <= 100))),
+        (
+            "camid = 1 AND timestamp BETWEEN 10 AND 200",
+            lambda m: (m["camid"] == 1) & (m["timestamp"] >= 10) & (m["timestamp"] <= 200),
+        ),
+        (
+            "source = 'day2' OR pid IN (0, 5, 7)",
+            lambda m: (np.array(m["source"]) == "day2") | np.isin(m["pid"], [0, 5, 7]),
+        ),
+        (
+            "NOT (camid < 2) AND timestamp NOT BETWEEN 0 AND 100",
+            lambda m: (m["camid"] >= 2) & ~((m["timestamp"] >= 0) & (m["timestamp"] <= 100)),
+        ),
     ],
 )
 def test_filters_select_the_same_rows_everywhere(gallery_uri, rows, where, keep):
@@ -103,7 +118,7 @@ def test_one_filter_per_query_and_short_results(gallery_uri, rows):
     with filled(gallery_uri, rows) as gallery:
         filters = [f"NOT (pid = {pid} AND camid = 0)" for pid in range(12)]
         hits = gallery.search(rows[2], k=3, where=filters)
-        for query, text in enumerate(filters):
+        for query in range(len(filters)):
             mask = ~((rows[1]["pid"] == query) & (rows[1]["camid"] == 0))
             np.testing.assert_array_equal(hits.keys[query], exact_keys(rows, 3, mask)[0][query])
         few = gallery.search(rows[2][:2], k=8, where="pid = 4 AND timestamp < 100")  # 4 such rows
@@ -116,7 +131,9 @@ def test_delete_and_count(gallery_uri, rows):
         assert gallery.delete("source = 'day1' AND camid = 2") == 75
         assert gallery.count() == 525 and gallery.count("camid = 2") == 75
         hits = gallery.search(rows[2], k=10)
-        assert not any(row["source"] == "day1" and row["camid"] == 2 for found in hits.metadata for row in found)
+        assert not any(
+            row["source"] == "day1" and row["camid"] == 2 for found in hits.metadata for row in found
+        )
 
 
 def test_persisted_and_reopened_by_uri(gallery_uri, rows):
@@ -149,14 +166,18 @@ def test_concurrent_readers_agree(gallery_uri, rows):
 
 def test_ann_index_with_exact_refinement(gallery_uri, rows):
     with filled(gallery_uri, rows) as gallery:
-        gallery.create_index("ivf_pq", **({} if gallery_uri.endswith(".db") else {"num_partitions": 4, "num_sub_vectors": 4}))
+        gallery.create_index(
+            "ivf_pq", **({} if gallery_uri.endswith(".db") else {"num_partitions": 4, "num_sub_vectors": 4})
+        )
         hits = gallery.search(rows[2], k=10, nprobes=4, refine_factor=20)
         keys, _ = exact_keys(rows, 10)
         recall = np.mean([len(set(found) & set(true)) / 10 for found, true in zip(hits.keys, keys)])
         assert recall >= 0.9
         # the returned similarities are the exact cosine of the returned rows, in descending order
         vectors = {key: unit(rows[0])[rows[1]["key"].index(key)] for key in hits.keys.ravel()}
-        exact = np.array([[vectors[key] @ unit(rows[2])[q] for key in row] for q, row in enumerate(hits.keys)])
+        exact = np.array(
+            [[vectors[key] @ unit(rows[2])[q] for key in row] for q, row in enumerate(hits.keys)]
+        )
         np.testing.assert_allclose(hits.similarities, exact, atol=1e-5)
         assert (np.diff(hits.similarities, axis=1) <= 1e-7).all()
 
@@ -168,7 +189,9 @@ def test_bad_input_is_refused_with_a_clear_error(gallery_uri, rows):
             gallery.add(embeddings[:3, :5])
         poisoned = embeddings[:4].copy()
         poisoned[2, 1] = np.nan
-        with pytest.raises(ValueError, match=r"embeddings: expected finite values, found 1 of 4 rows .*\(rows 2\)"):
+        with pytest.raises(
+            ValueError, match=r"embeddings: expected finite values, found 1 of 4 rows .*\(rows 2\)"
+        ):
             gallery.add(poisoned, {"key": ["a", "b", "c", "d"]})
         assert gallery.count() == 600  # nothing of the refused batch was written
         with pytest.raises(ValueError, match="where: unknown column 'camera'"):

@@ -16,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from iaunet_hf.evaluation.results import read_results
 from iaunet_hf.data.synthetic_video import render_synthetic_video, write_mot_sequence
+from iaunet_hf.evaluation.results import read_results
 from iaunet_hf.retrieval import embed_cli, open_gallery, search_cli
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hub"))
@@ -71,7 +71,9 @@ def rows_by_key(uri):
     return {key: vector for key, vector in zip(keys, vectors)}
 
 
-def test_embed_killed_and_resumed_equals_an_uninterrupted_run(model, image_folder, tmp_path, capsys, one_thread):
+def test_embed_killed_and_resumed_equals_an_uninterrupted_run(
+    model, image_folder, tmp_path, capsys, one_thread
+):
     resumed, reference = tmp_path / "resumed", tmp_path / "reference"
     argv = ["--model", model, "--images", image_folder, "--batch-size", "4"]
     process = subprocess.Popen([*EMBED, *map(str, argv), "--gallery", str(resumed)],
@@ -84,14 +86,25 @@ def test_embed_killed_and_resumed_equals_an_uninterrupted_run(model, image_folde
         time.sleep(0.05)
     assert process.wait() == -signal.SIGKILL, "iaunet-embed finished before it could be killed"
     count = open_gallery(str(resumed)).count()
-    assert 8 <= count < 120 and count % 4 == 0  # whole batches only: the batch in flight is lost, nothing else
+    assert (
+        8 <= count < 120 and count % 4 == 0
+    )  # whole batches only: the batch in flight is lost, nothing else
 
-    assert embed_cli.main([*map(str, argv), "--gallery", str(resumed), "--parquet-dir", str(tmp_path / "parquet")]) == 0
-    assert f"added {120 - count} rows" in capsys.readouterr().out  # only what the killed run had not committed
+    assert (
+        embed_cli.main(
+            [*map(str, argv), "--gallery", str(resumed), "--parquet-dir", str(tmp_path / "parquet")]
+        )
+        == 0
+    )
+    assert (
+        f"added {120 - count} rows" in capsys.readouterr().out
+    )  # only what the killed run had not committed
     assert embed_cli.main([*map(str, argv), "--gallery", str(reference)]) == 0  # uninterrupted (in-process)
     got, expected = rows_by_key(str(resumed)), rows_by_key(str(reference))
     assert sorted(got) == sorted(expected) and len(got) == 120
-    np.testing.assert_allclose(np.stack([got[k] for k in expected]), np.stack(list(expected.values())), atol=1e-5)
+    np.testing.assert_allclose(
+        np.stack([got[k] for k in expected]), np.stack(list(expected.values())), atol=1e-5
+    )
 
     datasets = pytest.importorskip("datasets")
     shards = datasets.load_dataset("parquet", data_dir=str(tmp_path / "parquet"), split="train")
@@ -99,7 +112,9 @@ def test_embed_killed_and_resumed_equals_an_uninterrupted_run(model, image_folde
     np.testing.assert_allclose(shards[0]["vector"], expected[min(expected)], atol=1e-6)
 
 
-def test_embed_a_split_then_search_with_filters_and_rank_strips(model, tiny_synthetic_dirs, tmp_path, one_thread):
+def test_embed_a_split_then_search_with_filters_and_rank_strips(
+    model, tiny_synthetic_dirs, tmp_path, one_thread
+):
     data_dir, cache_dir = tiny_synthetic_dirs
     gallery = tmp_path / "gallery"
     assert embed_cli.main(["--model", str(model), "--gallery", str(gallery), "--dataset", "synthetic",
@@ -123,15 +138,28 @@ def test_embed_a_split_then_search_with_filters_and_rank_strips(model, tiny_synt
     cost = next(line for line in evaluate.stdout.splitlines() if line.startswith("gallery: mAP"))
     assert cost.endswith("(ANN costs 0.00 mAP)") and cost.split()[2] == cost.split()[8]
     (entry,) = read_results(tmp_path / "results.json")["results"]
-    assert entry["settings"]["gallery"] == str(gallery) and round(entry["metrics"]["mAP"], 2) == float(cost.split()[2])
+    assert entry["settings"]["gallery"] == str(gallery) and round(entry["metrics"]["mAP"], 2) == float(
+        cost.split()[2]
+    )
 
 
 def test_embed_a_mot_video_and_search_a_time_window(model, tmp_path, capsys, one_thread):
-    sequence = write_mot_sequence(tmp_path, render_synthetic_video(num_frames=6, height=96, width=160, num_people=3))
+    sequence = write_mot_sequence(
+        tmp_path, render_synthetic_video(num_frames=6, height=96, width=160, num_people=3)
+    )
     gallery = tmp_path / "video_gallery"
-    assert embed_cli.main(["--model", str(model), "--gallery", str(gallery), "--mot", str(sequence), "--camid", "2"]) == 0
+    assert (
+        embed_cli.main(
+            ["--model", str(model), "--gallery", str(gallery), "--mot", str(sequence), "--camid", "2"]
+        )
+        == 0
+    )
     with open_gallery(str(gallery)) as opened:
-        rows = [row for batch in opened.batches() for row in zip(batch["frame"], batch["track_id"], batch["timestamp"])]
+        rows = [
+            row
+            for batch in opened.batches()
+            for row in zip(batch["frame"], batch["track_id"], batch["timestamp"])
+        ]
         assert len(rows) == opened.count("camid = 2 AND source = 'SYNTH-01'") > 6
     query = tmp_path / "query.png"
     Image.new("RGB", (32, 64), (200, 40, 40)).save(query)
@@ -155,6 +183,11 @@ def test_search_errors_are_one_line(model, image_folder, tmp_path, capsys, one_t
     with open_gallery(f"memory://{tmp_path / 'g'}") as gallery:
         gallery.add(np.eye(4, 8, dtype=np.float32))
     query = image_folder / "part0" / "0000.png"
-    assert search_cli.main(["--model", str(model), "--gallery", f"memory://{tmp_path / 'g'}", "--images", str(query), *argv]) == 2
+    assert (
+        search_cli.main(
+            ["--model", str(model), "--gallery", f"memory://{tmp_path / 'g'}", "--images", str(query), *argv]
+        )
+        == 2
+    )
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert message in lines[-1] and lines[-1].startswith("iaunet-search: error:")
