@@ -2,7 +2,8 @@
 
 Resumable: the keys already in the gallery are skipped, and every batch is committed on its own, so a killed
 run loses at most the batch in flight. Sharded with accelerate (``accelerate launch --num_processes N -m
-iaunet_hf.retrieval.embed_cli ...``): each process embeds every N-th item and appends to the same gallery
+iaunet_hf.retrieval.embed_cli ...`` on GPUs; ``torchrun --nproc_per_node N -m iaunet_hf.retrieval.embed_cli
+--cpu ...`` for CPU processes): each process embeds every N-th item and appends to the same gallery
 (LanceDB or a Milvus server; a memory gallery or a milvus-lite file belongs to one process). When all are done
 the first process optionally builds the ANN index and writes the rows as a ``datasets`` Parquet shard set.
 """
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--camid", type=int, default=-1, help="camera id stored with --images / --mot rows")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--cpu", action="store_true", help="run on the CPU (CPU processes under torchrun share work)"
+    )
     parser.add_argument("--index", choices=INDEX_KINDS, default=None, help="build this ANN index when done")
     parser.add_argument(
         "--parquet-dir", type=Path, default=None, help="also write the rows as a Parquet shard set here"
@@ -107,7 +111,7 @@ def finish(args: argparse.Namespace, source: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    accelerator = Accelerator()
+    accelerator = Accelerator(cpu=args.cpu)
     try:
         if args.batch_size < 1:
             raise ValueError(f"--batch-size: expected a positive integer, found {args.batch_size}")

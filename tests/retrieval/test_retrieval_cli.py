@@ -6,6 +6,7 @@ uninterrupted run's: same keys, same embeddings.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -110,6 +111,26 @@ def test_embed_killed_and_resumed_equals_an_uninterrupted_run(
     shards = datasets.load_dataset("parquet", data_dir=str(tmp_path / "parquet"), split="train")
     assert len(shards) == 120 and shards[0]["key"] == min(expected)
     np.testing.assert_allclose(shards[0]["vector"], expected[min(expected)], atol=1e-6)
+
+
+@pytest.mark.multiprocess
+def test_embed_shards_across_processes(model, image_folder, tmp_path):
+    """Two CPU processes (torchrun, as accelerate launches them) embed disjoint halves into one gallery."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(_free_port()), "-m", "iaunet_hf.retrieval.embed_cli", "--cpu", "--model",
+               str(model), "--gallery", str(tmp_path / "sharded"), "--images", str(image_folder / "part0"),
+               "--batch-size", "10"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "60 rows of part0" in result.stdout and result.stdout.count("added 30 rows (this process)") == 1
+    with open_gallery(str(tmp_path / "sharded")) as gallery:
+        assert gallery.count() == len(gallery.keys()) == 60  # every image once, no duplicates
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_embed_a_split_then_search_with_filters_and_rank_strips(
