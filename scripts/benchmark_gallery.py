@@ -26,6 +26,7 @@ import resource
 import shutil
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def measure_backend(
                               "camid": pids % 6})  # fmt: skip
     added = time.perf_counter() - start
     if hasattr(gallery, "optimize"):
-        gallery.optimize()
+        gallery.optimize(cleanup_older_than=timedelta(0))  # the size on disk counts the current version only
     kind, params = INDEX[backend]
     gallery.create_index(kind, **params)
     built = time.perf_counter() - start

@@ -127,10 +127,11 @@ class LanceGallery(Gallery):
         self._table.create_index(VECTOR_COLUMN, config=config, replace=True)
         self._indexed = True
 
-    def optimize(self) -> None:
-        """Compact the small fragments many streamed appends leave (and fold new rows into the index)."""
+    def optimize(self, cleanup_older_than: timedelta | None = None) -> None:
+        """Compact the small fragments many streamed appends leave (and fold new rows into the index); versions
+        older than ``cleanup_older_than`` are removed (LanceDB's default keeps a week of them for readers)."""
         if self._table is not None:
-            self._table.optimize()
+            self._table.optimize(cleanup_older_than=cleanup_older_than)
 
     def _batches(
         self, batch_size: int, node: Node | None, columns: list[str] | None = None
