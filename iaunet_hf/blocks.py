@@ -13,15 +13,18 @@ from .model.attention_ops import (
 )
 from .model.iau_block import ChannelInteraction, IAUBlock, SpatialTemporalInteraction
 from .model.options import (
-    CHANNEL_RELATIONS,
+    CHANNEL_AFFINITIES,
     IAU_ARRANGEMENTS,
     IAU_MODULE_NAMES,
+    PART_AFFINITIES,
     PART_DIVISIONS,
-    PART_RELATIONS,
-    RELATION_KINDS,
+    STIAU_CONTEXTS,
     IAUBlockOptions,
 )
 from .model.weight_init import init_module_weights, mark_zero_init
+
+# the names these choices had before the options were renamed
+CHANNEL_RELATIONS, PART_RELATIONS, RELATION_KINDS = CHANNEL_AFFINITIES, PART_AFFINITIES, STIAU_CONTEXTS
 
 warn_moved(
     "iaunet_hf.blocks", "iaunet_hf.model (IAUBlock, IAUBlockOptions) and iaunet_hf.model.attention_ops"

@@ -28,7 +28,13 @@ class IAUnetConfig(PreTrainedConfig):
     Args:
         depth (`int`, defaults to 50): ResNet depth of the backbone, 18, 34, 50, 101 or 152.
         backbone (`str`, defaults to `"resnet"`): `"resnet"`, or `"googlenet"` (GoogLeNet with BN, paper
-            Table XI's Inception; `depth` is then unused).
+            Table XI's Inception; `depth` is then unused), or with `use_timm_backbone=True` the name of any timm
+            CNN (`"convnext_tiny.fb_in1k"`, `"resnest50d"`, `"osnet_x1_0"`, ...), as transformers' timm-backed
+            configs take it.
+        use_timm_backbone (`bool`, defaults to `False`): `backbone` names a timm model, split into stages by
+            its `feature_info`.
+        ibn (`str`, defaults to `None`): `"a"` for IBN-Net's IBN-a ResNet (InstanceNorm in half the channels of
+            the first norm of every block in layers 1-3).
         head (`str`, defaults to `"bnneck"`): the BN-neck head, or `"pcb"` (PCB's six stripes with a classifier
             each, paper Table XII).
         iau_stages (`list[int]`, defaults to `[2, 3]`): stages (1-4) followed by an IAU block; `[]` is the
@@ -36,9 +42,12 @@ class IAUnetConfig(PreTrainedConfig):
         iau_modules (`list[str]`, defaults to `["ciau", "stiau"]`): the IAU sub-modules, in order, or the
             paper's comparison blocks `"nl"`, `"se"`, `"sia"`, `"cia"` (Tables VI and VII).
         iau_arrangement (`str`, defaults to `"sequential"`): `"sequential"` or `"parallel"` (paper Table X).
-        relations (`str`, defaults to `"both"`): STIAU relations, `"both"`, `"spatial"` or `"temporal"`.
-        channel_relation (`str`, defaults to `"dot"`): CIAU's relation, `"dot"` or `"l2"` (paper Table IX).
-        part_relation (`str`, defaults to `"subnet"`): STIAU's relation, `"subnet"` or `"l2"` (paper Table IX).
+        stiau_context (`str`, defaults to `"both"`): the part nodes STIAU relates, `"both"`, `"spatial"` (same
+            frame) or `"temporal"` (same part, other frames). Formerly `relations` (still read from old files).
+        channel_affinity (`str`, defaults to `"dot"`): how CIAU scores its channel relation, `"dot"` or `"l2"`
+            (paper Table IX). Formerly `channel_relation`.
+        part_affinity (`str`, defaults to `"subnet"`): how STIAU scores its part relation, `"subnet"` or `"l2"`
+            (paper Table IX). Formerly `part_relation`.
         base_channels (`int`, defaults to 64): channels of the ResNet stem and first stage (each later stage
             doubles them). 64 is every published ResNet (and the only width with ImageNet weights); smaller values
             give a narrow model for tests and quick experiments (`IAUnetConfig.small()`).
@@ -64,6 +73,8 @@ class IAUnetConfig(PreTrainedConfig):
     """
 
     model_type = "iaunet"
+    # transformers' alias mechanism: code that still reads a renamed option's former attribute gets the new one
+    attribute_map = IAUnetOptions.former_keywords()
 
     def __init__(
         self,
@@ -84,7 +95,8 @@ class IAUnetConfig(PreTrainedConfig):
             raise ValueError(
                 f"IAUnetConfig.image_size must be [height, width] divisible by 16, got {list(image_size)}"
             )
-        given = {key: kwargs.pop(key) for key in IAUnetOptions.config_keys().values() if key in kwargs}
+        keys = (*IAUnetOptions.config_keys().values(), *IAUnetOptions.former_keywords())
+        given = {key: kwargs.pop(key) for key in keys if key in kwargs}
         self.image_size = [int(side) for side in image_size]
         self.label_smoothing = label_smoothing
         self.triplet_margin = triplet_margin
@@ -134,6 +146,8 @@ class IAUnetConfig(PreTrainedConfig):
     @property
     def timm_architecture(self) -> str:
         """The registered timm name whose defaults this config starts from (the rest goes in ``model_args``)."""
+        if self.use_timm_backbone:
+            return "iaunet"
         if self.backbone == "googlenet":
             return "iaunet_googlenet"
         if self.head == "pcb":
@@ -148,7 +162,11 @@ class IAUnetConfig(PreTrainedConfig):
         """Serialise, adding the keys timm's ``local-dir:``/``hf-hub:`` loader reads from the same config.json."""
         output = super().to_dict()
         model_args = {k: list(v) if isinstance(v, tuple) else v for k, v in self.network_kwargs().items()}
-        if self.backbone == "googlenet" or self.timm_architecture.startswith(f"iaunet_resnet{self.depth}"):
+        if (
+            self.use_timm_backbone
+            or self.backbone == "googlenet"
+            or self.timm_architecture.startswith(f"iaunet_resnet{self.depth}")
+        ):
             model_args.pop("depth")  # implied by the architecture name (or unused)
         num_classes = self.timm_num_classes()
         pretrained_cfg = reid_pretrained_cfg((self.num_channels, *self.image_size), num_classes=num_classes)

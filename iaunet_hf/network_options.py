@@ -28,6 +28,8 @@ def check_network_options(
     """Deprecated: ``IAUnetOptions(...)`` validates the same options when it is made."""
     options = dict(locals())
     check_global_pool(options.pop("global_pool"))
+    for old, new in IAUnetOptions.former_keywords().items():
+        options[new] = options.pop(old)
     IAUnetOptions.from_kwargs(**options)
 
 

@@ -2,6 +2,7 @@
 
     python scripts/benchmark_train.py [--device cuda|cpu] [--steps 20] [--batch-size 64] [--height 256 --width 128]
     python scripts/benchmark_train.py --batch-size 8 --steps 6   # a CPU run of a few minutes
+    python scripts/benchmark_train.py --backbones resnet50d,convnext_tiny --precisions fp32   # per timm backbone
 
 One training step is what the trainer does: forward with labels and part masks (CE + triplet + part BCE),
 backward, Adam step, on the plain model and optimizer (no trainer). The forward is an inference pass (eval mode,
@@ -34,6 +35,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--architecture", default="iaunet_resnet50")
+    parser.add_argument(
+        "--backbones",
+        help="comma-separated timm CNNs: the IAU/baseline ratios on each (the iaunet architecture)",
+    )
     parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -51,9 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_model(args: argparse.Namespace, iau_stages: tuple[int, ...]) -> IAUnetForReID:
+def build_model(args: argparse.Namespace, iau_stages: tuple[int, ...], **backbone) -> IAUnetForReID:
+    """``backbone``: ``backbone=<timm name>, last_stride=...`` for the generic ``iaunet`` architecture."""
     torch.manual_seed(0)
-    network = timm.create_model(args.architecture, num_classes=args.num_classes, iau_stages=iau_stages)
+    architecture = "iaunet" if backbone else args.architecture
+    network = timm.create_model(architecture, num_classes=args.num_classes, iau_stages=iau_stages, **backbone)
     model = IAUnetForReID.from_timm(network).to(args.device).train()
     return model.to(memory_format=torch.channels_last) if args.channels_last else model
 
@@ -220,6 +227,32 @@ def print_table(setup: dict, rows: list[dict]) -> None:
     print(f"reference: IAUnet/baseline MAC ratio {MAC_RATIO:.2f}x (goal <= 1.25x on CPU, <= 1.2x on a GPU)")
 
 
+def backbone_models(args: argparse.Namespace, name: str) -> dict:
+    """Baseline and IAU models on timm backbone ``name``, at last stride 1 where timm allows it, else 2."""
+    try:
+        return {
+            model: build_model(args, stages, backbone=name, last_stride=1) for model, stages in MODELS.items()
+        }
+    except ValueError:
+        return {
+            model: build_model(args, stages, backbone=name, last_stride=2) for model, stages in MODELS.items()
+        }
+
+
+def backbone_ratios(args: argparse.Namespace, inputs: dict, device: torch.device) -> list[dict]:
+    """IAU/baseline forward and train-step ratios per timm backbone, each pair timed alternately."""
+    summary = []
+    for name in [name.strip() for name in args.backbones.split(",") if name.strip()]:
+        rows = timing_rows(args, backbone_models(args, name), inputs, device)
+        ratio = {(r["kind"], r["precision"]): r["vs_baseline"] for r in rows if r["model"] == "IAUnet"}
+        summary += [
+            {"backbone": name, "kind": k, "precision": p, "iau_vs_baseline": v} for (k, p), v in ratio.items()
+        ]
+        for (kind, precision), value in ratio.items():
+            print(f"{name:<24}{kind:<12}{precision:<6} IAU/baseline {value:.2f}x")
+    return summary
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.batch_size % args.num_instances:
@@ -228,6 +261,11 @@ def main(argv: list[str] | None = None) -> dict:
         )
     device = torch.device(args.device)
     inputs = make_inputs(args)
+    if args.backbones:
+        print(f"IAU/baseline per backbone on {describe_hardware(device)}, batch {args.batch_size}")
+        summary = backbone_ratios(args, inputs, device)
+        print(json.dumps({"hardware": describe_hardware(device), "backbones": summary}))
+        return {"backbones": summary}
     models = {name: build_model(args, stages) for name, stages in MODELS.items()}
     rows = timing_rows(args, models, inputs, device)
     setup = {

@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-steps-per-epoch", type=int, default=None, help="cap batches per epoch (smoke runs)"
     )
-    parser.add_argument("--mixed-precision", default=None, choices=("no", "bf16", "fp16"))
+    parser.add_argument("--mixed-precision", default=None, choices=("fp32", "bf16", "fp16", "no"))
     parser.add_argument("--num-queries", type=int, default=4, help="queries drawn in the rank-list pictures")
     return parser.parse_args(argv)
 

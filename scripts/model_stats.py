@@ -6,6 +6,11 @@ prints parameters to one decimal of M (truncated in most rows, rounded in some),
 truncates or rounds to the printed value; MACs match within 2 %.
 
     python scripts/model_stats.py [--json stats.json]
+    python scripts/model_stats.py --backbones resnet50d,convnext_tiny,osnet_x1_0
+
+``--backbones`` prints, for each timm CNN (the generic ``iaunet`` architecture), the parameters and MACs of the
+plain reID baseline on it and of the same model with IAU blocks after stages 2 and 3, at 256x128, with the IAU
+overhead as ratios. Models without timm's ``output_stride=16`` are counted at last stride 2 (marked).
 """
 
 from __future__ import annotations
@@ -83,6 +88,46 @@ def model_stats(rows=TABLE_VI, depth: int = 50) -> list[dict]:
     return results
 
 
+def backbone_stats(names: list[str]) -> list[dict]:
+    """Parameters and MACs of the baseline and the IAU model on each timm backbone (last stride 1 where it can)."""
+    import timm
+
+    import iaunet_hf  # noqa: F401  (registers the iaunet architecture)
+
+    rows = []
+    for name in names:
+        for last_stride in (1, 2):
+            try:
+                models = [
+                    timm.create_model(
+                        "iaunet", backbone=name, iau_stages=stages, last_stride=last_stride
+                    ).eval()
+                    for stages in ((), (2, 3))
+                ]
+                break
+            except ValueError:
+                if last_stride == 2:
+                    raise
+        (params, macs) = zip(*[(count_parameters(m), count_macs(m, 1)) for m in models], strict=True)
+        rows.append(dict(backbone=name, last_stride=last_stride, params_m=[p / 1e6 for p in params],
+                         gmacs=[m / 1e9 for m in macs]))  # fmt: skip
+    return rows
+
+
+def format_backbone_table(rows: list[dict]) -> str:
+    lines = [
+        f"{'backbone':24s} {'stride':>6s} {'params (M)':>10s} {'+IAU':>7s} {'ratio':>6s} {'GMACs':>7s} {'+IAU':>7s} "
+        f"{'ratio':>6s}"
+    ]
+    for row in rows:
+        (p0, p1), (m0, m1) = row["params_m"], row["gmacs"]
+        lines.append(
+            f"{row['backbone']:24s} {row['last_stride']:6d} {p0:10.2f} {p1:7.2f} {p1 / p0:6.3f} {m0:7.2f} {m1:7.2f} "
+            f"{m1 / m0:6.3f}"
+        )
+    return "\n".join(lines)
+
+
 def format_table(rows: list[dict]) -> str:
     lines = [
         f"{'table':16s} {'model':9s} {'params (M)':>10s} {'paper':>6s} {'GMACs':>7s} {'paper':>6s} "
@@ -102,7 +147,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--backbones", help="comma-separated timm CNNs: baseline vs IAU counts on each")
     args = parser.parse_args()
+    if args.backbones:
+        rows = backbone_stats([name.strip() for name in args.backbones.split(",") if name.strip()])
+        print(format_backbone_table(rows))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
+        return
     rows = model_stats()
     print(format_table(rows))
     if args.json:

@@ -169,5 +169,9 @@ def test_user_errors_print_one_line_and_exit_2(argv, message, saved_model, tmp_p
 
 
 def test_console_scripts_are_installed():
-    for tool in ("iaunet-train", "iaunet-eval", "iaunet-push"):
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {"iaunet-train", "iaunet-eval", "iaunet-push", "iaunet-export", "iaunet-app"} <= set(scripts)
+    for tool in scripts:
         assert shutil.which(tool, path=str(BIN)), f"{tool} is not installed next to {sys.executable}"

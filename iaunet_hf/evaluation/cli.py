@@ -26,6 +26,7 @@ from ..data.registry import builder_options
 from ..data.splits import load_identity_split
 from ..inference import EVAL_SPLIT_FILE, load_reid_model, model_input_config
 from ..overrides import override_pairs, typed_data_options
+from ..precision import PRECISIONS, check_precision
 from ..retrieval.gallery_evaluation import evaluate_model_through_gallery
 from .extraction import evaluate_model
 from .results import evaluation_entry, format_results_table, results_document, write_results
@@ -75,7 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), default=None)
     parser.add_argument("--video", action="store_true", help="synthetic only: evaluate the tracklet version")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    parser.add_argument("--bf16", action="store_true", help="run the forward pass under bfloat16 autocast")
+    parser.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        default="fp32",
+        help="precision of the forward pass (bf16/fp16: autocast), as in training and tracking (default: fp32)",
+    )
+    # the former spelling of --precision bf16
+    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--eval-split",
         type=Path,
@@ -235,7 +243,7 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     entries = []
     for name, dataset_dict in dataset_dicts.items():
         extraction = dict(batch_size=args.batch_size, num_workers=args.num_workers,
-                          autocast_dtype=torch.bfloat16 if args.bf16 else None)  # fmt: skip
+                          autocast_dtype=check_precision(args.precision))  # fmt: skip
         if args.gallery is not None:
             evaluation = evaluate_model_through_gallery(
                 model, dataset_dict, args.gallery, args.gallery_k,
@@ -270,6 +278,12 @@ def gallery_cost(evaluation: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if args.bf16:
+        print(
+            "iaunet-eval: --bf16 is now spelt --precision bf16 (the old flag goes in the next release)",
+            file=sys.stderr,
+        )
+        args.precision = "bf16"
 
     try:
         document = evaluate_datasets(args, parse_data_options(extra))

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .push import push_model_folder
+from .space import push_space
 
 
 def _log_our_progress() -> None:
@@ -21,16 +22,23 @@ def _one_line(error: BaseException) -> str:
 
 
 def push_main(argv: Sequence[str] | None = None) -> int:
-    """`iaunet-push --model DIR --repo-id ORG/NAME [--private] [--dataset-results results.json]`."""
+    """`iaunet-push --model DIR --repo-id ORG/NAME [--private] [--dataset-results results.json]`, or
+    `iaunet-push --space ORG/NAME --model ORG/MODEL` (a Gradio Space serving the model)."""
     parser = argparse.ArgumentParser(
         prog="iaunet-push",
         description="Check a saved IAUnet folder, render its model card for the target repository and push both "
         "to the Hub in one commit. HF_TOKEN and HF_ENDPOINT are honoured.",
     )
     parser.add_argument(
-        "--model", required=True, help="folder written by save_pretrained (+ the image processor)"
+        "--model",
+        required=True,
+        help="folder written by save_pretrained (+ the image processor); with --space, the model's Hub id",
     )
-    parser.add_argument("--repo-id", required=True, help="target repository, org/name")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--repo-id", help="target repository, org/name")
+    target.add_argument(
+        "--space", metavar="ORG/NAME", help="write and upload a Gradio Space serving --model with iaunet-app"
+    )
     parser.add_argument("--private", action="store_true", help="create the repository as private")
     parser.add_argument(
         "--dataset-results",
@@ -52,15 +60,18 @@ def push_main(argv: Sequence[str] | None = None) -> int:
 
     endpoint = args.endpoint or constants.ENDPOINT
     try:
-        info = push_model_folder(
-            args.model,
-            args.repo_id,
-            results_path=args.dataset_results,
-            private=args.private or None,
-            license=args.license,
-            commit_message=args.commit_message,
-            endpoint=args.endpoint,
-        )
+        if args.space:
+            info = push_space(args.space, args.model, private=args.private or None, endpoint=args.endpoint)
+        else:
+            info = push_model_folder(
+                args.model,
+                args.repo_id,
+                results_path=args.dataset_results,
+                private=args.private or None,
+                license=args.license,
+                commit_message=args.commit_message,
+                endpoint=args.endpoint,
+            )
     except (FileNotFoundError, ValueError) as error:  # checked before any network call
         print(f"iaunet-push: refused: {_one_line(error)}", file=sys.stderr)
         return 2

@@ -17,17 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..precision import check_precision
 from .embedding import embed
 from .sidecar import clip_frames
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
-
-
-def check_precision(precision: str) -> torch.dtype | None:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision: expected one of {list(PRECISIONS)}, found {precision!r}")
-    return PRECISIONS[precision]
 
 
 def _still_clips(pixel_values: np.ndarray, num_frames: int | None) -> np.ndarray:

@@ -34,12 +34,12 @@ def at_least_float32(dtype: torch.dtype) -> torch.dtype:
 
 
 @torch.fx.wrap  # a leaf for torch.fx: it builds a tensor from the (symbolic under tracing) clip length
-def relation_mask(num_frames: int, num_parts: int, relations: str = "both", device=None) -> torch.Tensor:
+def relation_mask(num_frames: int, num_parts: int, context: str = "both", device=None) -> torch.Tensor:
     """Boolean (T*N, T*N) mask of the node pairs STIAU may relate (spec §1b.6).
 
     Node i is part ``i % N`` of frame ``i // N``. Spatial pairs share the frame and differ in part; temporal pairs
     share the part and differ in frame. A clip shorter than configured simply gets the mask of its own length,
-    which is the top-left block of the longer one.
+    which is the top-left block of the longer one. ``context`` is ``IAUBlockOptions.stiau_context``.
     """
     node = torch.arange(num_frames * num_parts, device=device)
     frame, part = node // num_parts, node % num_parts
@@ -47,9 +47,9 @@ def relation_mask(num_frames: int, num_parts: int, relations: str = "both", devi
     same_part = part[:, None] == part[None, :]
     spatial = same_frame & ~same_part
     temporal = ~same_frame & same_part
-    if relations == "spatial":
+    if context == "spatial":
         return spatial
-    if relations == "temporal":
+    if context == "temporal":
         return temporal
     return spatial | temporal
 

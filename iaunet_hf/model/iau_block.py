@@ -23,7 +23,8 @@ from .attention_ops import (
 from .options import IAUBlockOptions
 from .weight_init import init_module_weights, mark_zero_init
 
-DEFAULT_OPTIONS = IAUBlockOptions()  # the paper's block: CIAU then STIAU, both relations, 4 parts
+# the paper's block: CIAU then STIAU, spatial and temporal context, 4 parts
+DEFAULT_OPTIONS = IAUBlockOptions()
 
 # Leaves for torch.fx here too (torch.fx.wrap patches the calling module's own global name).
 for _leaf in ("relation_mask", "channel_aggregation", "fused_channel_aggregation", "masked_relation_softmax"):
@@ -33,11 +34,11 @@ for _leaf in ("relation_mask", "channel_aggregation", "fused_channel_aggregation
 class ChannelInteraction(nn.Module):
     """CIAU: channels (one row per channel per frame) attend to each other through their Gram matrix (spec §1a)."""
 
-    def __init__(self, channels: int, channel_relation: str = "dot", device=None, dtype=None) -> None:
+    def __init__(self, channels: int, channel_affinity: str = "dot", device=None, dtype=None) -> None:
         super().__init__()
         dd = dict(device=device, dtype=dtype)
         self.channels = channels
-        self.channel_relation = channel_relation
+        self.channel_affinity = channel_affinity
         self.update = nn.Conv2d(channels, channels, kernel_size=1, bias=True, **dd)
         self.norm = mark_zero_init(nn.BatchNorm2d(channels, **dd))
         self.apply(init_module_weights)
@@ -54,8 +55,8 @@ class ChannelInteraction(nn.Module):
         height, width = x.shape[-2], x.shape[-1]
         # (B*T, C, H, W) -> (B, T*C, H*W): one row per channel per frame.
         rows = x.reshape(-1, num_frames * self.channels, height * width)
-        if return_relation or self.channel_relation != "dot":
-            aggregated, relation = channel_aggregation(rows, self.channel_relation)
+        if return_relation or self.channel_affinity != "dot":
+            aggregated, relation = channel_aggregation(rows, self.channel_affinity)
         else:
             aggregated, relation = fused_channel_aggregation(rows), None
         aggregated = aggregated.reshape(-1, self.channels, height, width)
@@ -74,16 +75,16 @@ class SpatialTemporalInteraction(nn.Module):
         dd = dict(device=device, dtype=dtype)
         reduced = channels // 2
         self.channels = channels
-        num_parts, part_relation = options.num_parts, options.part_relation
+        num_parts, part_affinity = options.num_parts, options.part_affinity
         self.num_parts = num_parts
-        self.relations = options.relations
+        self.context = options.stiau_context
         self.part_division = options.part_division
-        self.part_relation = part_relation
+        self.part_affinity = part_affinity
         if self.part_division == "attention":
             self.part_conv = nn.Conv2d(channels, num_parts, kernel_size=1, bias=True, **dd)
             self.part_norm = nn.BatchNorm2d(num_parts, **dd)
         self.embed = nn.Linear(channels, reduced, **dd)  # g, shared by part nodes and the global node
-        if part_relation == "subnet":  # STIAU-L2 has no relation sub-network
+        if part_affinity == "subnet":  # STIAU-L2 has no relation sub-network
             self.relation = nn.Linear(2 * reduced, 1, **dd)  # w_r and b over [|p'_i - p'_j| ; u']
             # one-channel BN over all logits: a learned temperature
             self.relation_norm = nn.BatchNorm1d(1, **dd)
@@ -122,7 +123,7 @@ class SpatialTemporalInteraction(nn.Module):
         part_nodes = self.embed(parts.reshape(-1, num_nodes, channels))  # (B, TN, C')
         global_embedded = self.embed(global_node)  # (B, C')
 
-        if self.part_relation == "l2":
+        if self.part_affinity == "l2":
             logits = l2_relation_logits(part_nodes)  # (B, TN, TN)
         else:
             # r_ij = w_r . [|p'_i - p'_j| ; u'] + b, split so the (B, TN, TN, 2C') concatenation is never built.
@@ -135,7 +136,7 @@ class SpatialTemporalInteraction(nn.Module):
             )
             logits = self.relation_norm(logits.reshape(-1, 1)).reshape(-1, num_nodes, num_nodes)
 
-        allowed = relation_mask(num_frames, self.num_parts, self.relations, device=x.device)
+        allowed = relation_mask(num_frames, self.num_parts, self.context, device=x.device)
         relation = masked_relation_softmax(logits, allowed)  # (B, TN, TN), at least float32
         context = torch.bmm(relation.to(part_nodes.dtype), part_nodes)  # (B, TN, C')
 
@@ -165,7 +166,7 @@ class IAUBlock(nn.Module):
         self.arrangement = options.arrangement
         self.num_parts = options.num_parts
         if "ciau" in self.order:
-            self.ciau = ChannelInteraction(channels, options.channel_relation, device=device, dtype=dtype)
+            self.ciau = ChannelInteraction(channels, options.channel_affinity, device=device, dtype=dtype)
         if "stiau" in self.order:
             self.stiau = SpatialTemporalInteraction(channels, options, device=device, dtype=dtype)
 

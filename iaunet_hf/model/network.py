@@ -19,14 +19,8 @@ from torch.utils.checkpoint import checkpoint
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .attention_ops import is_tracing
-from .backbones import (
-    PCBHead,
-    StripeClassifier,
-    build_googlenet,
-    build_resnet,
-    googlenet_layout,
-    resnet_layout,
-)
+from .backbones import PCBHead, StripeClassifier
+from .backbones.build import block_key, build_backbone, group_matcher
 from .comparison_blocks import ComparisonBlock
 from .head import IAUnetOutput, make_identity_classifier
 from .iau_block import IAUBlock
@@ -70,18 +64,19 @@ class IAUnet(nn.Module):
         self.head = options.head
         self.drop_rate = drop_rate
         self.global_pool = global_pool
-        if options.backbone == "googlenet":
-            modules = build_googlenet(options.in_chans, options.last_stride, **dd)
-            self.layout = googlenet_layout(options.last_stride)
-        else:
-            modules = build_resnet(
-                options.depth, options.in_chans, options.last_stride, options.base_channels, **dd
-            )
-            self.layout = resnet_layout(options.depth, options.last_stride, options.base_channels)
-        for name, module in modules.items():
+        backbone = build_backbone(options, **dd)
+        # the layout runs the modules; a plain ImageNet file of the backbone also holds its head (under these
+        # prefixes); OSNet applies its 512-d feature layer after pooling
+        self.layout, self.imagenet_head_prefixes = backbone.layout, backbone.head_prefixes
+        self.post_pool = backbone.post_pool
+        for name, module in backbone.modules.items():
             self.add_module(name, module)
         self.feature_info = self.layout.feature_info()
         self.iau = nn.ModuleDict(self._make_blocks(**dd))
+        # transformers' gradient_checkpointing_enable() and timm's set_grad_checkpointing switch this (and the
+        # ResNet stages' own): a timm backbone's stages are checkpointed by the network
+        self.gradient_checkpointing = False
+        self._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
         in_channels = self.layout.stage_channels[-1]
         if options.head == "pcb":
             self.pcb = PCBHead(in_channels, **dd)
@@ -94,6 +89,10 @@ class IAUnet(nn.Module):
         self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()
 
+    def _unit(self, path: str) -> nn.Module:
+        """A backbone module by its (possibly dotted, e.g. ``blocks.3``) ImageNet name."""
+        return self.get_submodule(path)
+
     def _make_blocks(self, device=None, dtype=None) -> dict[str, nn.Module]:
         """An IAU (or comparison) block after the last module of each chosen stage, under that module's name."""
         iau = self.options.iau
@@ -102,12 +101,13 @@ class IAUnet(nn.Module):
         for index, (names, channels) in enumerate(stages, start=1):
             if index not in self.options.iau_stages:
                 continue
+            key = block_key(names[-1])
             if iau.is_comparison:
-                blocks[names[-1]] = ComparisonBlock(channels, iau.modules, device=device, dtype=dtype)
+                blocks[key] = ComparisonBlock(channels, iau.modules, device=device, dtype=dtype)
             else:
-                blocks[names[-1]] = IAUBlock(channels, iau, device=device, dtype=dtype)
+                blocks[key] = IAUBlock(channels, iau, device=device, dtype=dtype)
             # the tap is the stage output after its block (torch.fx names it by the block that makes it)
-            self.feature_info[index]["module"] = f"iau.{names[-1]}"
+            self.feature_info[index]["module"] = f"iau.{key}"
         return blocks
 
     def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
@@ -117,19 +117,24 @@ class IAUnet(nn.Module):
 
     def init_weights(self) -> None:
         """Apply the spec's initialisation to every module (ImageNet weights, if any, are loaded afterwards)."""
+        # a timm backbone keeps timm's own initialisation (its layer scales, zero-init residuals, ...)
+        timm_modules = set()
+        if self.options.use_timm_backbone:
+            for name in {path.split(".")[0] for path in (*self.layout.stem, *sum(self.layout.stages, ()))}:
+                timm_modules.update(self.get_submodule(name).modules())
         for module in self.modules():
-            init_module_weights(module)
+            if module not in timm_modules:
+                init_module_weights(module)
 
     # --- timm model interface -------------------------------------------------------------------------------
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
-        if self.options.backbone == "googlenet":
-            return dict(stem=r"^conv1", blocks=[(r"^conv[23]", (0,)), (r"^inception(\d)", None)])
-        return dict(stem=r"^conv1|bn1", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
+        return group_matcher(self.options, self.layout, coarse)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage."""
+        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage (and, for
+        a timm backbone, whose stages are timm's modules, on the network, which then checkpoints each stage)."""
         for module in self.modules():
             if isinstance(module, GradientCheckpointingLayer):
                 module.gradient_checkpointing = enable
@@ -138,7 +143,7 @@ class IAUnet(nn.Module):
     @property
     @torch.jit.unused
     def grad_checkpointing(self) -> bool:
-        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules() if m is not self)
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
 
     @torch.jit.ignore
     def get_classifier(self, name_only: bool = False):
@@ -173,19 +178,26 @@ class IAUnet(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[dict[str, torch.Tensor]]]:
         """Stem and stages on (B*T, C, H, W); returns the map, the stem and stage outputs, part logits, relations."""
         for name in self.layout.stem:
-            x = getattr(self, name)(x)
+            x = self._unit(name)(x)
         stage_outputs, part_logits, relations = [x], [], []
         for names in self.layout.stages[:last_stage]:
-            for name in names:
-                x = getattr(self, name)(x)
-            if names[-1] in self.iau:
-                x, logits, relation = self.iau[names[-1]](x, num_frames, return_relations)
+            if self.gradient_checkpointing and self.training and self.options.use_timm_backbone:
+                x = self._gradient_checkpointing_func(self._run_units, names, x)
+            else:
+                x = self._run_units(names, x)
+            if block_key(names[-1]) in self.iau:
+                x, logits, relation = self.iau[block_key(names[-1])](x, num_frames, return_relations)
                 if logits is not None:
                     part_logits.append(logits)
                 if return_relations:
                     relations.append(relation)
             stage_outputs.append(x)
         return x, stage_outputs, part_logits, relations
+
+    def _run_units(self, names: tuple[str, ...], x: torch.Tensor) -> torch.Tensor:
+        for name in names:
+            x = self._unit(name)(x)
+        return x
 
     def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
         """Global average pool over space, then over time for clips: (B, D) from (B, D, h, w) or (B, T, D, h, w)."""
@@ -210,6 +222,8 @@ class IAUnet(nn.Module):
             global_feature = embedding = self.pcb(feature_map)
         else:
             global_feature = self.pool(feature_map)
+            if self.post_pool is not None:  # the backbone's own feature layer after pooling (OSNet's fc)
+                global_feature = self._unit(self.post_pool)(global_feature)
             embedding = self.bnneck(global_feature)
         if self.drop_rate > 0:
             dropped = F.dropout(embedding, p=self.drop_rate, training=self.training)
@@ -299,9 +313,9 @@ class IAUnet(nn.Module):
         take_indices, max_index = feature_take_indices(5, indices)
         for names in self.layout.stages[max_index:]:
             for name in names:
-                setattr(self, name, nn.Sequential())
-            if names[-1] in self.iau:
-                del self.iau[names[-1]]
+                self.set_submodule(name, nn.Sequential())
+            if block_key(names[-1]) in self.iau:
+                del self.iau[block_key(names[-1])]
         if max_index < 4:
             self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
         if prune_head or max_index < 4:

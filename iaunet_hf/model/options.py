@@ -9,21 +9,25 @@ an option is one field here plus its use.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .backbones import RESNET_LAYOUTS, PCBHead, googlenet_layout, resnet_layout
 from .backbones.resnet import IMAGENET_BASE_CHANNELS
+from .backbones.timm_backbone import timm_backbone_channels
 
 IAU_MODULE_NAMES = ("ciau", "stiau")
 COMPARISON_MODULE_NAMES = ("nl", "se", "sia", "cia")
 IAU_ARRANGEMENTS = ("sequential", "parallel")
-RELATION_KINDS = ("both", "spatial", "temporal")
+# The context a STIAU part node gathers: every part of every frame, the parts of its own frame, or its own part in
+# the other frames. ("Relations" are only the maps the blocks return.)
+STIAU_CONTEXTS = ("both", "spatial", "temporal")
 PART_DIVISIONS = ("attention", "patches")
-# Relation strategies (paper Table IX): CIAU's Gram "dot" or "l2", STIAU's relation "subnet" or "l2".
-CHANNEL_RELATIONS = ("dot", "l2")
-PART_RELATIONS = ("subnet", "l2")
+# How a relation map's entries are scored (paper Table IX): CIAU's Gram "dot" or "l2", STIAU's "subnet" or "l2".
+CHANNEL_AFFINITIES = ("dot", "l2")
+PART_AFFINITIES = ("subnet", "l2")
 # "avg": average over space and time; "": timm's idiom for no pooling (forward returns the last feature map).
 GLOBAL_POOLS = ("avg", "")
 BACKBONES = ("resnet", "googlenet")
@@ -68,11 +72,13 @@ class IAUBlockOptions:
 
     modules: tuple[str, ...] = field(default=IAU_MODULE_NAMES, metadata={"keyword": "iau_modules"})
     arrangement: str = field(default="sequential", metadata={"keyword": "iau_arrangement"})
-    relations: str = "both"  # STIAU's node pairs: "both", "spatial" or "temporal"
+    # STIAU's node pairs: "both", "spatial" or "temporal" (formerly ``relations``)
+    stiau_context: str = field(default="both", metadata={"formerly": "relations"})
     num_parts: int = 4  # body parts N
     part_division: str = "attention"  # learned part attention, or "patches" (a fixed 2x2 grid)
-    channel_relation: str = "dot"  # CIAU's relation (Table IX)
-    part_relation: str = "subnet"  # STIAU's relation (Table IX)
+    # how CIAU's and STIAU's relation entries are scored (Table IX; formerly ``channel_relation``/``part_relation``)
+    channel_affinity: str = field(default="dot", metadata={"formerly": "channel_relation"})
+    part_affinity: str = field(default="subnet", metadata={"formerly": "part_relation"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "modules", tuple(self.modules))
@@ -100,10 +106,10 @@ class IAUBlockOptions:
                 f"{modules!r}"
             )
         _one_of("iau_arrangement", self.arrangement, IAU_ARRANGEMENTS)
-        _one_of("relations", self.relations, RELATION_KINDS)
+        _one_of("stiau_context", self.stiau_context, STIAU_CONTEXTS)
         _one_of("part_division", self.part_division, PART_DIVISIONS)
-        _one_of("channel_relation", self.channel_relation, CHANNEL_RELATIONS)
-        _one_of("part_relation", self.part_relation, PART_RELATIONS)
+        _one_of("channel_affinity", self.channel_affinity, CHANNEL_AFFINITIES)
+        _one_of("part_affinity", self.part_affinity, PART_AFFINITIES)
         if self.num_parts < 1:
             raise ValueError(f"num_parts must be >= 1, got {self.num_parts}")
         if self.part_division == "patches" and self.num_parts != 4:
@@ -121,8 +127,12 @@ class IAUBlockOptions:
 class IAUnetOptions:
     """Everything that fixes an IAUnet's architecture and checkpoint keys (not the classifier or the pooling)."""
 
-    depth: int = 50  # ResNet depth (unused for GoogLeNet)
-    backbone: str = "resnet"  # or "googlenet" (Table XI)
+    depth: int = 50  # ResNet depth (unused for other backbones)
+    backbone: str = "resnet"  # or "googlenet" (Table XI), or with use_timm_backbone any timm CNN's name
+    use_timm_backbone: bool = (
+        False  # transformers' field of timm-backed configs: ``backbone`` is a timm model
+    )
+    ibn: str | None = None  # "a": IBN-Net's IBN-a in ResNet layers 1-3 (InstanceNorm in half the first norms)
     head: str = "bnneck"  # or "pcb" (Table XII)
     iau_stages: tuple[int, ...] = (2, 3)  # stages (1-4) followed by an IAU block; () is the baseline
     iau: IAUBlockOptions = field(default_factory=IAUBlockOptions)
@@ -133,12 +143,13 @@ class IAUnetOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "iau_stages", tuple(int(stage) for stage in self.iau_stages))
-        _one_of("backbone", self.backbone, BACKBONES)
+        self._check_backbone()
         _one_of("head", self.head, HEADS)
         if self.backbone == "resnet" and self.depth not in RESNET_LAYOUTS:
             raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {self.depth}")
         if self.base_channels < 1 or (
-            self.backbone != "resnet" and self.base_channels != IMAGENET_BASE_CHANNELS
+            (self.backbone != "resnet" or self.use_timm_backbone)
+            and self.base_channels != IMAGENET_BASE_CHANNELS
         ):
             raise ValueError(
                 f"base_channels must be >= 1 and applies to the ResNet backbone only (GoogLeNet has "
@@ -154,10 +165,32 @@ class IAUnetOptions:
         if self.num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
 
+    def _check_backbone(self) -> None:
+        if self.use_timm_backbone:
+            if not isinstance(self.backbone, str) or not self.backbone:
+                raise ValueError(
+                    f"backbone must be a timm model name with use_timm_backbone=True, got {self.backbone!r}"
+                )
+        elif self.backbone not in BACKBONES:
+            raise ValueError(
+                f"backbone must be one of {BACKBONES}, or any timm CNN's name with use_timm_backbone=True (the "
+                f"'iaunet' timm architecture sets it), got {self.backbone!r}"
+            )
+        if self.ibn not in (None, "a"):
+            raise ValueError(f"ibn must be None or 'a' (IBN-Net's IBN-a), got {self.ibn!r}")
+        if self.ibn is not None and (self.use_timm_backbone or self.backbone != "resnet"):
+            raise ValueError(
+                f"ibn={self.ibn!r} applies to the ResNet backbone only, got backbone={self.backbone!r}"
+            )
+
     # --- flat keywords (timm.create_model, IAUnet, config.json) ----------------------------------------------
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> IAUnetOptions:
-        """Options from flat keywords (``iau_modules=...``, ``relations=...``); unknown ones are a TypeError."""
+        """Options from flat keywords (``iau_modules=...``, ``stiau_context=...``); unknown ones are a TypeError.
+
+        A renamed keyword (``relations``, ``channel_relation``, ``part_relation``) still works, with a
+        FutureWarning naming its new name."""
+        kwargs = _renamed(kwargs, warn=True)
         top, block = _keywords(cls), _keywords(IAUBlockOptions)
         for name in kwargs:
             if name not in top and name not in block:
@@ -188,8 +221,17 @@ class IAUnetOptions:
 
     @classmethod
     def from_config_keys(cls, values: Mapping[str, Any]) -> IAUnetOptions:
-        """Options from a mapping keyed like ``config.json`` (only the keys present; defaults for the rest)."""
+        """Options from a mapping keyed like ``config.json`` (only the keys present; defaults for the rest).
+
+        A ``config.json`` written before the rename names three options by their former keys: read silently, so every
+        saved checkpoint loads unchanged."""
+        values = _renamed(values, warn=False)
         return cls.from_kwargs(**{k: values[key] for k, key in cls.config_keys().items() if key in values})
+
+    @staticmethod
+    def former_keywords() -> dict[str, str]:
+        """Former flat keyword -> the keyword it is now (accepted for one more release)."""
+        return dict(_FORMER_KEYWORDS)
 
     def to_config_keys(self) -> dict[str, Any]:
         """The options keyed like ``config.json`` (sequences as lists), what ``from_config_keys`` reads back."""
@@ -202,6 +244,8 @@ class IAUnetOptions:
         """Size of the retrieval embedding: the backbone's last channels, or PCB's 6 x 256 stripe features."""
         if self.head == "pcb":
             return PCBHead.embedding_size()
+        if self.use_timm_backbone:
+            return timm_backbone_channels(self.backbone, self.in_chans)
         if self.backbone == "googlenet":
             return googlenet_layout().stage_channels[-1]
         return resnet_layout(self.depth, base_channels=self.base_channels).stage_channels[-1]
@@ -211,6 +255,31 @@ class IAUnetOptions:
         """Whether the network predicts learned part attention (STIAU with ``part_division="attention"``)."""
         iau = self.iau
         return bool(self.iau_stages) and "stiau" in iau.modules and iau.part_division == "attention"
+
+
+_FORMER_KEYWORDS = {
+    f.metadata["formerly"]: f.metadata.get("keyword", f.name)
+    for f in dataclasses.fields(IAUBlockOptions)
+    if "formerly" in f.metadata
+}
+
+
+def _renamed(values: Mapping[str, Any], warn: bool) -> dict[str, Any]:
+    """``values`` with every former keyword under its new name (both given: a TypeError, not a silent pick)."""
+    renamed = dict(values)
+    for old, new in _FORMER_KEYWORDS.items():
+        if old not in renamed:
+            continue
+        if new in renamed:
+            raise TypeError(f"IAUnet got both '{old}' and its new name '{new}'; give '{new}' only")
+        if warn:
+            warnings.warn(
+                f"IAUnet option '{old}' is now called '{new}'; the old name will be removed in the next release",
+                FutureWarning,
+                stacklevel=4,
+            )
+        renamed[new] = renamed.pop(old)
+    return renamed
 
 
 def _keywords(cls: type) -> dict[str, str]:

@@ -3,14 +3,13 @@
 import warnings
 
 from ..inference.runtimes import (
-    PRECISIONS,
     OnnxRuntime,
     OpenVINORuntime,
     TorchRuntime,
     _still_clips,  # noqa: F401  (private, kept for old callers)
-    check_precision,
 )
 from ..inference.sidecar import clip_frames
+from ..precision import PRECISIONS, check_precision
 
 warnings.warn(
     "iaunet_hf.tracking.runtimes is deprecated; import from iaunet_hf.inference.runtimes",

@@ -17,12 +17,12 @@ from ..data.registry import DATASET_NAMES, builder_options
 from ..losses import ReIDLossConfig
 from ..model import IAUnetOptions
 from ..model.options import check_global_pool
+from ..precision import PRECISIONS
 from ..timm_models import ARCHITECTURE_OPTIONS, architecture_options
 
 RECIPE_VERSION = 1
 TASKS = ("reid", "classification")
 OPTIMIZERS = ("adam", "sgd")
-MIXED_PRECISIONS = ("no", "bf16", "fp16")
 NON_FINITE_ACTIONS = ("stop", "skip")
 
 
@@ -37,7 +37,7 @@ class ModelConfig:
     pretrained_file: str | None = (
         None  # local ImageNet ResNet weights (safetensors or .pth) instead of the Hub
     )
-    # Keywords of timm.create_model(architecture, ...): iau_stages, iau_modules, relations, num_frames, ...
+    # Keywords of timm.create_model(architecture, ...): iau_stages, iau_modules, stiau_context, num_frames, ...
     # (the recipe's flat keys; ``model_options`` reads them as the typed, validated ``IAUnetOptions``)
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -92,7 +92,8 @@ class SchedulerConfig:
 class TrainConfig:
     epochs: int = 60
     seed: int = 0
-    mixed_precision: str = "no"
+    # "fp32", "bf16" or "fp16" (accelerate's own key name; its "no" is read as "fp32")
+    mixed_precision: str = "fp32"
     gradient_accumulation_steps: int = 1
     max_grad_norm: float | None = None  # clip the gradient norm when set
     channels_last: bool = False
@@ -105,6 +106,10 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None  # cap on batches per epoch (smoke runs, the demo)
     log_every: int = 10  # optimizer steps between log lines (losses are synchronised once per interval)
     cpu: bool = False  # force the CPU even when an accelerator is present
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision == "no":  # accelerate's spelling of full precision
+            self.mixed_precision = "fp32"
 
 
 @dataclass
@@ -156,8 +161,8 @@ class TrainingConfig:
             (self.task in TASKS, "task", self.task, f"one of {TASKS}"),
             (self.optimizer.name in OPTIMIZERS, "optimizer.name", self.optimizer.name, f"one of {OPTIMIZERS}"),
             (self.optimizer.lr > 0, "optimizer.lr", self.optimizer.lr, "a positive learning rate"),
-            (train.mixed_precision in MIXED_PRECISIONS, "train.mixed_precision", train.mixed_precision,
-             f"one of {MIXED_PRECISIONS}"),
+            (train.mixed_precision in PRECISIONS, "train.mixed_precision", train.mixed_precision,
+             f"one of {list(PRECISIONS)} (accelerate's 'no' means 'fp32')"),
             (train.non_finite_loss in NON_FINITE_ACTIONS, "train.non_finite_loss", train.non_finite_loss,
              f"one of {NON_FINITE_ACTIONS}"),
             (train.epochs >= 1, "train.epochs", train.epochs, "at least 1"),
@@ -234,7 +239,7 @@ def check_model_options(model: ModelConfig) -> None:
         name = f"model.{match.group(1)}" if match else f"one of the model options {sorted(model.options)}"
         raise ValueError(
             f"training config: {name} is not a keyword of {model.architecture} ({error}); expected a keyword of "
-            "timm.create_model for that architecture, e.g. iau_stages, iau_modules, relations, num_parts"
+            "timm.create_model for that architecture, e.g. iau_stages, iau_modules, stiau_context, num_parts"
         ) from None
     except ValueError as error:
         raise ValueError(f"training config: model ({model.architecture}): {error}") from None

@@ -63,6 +63,9 @@ def config_changes(previous: dict[str, Any], current: dict[str, Any]) -> dict[st
     """``{dotted field: (checkpoint's value, new value)}`` for every field that differs (a path field differs
     when it names another folder)."""
     old, new = _flatten(previous), _flatten(current)
+    for flat in (old, new):  # a run saved with accelerate's "no" trained in what is now spelt "fp32"
+        if flat.get("train.mixed_precision") == "no":
+            flat["train.mixed_precision"] = "fp32"
     return {
         key: (old.get(key), new.get(key))
         for key in sorted(set(old) | set(new))

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from ..data import collate_reid
 from ..evaluation.results import results_document
+from ..precision import check_precision
 from .checkpoints import CHECKPOINTS_DIR, TrainingProgress, latest_checkpoint, save_checkpoint
 from .divergence import DivergenceMonitor, NonFiniteLossError, probe_loss
 from .evaluation import evaluate_retrieval, flat_metrics
@@ -33,7 +34,6 @@ from .summary import RunFacts, TrainingResult, record_epoch, training_summary
 from .trainer_setup import MODEL_DIR, TrainerSetup
 
 BEST_MODEL_DIR = "best_model"
-AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 __all__ = ["BEST_MODEL_DIR", "MODEL_DIR", "NonFiniteLossError", "Trainer", "TrainingResult"]
 
 
@@ -282,7 +282,7 @@ class Trainer(TrainerSetup):
         return evaluate_retrieval(
             self.accelerator.unwrap_model(self.model), self.dataset_dict, self.eval_dataset_name,
             data.eval_batch_size, flip=self.config.eval.flip, rerank=rerank, clip_length=data.clip_length,
-            autocast_dtype=AUTOCAST_DTYPES[self.config.train.mixed_precision],
+            autocast_dtype=check_precision(self.config.train.mixed_precision),
         )  # fmt: skip
 
     def evaluate_and_keep_best(self, epoch_number: int, final: bool = False) -> tuple[dict[str, float], list]:

@@ -21,6 +21,7 @@ from ..data.transforms import lazy_frame_decoding
 from ..evaluation.results import read_results
 from ..inference.model_folder import EVAL_SPLIT_FILE, RESULTS_FILE, read_training_summary
 from ..modeling_iaunet import IAUnetForReID
+from ..precision import accelerate_mixed_precision
 from .checkpoints import (
     check_checkpoint_files,
     list_checkpoints,
@@ -110,7 +111,7 @@ class TrainerSetup:
         train = self.config.train
         return Accelerator(
             cpu=train.cpu,
-            mixed_precision=train.mixed_precision,
+            mixed_precision=accelerate_mixed_precision(train.mixed_precision),
             gradient_accumulation_steps=train.gradient_accumulation_steps,
             # The recipe's schedule is per epoch: step it ourselves, once, whatever the number of processes.
             step_scheduler_with_optimizer=False,

@@ -253,11 +253,14 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
     # docs/model.md
     ("docs/model.md", "from iaunet_hf import IAUnetConfig"): Run(),
     ("docs/model.md", "import timm"): Run(),
+    ("docs/model.md", "# a reID model on any timm CNN"): Run(),
     ("docs/model.md", "from transformers import AutoModelForImageClassification"): Run(
         setup='mkdir -p org && python -c "from transformers import AutoModel; import iaunet_hf; '
         "AutoModel.from_pretrained('outputs/iaunet-market1501/best_model').save_pretrained("
         "'org/iaunet-market1501-embeddings')\""
     ),
+    # docs/app.md (the commands are text blocks: a server runs until stopped; tests/app drives it)
+    ("docs/app.md", "from iaunet_hf.hub.space import space_files"): Run(),
     # docs/tracking.md
     (
         "docs/tracking.md",
@@ -296,7 +299,7 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
     ),
     (
         "docs/training.md",
-        "iaunet-train --recipe market1501 --data-dir data/Market-1501-v15.09.15 --model.iau_modules '[ciau]' --model.relations spatial",
+        "iaunet-train --recipe market1501 --data-dir data/Market-1501-v15.09.15 --model.iau_modules '[ciau]' --model.stiau_context spatial",
     ): Run(),
     (
         "docs/training.md",

@@ -149,7 +149,7 @@ def test_with_neck_file_loads_the_documented_way(reid_resnet50, tmp_path, caplog
     # identity: the zero-initialised residual BNs of every IAU block
     residual = [m for m in model.iau.modules() if getattr(m, "zero_init_residual", False)]
     assert residual and all(not m.weight.any() for m in residual)
-    (message,) = [r.getMessage() for r in caplog.records if r.name == "iaunet_hf.timm_models"]
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "iaunet_hf.timm_weights"]
     assert str(tmp_path / "neck.safetensors") in message and "BN neck" in message
     for block in ("iau.layer2.ciau", "iau.layer2.stiau", "iau.layer3.ciau", "iau.layer3.stiau"):
         assert block in message

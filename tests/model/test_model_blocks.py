@@ -52,20 +52,20 @@ def test_relation_mask_pairs():
     assert relation_mask(2, 4).equal(mask[:8, :8])
 
 
-@pytest.mark.parametrize("relations", ["both", "spatial", "temporal"])
-def test_relation_map_never_attends_to_disallowed_pairs(relations):
+@pytest.mark.parametrize("context", ["both", "spatial", "temporal"])
+def test_relation_map_never_attends_to_disallowed_pairs(context):
     torch.manual_seed(0)
-    stiau = SpatialTemporalInteraction(16, IAUBlockOptions(num_parts=4, relations=relations))
+    stiau = SpatialTemporalInteraction(16, IAUBlockOptions(num_parts=4, stiau_context=context))
     _randomise_norms(stiau)
     _, _, relation = stiau(torch.randn(2 * 3, 16, 8, 4), num_frames=3)
-    allowed = relation_mask(3, 4, relations)
+    allowed = relation_mask(3, 4, context)
     assert (relation[:, ~allowed] == 0).all()
     assert (relation[:, allowed] > 0).all()
     torch.testing.assert_close(relation.sum(-1), torch.ones(2, 12))
 
 
 def test_temporal_only_on_single_frame_gives_no_context():
-    stiau = SpatialTemporalInteraction(16, IAUBlockOptions(relations="temporal"))
+    stiau = SpatialTemporalInteraction(16, IAUBlockOptions(stiau_context="temporal"))
     _randomise_norms(stiau)
     delta, _, relation = stiau(torch.randn(2, 16, 8, 4), num_frames=1)
     assert (relation == 0).all()
@@ -222,7 +222,7 @@ def test_block_leaves_out_the_channel_relation_only_when_asked():
         (dict(modules=("ciau", "nonlocal")), "iau_modules"),
         (dict(modules=()), "iau_modules"),
         (dict(arrangement="stacked"), "iau_arrangement"),
-        (dict(relations="diagonal"), "relations"),
+        (dict(stiau_context="diagonal"), "stiau_context"),
         (dict(part_division="patches", num_parts=3), "num_parts must be 4"),
     ],
 )

@@ -208,10 +208,10 @@ def test_bad_options_and_inputs_name_the_problem():
         ComparisonBlock(16, ("ciau",))
     with pytest.raises(ValueError, match="'nl' and 'sia' both relate positions"):
         check_comparison_modules(("nl", "sia"))
-    with pytest.raises(ValueError, match="channel_relation must be one of"):
-        IAUBlockOptions(channel_relation="cosine")
-    with pytest.raises(ValueError, match="part_relation must be one of"):
-        IAUBlockOptions(part_relation="dot")
+    with pytest.raises(ValueError, match="channel_affinity must be one of"):
+        IAUBlockOptions(channel_affinity="cosine")
+    with pytest.raises(ValueError, match="part_affinity must be one of"):
+        IAUBlockOptions(part_affinity="dot")
     block = ComparisonBlock(16, ("se",))
     with pytest.raises(ValueError, match=r"expects a \(B\*T, 16, H, W\) tensor"):
         block(torch.randn(2, 8, 4, 4))

@@ -65,7 +65,7 @@ def _reference_iau(block: IAUBlock, x: torch.Tensor, num_frames: int) -> tuple[t
     logits = _bn(
         F.linear(pairs, stiau.relation.weight, stiau.relation.bias).squeeze(-1), stiau.relation_norm, 0
     )
-    allowed = relation_mask(num_frames, n, stiau.relations)
+    allowed = relation_mask(num_frames, n, stiau.context)
     relation = torch.softmax(logits.masked_fill(~allowed, -1e8), dim=-1)
     context = torch.einsum("bij,bjc->bic", relation, p)
     updated = F.linear(torch.cat([p, context], dim=-1), stiau.part_update.weight, stiau.part_update.bias)

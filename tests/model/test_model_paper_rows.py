@@ -37,7 +37,7 @@ ROWS = [
     ("iaunet_resnet18", dict(iau_modules=["nl"])),
     ("iaunet_resnet18", dict(iau_modules=["se"])),
     ("iaunet_resnet18", dict(iau_modules=["sia", "cia"])),
-    ("iaunet_resnet18", dict(channel_relation="l2", part_relation="l2")),
+    ("iaunet_resnet18", dict(channel_affinity="l2", part_affinity="l2")),
     ("iaunet_googlenet", dict()),
     ("iaunet_googlenet", dict(iau_stages=[])),
     ("iaunet_resnet50_pcb", dict()),
@@ -167,7 +167,7 @@ def test_googlenet_imagenet_weights_load_through_pretrained_cfg_overlay(tmp_path
         ("iaunet_googlenet", dict()),
         ("iaunet_resnet50_pcb", dict()),
         ("iaunet_resnet18", dict(iau_modules=["sia", "cia"])),
-        ("iaunet_resnet18", dict(iau_modules=["stiau"], part_relation="l2", num_frames=2, iau_stages=[2])),
+        ("iaunet_resnet18", dict(iau_modules=["stiau"], part_affinity="l2", num_frames=2, iau_stages=[2])),
     ],
 )
 def test_one_checkpoint_for_both_libraries(tmp_path: Path, architecture: str, kwargs: dict):
@@ -207,8 +207,8 @@ def test_deeper_resnets_have_torchvisions_backbone(architecture: str, depth: int
         (dict(iau_modules=["nl", "sia"]), "both relate positions"),
         (dict(backbone="inception_v3"), "backbone must be one of"),
         (dict(head="mgn"), "head must be one of"),
-        (dict(channel_relation="cosine"), "channel_relation must be one of"),
-        (dict(part_relation="dot"), "part_relation must be one of"),
+        (dict(channel_affinity="cosine"), "channel_affinity must be one of"),
+        (dict(part_affinity="dot"), "part_affinity must be one of"),
     ],
 )
 def test_bad_options_name_the_field(kwargs: dict, message: str):

@@ -50,7 +50,7 @@ def test_the_row_builds_the_network_it_names_and_trains_a_step(row, tiny_sets, t
     options, built = config.model.options, model.config
     assert built.iau_stages == list(options["iau_stages"])
     assert len(model.iaunet.network.iau) == len(options["iau_stages"])
-    for name in ("iau_modules", "iau_arrangement", "relations"):
+    for name in ("iau_modules", "iau_arrangement", "stiau_context"):
         if name in options and options["iau_stages"]:
             assert getattr(built, name) == options[name], name
     assert built.part_loss_weight == config.loss.part_loss_weight

@@ -88,7 +88,7 @@ def test_ablation_recipes_merge_over_their_base_and_build_the_row_they_name():
         max(counts["market1501_ciau"], counts["market1501_stiau"]) < counts["market1501_iau_stage2"] < market
     )
     spatial = load_config("mars_stiau_spatial")
-    assert (spatial.model.options["relations"], spatial.model.options["iau_modules"]) == (
+    assert (spatial.model.options["stiau_context"], spatial.model.options["iau_modules"]) == (
         "spatial",
         ["stiau"],
     )
@@ -108,13 +108,13 @@ def test_overrides_are_typed_and_reach_every_model_and_data_option():
             "mixed-precision": "no",  # YAML 1.1 would read a bare no as false
             "model.iau_stages": "[]",
             "model.iau_modules": "[ciau]",
-            "model.relations": "spatial",
+            "model.stiau_context": "spatial",
             "model.drop_rate": "0.1",
             "data.with_distractors": "true",
         },
     )
     assert config.optimizer.lr == 1e-3 and config.data.data_dir == "/data/market"
-    assert config.train.mixed_precision == "no"
+    assert config.train.mixed_precision == "fp32"  # accelerate's "no", in the package's one vocabulary
     assert config.model.options | {"iau_stages": []} == config.model.options
     assert config.model.options["iau_modules"] == ["ciau"] and config.model.options["drop_rate"] == 0.1
     assert config.data.options == {"with_distractors": True}
@@ -138,7 +138,7 @@ def test_overrides_are_typed_and_reach_every_model_and_data_option():
         ({"data.batch_size": "30"}, "not divisible by data.num_instances"),
         ({"mixed_precision": "fp8"}, "train.mixed_precision"),
         ({"optimizer.name": "lamb"}, "optimizer.name"),
-        ({"model.relations": "diagonal"}, "relations must be one of"),  # the network's own check
+        ({"model.stiau_context": "diagonal"}, "stiau_context must be one of"),  # the network's own check
         ({"model.iau_modules": "[ciau, ciau]"}, "iau_modules"),
         ({"model.no_such_option": "1"}, "no_such_option"),
         ({"data.name_pattern": "x"}, "data.name_pattern is not an option of the market1501"),
@@ -176,14 +176,14 @@ def test_cli_prints_the_resolved_config(capsys):
     assert main(argv) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["data"]["data_dir"] == "/d" and printed["optimizer"]["lr"] == 1e-4
-    assert printed["model"]["relations"] == "spatial" and printed["base"] == "mars"
+    assert printed["model"]["stiau_context"] == "spatial" and printed["base"] == "mars"
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--optimiser.lr", "1"], "optimiser"),
-        (["--model.relations", "diagonal"], "relations must be one of"),
+        (["--model.stiau_context", "diagonal"], "stiau_context must be one of"),
         (["--train.epochs", "many"], "train.epochs"),
         (["--recipe", "nope"], "unknown recipe 'nope'"),
     ],
