@@ -120,9 +120,7 @@ def measure_backend(
     kind, params = INDEX[backend]
     gallery.create_index(kind, **params)
     built = time.perf_counter() - start
-    hits = gallery.search(queries, k=10, **SEARCH[backend])
-    found = hits.keys.astype(np.int64)
-    recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+    recall = recall_at_10(gallery, queries, truth, SEARCH[backend])
     row = {
         "backend": backend, "rows": args.rows, "dim": args.dim, "index": kind, "search": SEARCH[backend],
         "add_seconds": round(added, 1), "build_seconds": round(built, 1),
@@ -130,11 +128,30 @@ def measure_backend(
         "qps_batch1": round(queries_per_second(gallery, queries, 1, SEARCH[backend]), 1),
         "qps_batch256": round(queries_per_second(gallery, queries, 256, SEARCH[backend]), 1),
     }  # fmt: skip
+    row["probe_sweep"] = probe_sweep(gallery, backend, args.probes, queries, truth)
     row["market_eval"] = market_evaluation(gallery, args, backend)
     gallery.close()
     row["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     row["peak_rss_children_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     queue.put(row)
+
+
+def recall_at_10(gallery, queries: np.ndarray, truth: np.ndarray, params: dict) -> float:
+    found = gallery.search(queries, k=10, **params).keys.astype(np.int64)
+    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+
+
+def probe_sweep(gallery, backend: str, probes: list[int], queries, truth) -> list[dict]:
+    """Recall@10 and queries/s (batch 256) at other numbers of probed IVF partitions: the speed/recall trade."""
+    if not SEARCH[backend]:
+        return []
+    name = "nprobes" if backend == "lancedb" else "nprobe"
+    rows = []
+    for count in probes:
+        params = {**SEARCH[backend], name: count}
+        rows.append({name: count, "recall@10": round(recall_at_10(gallery, queries, truth, params), 4),
+                     "qps_batch256": round(queries_per_second(gallery, queries, 256, params), 1)})  # fmt: skip
+    return rows
 
 
 def market_evaluation(big_gallery, args: argparse.Namespace, backend: str) -> dict | None:
@@ -179,9 +196,14 @@ def print_table(rows: list[dict]) -> None:
     for row in rows:
         market = row["market_eval"]
         text = f"{market['mAP']} ({market['exact_mAP']})" if market else "-"
-        print(f"| {row['backend']} | {row['rows']:,} x {row['dim']} | {row['index']} | {row['build_seconds']} | "
-              f"{row['disk_bytes'] / 2**30:.2f} | {row['peak_rss_bytes'] / 2**30:.2f} | {row['recall@10']} | "
-              f"{row['qps_batch1']} | {row['qps_batch256']} | {text} |")  # fmt: skip
+        print(f"| {row['backend']} {row['search']} | {row['rows']:,} x {row['dim']} | {row['index']} | "
+              f"{row['build_seconds']} | {row['disk_bytes'] / 2**30:.2f} | {row['peak_rss_bytes'] / 2**30:.2f} | "
+              f"{row['recall@10']} | {row['qps_batch1']} | {row['qps_batch256']} | {text} |")  # fmt: skip
+        for point in row.get("probe_sweep", []):
+            probes = {name: value for name, value in point.items() if name.startswith("nprobe")}
+            print(
+                f"| {row['backend']} {probes} | | | | | | {point['recall@10']} | | {point['qps_batch256']} | |"
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
