@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--backends", nargs="+", default=["memory", "lancedb", "milvus"], choices=list(URIS))
     parser.add_argument(
+        "--probes", type=int, nargs="*", default=[50, 100], help="IVF partitions probed, swept"
+    )
+    parser.add_argument(
         "--distractors", type=int, default=500_000, help="0 skips the Market-shaped evaluation"
     )
     parser.add_argument(
