@@ -129,10 +129,11 @@ def measure_backend(
         "qps_batch256": round(queries_per_second(gallery, queries, 256, SEARCH[backend]), 1),
     }  # fmt: skip
     row["probe_sweep"] = probe_sweep(gallery, backend, args.probes, queries, truth)
-    row["market_eval"] = market_evaluation(gallery, args, backend)
-    gallery.close()
+    # peak memory of building and searching the gallery, before the evaluation (which holds its own features)
     row["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     row["peak_rss_children_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    row["market_eval"] = market_evaluation(gallery, args, backend)
+    gallery.close()
     queue.put(row)
 
 
