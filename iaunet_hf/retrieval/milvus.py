@@ -23,6 +23,9 @@ DEFAULT_COLLECTION = "gallery"
 MAX_TEXT = 2048
 DEFAULT_SEARCH = {"nprobe": 32, "ef": 128, "refine_factor": 10}
 INDEX_TYPES = {"flat": "FLAT", "ivf_pq": "IVF_PQ", "hnsw": "HNSW"}
+# milvus-lite accepts IVF_PQ at creation but cannot load it (HNSW, HNSW_SQ, IVF_FLAT, IVF_SQ8 only): there the
+# IVF family's quantised index is IVF_SQ8
+LITE_INDEX_TYPES = {**INDEX_TYPES, "ivf_pq": "IVF_SQ8"}
 
 
 class MilvusGallery(Gallery):
@@ -65,10 +68,11 @@ class MilvusGallery(Gallery):
         self._exists = True
 
     def _index_params(self, kind: str, params: dict[str, Any]) -> Any:
+        index_type = (LITE_INDEX_TYPES if self.uri.endswith(".db") else INDEX_TYPES)[kind]
+        if index_type == "IVF_SQ8":
+            params = {name: value for name, value in params.items() if name != "m"}
         index_params = self._client.prepare_index_params()
-        index_params.add_index(
-            VECTOR_COLUMN, index_type=INDEX_TYPES[kind], metric_type="COSINE", params=params
-        )
+        index_params.add_index(VECTOR_COLUMN, index_type=index_type, metric_type="COSINE", params=params)
         return index_params
 
     def _size(self) -> int:

@@ -180,6 +180,10 @@ def test_ann_index_with_exact_refinement(gallery_uri, rows):
         )
         np.testing.assert_allclose(hits.similarities, exact, atol=1e-5)
         assert (np.diff(hits.similarities, axis=1) <= 1e-7).all()
+    with open_gallery(gallery_uri) as reopened:  # the index is persisted and loads again
+        np.testing.assert_array_equal(
+            reopened.search(rows[2], k=10, nprobes=4, refine_factor=20).keys, hits.keys
+        )
 
 
 def test_bad_input_is_refused_with_a_clear_error(gallery_uri, rows):
