@@ -26,85 +26,13 @@ from ..data.registry import builder_options
 from ..data.splits import load_identity_split
 from ..inference import EVAL_SPLIT_FILE, load_reid_model, model_input_config
 from ..overrides import override_pairs, typed_data_options
-from ..precision import PRECISIONS, check_precision
+from ..precision import check_precision
+from ..retrieval.gallery_evaluation import evaluate_model_through_gallery
+from .cli_arguments import build_parser
 from .extraction import evaluate_model
 from .results import evaluation_entry, format_results_table, results_document, write_results
 
 CROSS_DOMAIN_METRICS = ("mAP", "rank-1", "mINP")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="iaunet-eval",
-        description="Evaluate an IAUnet (or any package) model under the standard reID protocol. "
-        "Dataset builder options: --data.KEY VALUE (e.g. --data.name_pattern REGEX, --data.mask_dir DIR).",
-    )
-    parser.add_argument(
-        "--model", required=True, help="save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name"
-    )
-    parser.add_argument(
-        "--dataset",
-        required=True,
-        help="dataset name, or several separated by commas (a cross-domain table), e.g. market1501,dukemtmc_reid",
-    )
-    parser.add_argument(
-        "--data-dir",
-        required=True,
-        type=Path,
-        nargs="+",
-        help="the dataset folder (or its parent); one per dataset, or one parent folder holding them all",
-    )
-    parser.add_argument(
-        "--cache-dir", type=Path, default=None, help="Arrow cache root (default: the datasets cache)"
-    )
-    parser.add_argument(
-        "--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3)"
-    )
-    parser.add_argument(
-        "--rerank-candidates",
-        choices=("float32", "bf16"),
-        default="float32",
-        help="with --rerank: float32 (exact) neighbour search, or bf16 candidates re-scored in float32 (faster on "
-        "CPUs with AVX512-BF16/AMX and on GPUs; see docs/performance.md)",
-    )
-    parser.add_argument(
-        "--flip", action="store_true", help="average embeddings with the horizontally flipped input"
-    )
-    parser.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
-    parser.add_argument(
-        "--ap",
-        choices=("standard", "trapezoid"),
-        default="standard",
-        help="AP form (trapezoid: official Market-1501 code)",
-    )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--image-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), default=None)
-    parser.add_argument("--video", action="store_true", help="synthetic only: evaluate the tracklet version")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    parser.add_argument(
-        "--precision",
-        choices=tuple(PRECISIONS),
-        default="fp32",
-        help="precision of the forward pass (bf16/fp16: autocast), as in training and tracking (default: fp32)",
-    )
-    # the former spelling of --precision bf16
-    parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--eval-split",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="train-only set: evaluate on the identities held out in FILE, the eval_split.json of an iaunet-train "
-        "--data.missing_eval_splits split run (default: the eval_split.json of --model's run folder, when there)",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        help="results file (JSON) to write; without it the results are only printed and no file is written",
-    )
-    return parser
 
 
 def parse_data_options(extra: Sequence[str]) -> dict[str, str]:
@@ -218,6 +146,10 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     """Load the model once, evaluate it on every dataset, and return the results document."""
 
     names = [name.strip() for name in args.dataset.split(",") if name.strip()]
+    if args.gallery is not None and (len(names) > 1 or args.rerank or args.metric != "cosine"):
+        raise ValueError(
+            "--gallery: expected one --dataset, cosine metric and no --rerank (a gallery is cosine top-k)"
+        )
     unknown = [name for name in names if name not in DATASET_NAMES]
     if unknown or not names:
         raise ValueError(
@@ -238,15 +170,20 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
     settings = dict(flip=args.flip, rerank=args.rerank, metric=args.metric, ap=args.ap, image_size=image_size)
     entries = []
     for name, dataset_dict in dataset_dicts.items():
-        evaluation = evaluate_model(
-            model,
-            dataset_dict,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            autocast_dtype=check_precision(args.precision),
-            rerank_options={"candidate_precision": args.rerank_candidates},
-            **settings,
-        )
+        extraction = dict(batch_size=args.batch_size, num_workers=args.num_workers,
+                          autocast_dtype=check_precision(args.precision))  # fmt: skip
+        if args.gallery is not None:
+            evaluation = evaluate_model_through_gallery(
+                model, dataset_dict, args.gallery, args.gallery_k,
+                flip=args.flip, image_size=image_size, **extraction,
+            )  # fmt: skip
+            print(gallery_cost(evaluation))
+            split_files.setdefault(name, {}).update(gallery=args.gallery, gallery_k=args.gallery_k)
+        else:
+            rerank_options = {"candidate_precision": args.rerank_candidates}
+            evaluation = evaluate_model(
+                model, dataset_dict, rerank_options=rerank_options, **extraction, **settings
+            )
         entries.append(
             evaluation_entry(
                 name,
@@ -258,6 +195,15 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
             )
         )
     return results_document(entries, model=args.model)
+
+
+def gallery_cost(evaluation: dict[str, Any]) -> str:
+    """One line: the gallery's mAP and search time against the exact evaluation of the same features."""
+    exact = evaluation["exact"]
+    return (
+        f"gallery: mAP {100 * evaluation['mAP']:.2f} in {evaluation['search_seconds']:.2f} s; exact: mAP "
+        f"{100 * exact['mAP']:.2f} in {exact['seconds']:.2f} s (ANN costs {100 * (exact['mAP'] - evaluation['mAP']):.2f} mAP)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

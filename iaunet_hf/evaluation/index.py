@@ -1,4 +1,6 @@
-"""A searchable gallery of L2-normalised embeddings with per-item metadata, for deployment.
+"""``GalleryIndex``: the first in-memory gallery, kept for its users as a thin wrapper over
+``iaunet_hf.retrieval.memory`` (its growable rows and exact search). New code opens a ``Gallery``
+(``iaunet_hf.retrieval.open_gallery``): the same exact search in memory, or LanceDB and Milvus with filters.
 
 Search is exact cosine similarity (inner product of unit vectors). FAISS (``faiss-cpu`` or
 ``faiss-gpu``, the optional ``[faiss]`` extra) is used when installed; otherwise a chunked
@@ -19,6 +21,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..retrieval.memory import GrowableRows, exact_top_k
+from ..retrieval.schema import check_finite
 from .metrics import ArrayLike, as_tensor
 
 EMBEDDINGS_FILE = "gallery_index.safetensors"
@@ -57,17 +61,6 @@ def _normalized(embeddings: ArrayLike, name: str) -> torch.Tensor:
     return torch.nn.functional.normalize(tensor.detach().float().cpu(), dim=1)
 
 
-def check_finite(tensor: torch.Tensor, name: str) -> None:
-    """Refuses NaN/infinite rows: one such gallery row would otherwise be every query's top-1."""
-    bad_rows = (~torch.isfinite(tensor)).any(1).nonzero()[:, 0]
-    if bad_rows.numel():
-        shown = ", ".join(str(int(i)) for i in bad_rows[:10]) + (", ..." if bad_rows.numel() > 10 else "")
-        raise ValueError(
-            f"{name}: expected finite values, found {bad_rows.numel()} of {tensor.shape[0]} rows "
-            f"with NaN or infinite values (rows {shown})"
-        )
-
-
 class GalleryIndex:
     """Gallery embeddings (normalised on insertion) with metadata, answering top-k cosine queries.
 
@@ -85,12 +78,17 @@ class GalleryIndex:
             )
         self.dim = dim
         self.use_faiss = faiss_available() if use_faiss is None else use_faiss
-        self.embeddings = torch.zeros((0, dim), dtype=torch.float32)
+        self._rows = GrowableRows(dim, {})  # amortised O(1) adds: capacity doubles when full
         self.metadata: list[dict[str, Any]] = []
         self._faiss_index = None
 
     def __len__(self) -> int:
-        return self.embeddings.shape[0]
+        return self._rows.size
+
+    @property
+    def embeddings(self) -> torch.Tensor:
+        """The (N, dim) unit-length gallery embeddings (a view, not a copy)."""
+        return torch.from_numpy(self._rows.vectors[: self._rows.size])
 
     def add(self, embeddings: ArrayLike, metadata: list[dict[str, Any]] | None = None) -> None:
         """Appends (N, dim) embeddings; ``metadata`` is one JSON-serialisable dict per embedding."""
@@ -102,7 +100,7 @@ class GalleryIndex:
             raise ValueError(
                 f"metadata: expected {vectors.shape[0]} entries (one per embedding), found {len(metadata)}"
             )
-        self.embeddings = torch.cat([self.embeddings, vectors])
+        self._rows.append(vectors.numpy(), {})
         self.metadata.extend(dict(item) for item in metadata)
         if self._faiss_index is not None:
             self._faiss_index.add(vectors.numpy())
@@ -130,12 +128,8 @@ class GalleryIndex:
             similarities, indices = self._faiss().search(vectors.numpy(), k)
             similarities, indices = torch.from_numpy(similarities), torch.from_numpy(indices).long()
         else:
-            blocks = [
-                torch.topk(vectors[s : s + chunk_size] @ self.embeddings.T, k, dim=1)
-                for s in range(0, len(vectors), chunk_size)
-            ]
-            similarities = torch.cat([b.values for b in blocks])
-            indices = torch.cat([b.indices for b in blocks])
+            found = exact_top_k(vectors.numpy(), self._rows.vectors[: len(self)], k, chunk_size=chunk_size)
+            similarities, indices = torch.from_numpy(found[0]), torch.from_numpy(found[1])
         metadata = [[self.metadata[i] for i in row] for row in indices.tolist()]
         return SearchResult(similarities, indices, metadata)
 
@@ -179,7 +173,7 @@ class GalleryIndex:
             )
         check_finite(embeddings, str(directory / EMBEDDINGS_FILE))
         index = cls(header["dim"], use_faiss=use_faiss)
-        index.embeddings = embeddings.float()
+        index._rows.append(embeddings.float().numpy(), {})
         index.metadata = header["metadata"]
         return index
 

@@ -202,6 +202,30 @@ EXAMPLES: dict[tuple[str, str], Run | Excluded] = {
         "docs/evaluation.md",
         "# query + top-10 gallery strip per query, green border = same identity, red = wrong",
     ): Run(setup=VIDEO_MODEL, shrink=(("--queries 0 10 20", "--queries 0 1 2"),)),
+    # docs/retrieval.md
+    ("docs/retrieval.md", "from iaunet_hf.retrieval import open_gallery"): Run(
+        prelude=REID_FEATURES, needs=("lancedb",)
+    ),
+    (
+        "docs/retrieval.md",
+        "iaunet-embed --model outputs/iaunet-market1501/best_model --gallery galleries/market \\",
+    ): Run(needs=("lancedb",)),
+    (
+        "docs/retrieval.md",
+        "iaunet-search --model outputs/iaunet-market1501/best_model --gallery galleries/market \\",
+    ): Run(
+        setup="iaunet-embed --model outputs/iaunet-market1501/best_model --gallery galleries/market "
+        "--dataset market1501 --data-dir data/Market-1501-v15.09.15 --split gallery",
+        needs=("lancedb",),
+    ),
+    (
+        "docs/retrieval.md",
+        "iaunet-eval --model outputs/iaunet-market1501/best_model --dataset market1501 \\",
+    ): Run(
+        setup="iaunet-embed --model outputs/iaunet-market1501/best_model --gallery galleries/market "
+        "--dataset market1501 --data-dir data/Market-1501-v15.09.15 --split gallery",
+        needs=("lancedb",),
+    ),
     # docs/export.md
     ("docs/export.md", "iaunet-export --model outputs/iaunet-market1501/best_model --format onnx"): Run(
         needs=("onnxruntime",)

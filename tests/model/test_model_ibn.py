@@ -112,7 +112,11 @@ def test_ibn_resnet_starts_from_a_plain_imagenet_file_through_timm(tmp_path):
     weights = tmp_path / "resnet50.safetensors"
     save_file(plain.state_dict(), str(weights))
     model = timm.create_model(
-        "iaunet_resnet50", ibn="a", pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=str(weights))
+        "iaunet_resnet50",
+        ibn="a",
+        pretrained=True,
+        num_classes=0,
+        pretrained_cfg_overlay=dict(file=str(weights)),
     )
     state, source = model.state_dict(), plain.state_dict()
     assert torch.equal(state["layer1.0.bn1.BN.weight"], source["layer1.0.bn1.weight"][32:])
