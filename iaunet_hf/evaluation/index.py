@@ -21,8 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..retrieval.memory import GrowableRows, exact_top_k
-from ..retrieval.schema import check_finite
+from .exact_search import GrowableRows, check_finite, exact_top_k
 from .metrics import ArrayLike, as_tensor
 
 EMBEDDINGS_FILE = "gallery_index.safetensors"

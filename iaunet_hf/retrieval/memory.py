@@ -17,68 +17,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 from safetensors.numpy import load_file, save_file
 
 from ..atomic_write import write_json_atomic
+from ..evaluation.exact_search import GrowableRows, check_finite, exact_top_k
 from .filters import Node, numpy_mask
 from .gallery import Gallery
-from .schema import COLUMNS, NUMPY_TYPES, check_finite, rows_of
+from .schema import COLUMNS, NUMPY_TYPES, rows_of
 
 HEADER_FILE = "gallery.json"
 FORMAT_VERSION = 1
-
-
-class GrowableRows:
-    """A (capacity, dim) array and per-row columns grown by doubling: appends are amortised O(1)."""
-
-    def __init__(self, dim: int, column_types: dict[str, Any]):
-        self.size = 0
-        self.vectors = np.empty((16, dim), dtype=np.float32)
-        self.columns = {name: np.empty(16, dtype=dtype) for name, dtype in column_types.items()}
-
-    def append(self, vectors: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        end = self.size + len(vectors)
-        if end > len(self.vectors):
-            capacity = max(end, 2 * len(self.vectors))
-            self.vectors = _grown(self.vectors, capacity, self.size)
-            self.columns = {
-                name: _grown(values, capacity, self.size) for name, values in self.columns.items()
-            }
-        self.vectors[self.size : end] = vectors
-        for name, values in columns.items():
-            self.columns[name][self.size : end] = values
-        self.size = end
-
-    def keep(self, mask: np.ndarray) -> None:
-        """Keep only the rows where ``mask`` (over the current rows) is true."""
-        self.vectors = self.vectors[: self.size][mask].copy()
-        self.columns = {name: values[: self.size][mask].copy() for name, values in self.columns.items()}
-        self.size = len(self.vectors)
-
-
-def _grown(array: np.ndarray, capacity: int, used: int) -> np.ndarray:
-    grown = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
-    grown[:used] = array[:used]
-    return grown
-
-
-def exact_top_k(
-    queries: np.ndarray, vectors: np.ndarray, k: int, mask: np.ndarray | None = None, chunk_size: int = 1024
-) -> tuple[np.ndarray, np.ndarray]:
-    """(similarities, positions), each (Q, min(k, kept rows)), of the most similar rows by inner product."""
-    gallery = torch.from_numpy(vectors)
-    allowed = None if mask is None else torch.from_numpy(mask)
-    count = min(k, len(vectors) if mask is None else int(mask.sum()))
-    similarities, positions = [], []
-    for start in range(0, len(queries), chunk_size):
-        scores = torch.from_numpy(queries[start : start + chunk_size]) @ gallery.T
-        if allowed is not None:
-            scores[:, ~allowed] = -torch.inf
-        best = torch.topk(scores, count, dim=1)
-        similarities.append(best.values.numpy())
-        positions.append(best.indices.numpy())
-    return np.concatenate(similarities), np.concatenate(positions)
 
 
 class MemoryGallery(Gallery):

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..evaluation.exact_search import check_finite
+
 # name -> (kind, default); kind is "int" (int64), "float" (float64) or "text" (utf-8 string)
 COLUMNS: dict[str, tuple[str, Any]] = {
     "key": ("text", ""),
@@ -48,18 +50,6 @@ def unit_vectors(embeddings: Any, dim: int | None, name: str) -> np.ndarray:
     array = array.astype(np.float32, copy=False)
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     return array / np.maximum(norms, 1e-12)
-
-
-def check_finite(array: np.ndarray | torch.Tensor, name: str) -> None:
-    """Refuses NaN/infinite rows: one such gallery row would otherwise be every query's top-1."""
-    finite = torch.isfinite(array).all(1) if isinstance(array, torch.Tensor) else np.isfinite(array).all(1)
-    bad_rows = np.flatnonzero(~np.asarray(finite))
-    if bad_rows.size:
-        shown = ", ".join(str(int(i)) for i in bad_rows[:10]) + (", ..." if bad_rows.size > 10 else "")
-        raise ValueError(
-            f"{name}: expected finite values, found {bad_rows.size} of {array.shape[0]} rows "
-            f"with NaN or infinite values (rows {shown})"
-        )
 
 
 def metadata_columns(metadata: Metadata, num_rows: int) -> dict[str, np.ndarray]:
