@@ -1,9 +1,11 @@
 """Input pipelines applied with ``Dataset.set_transform``: images or tracklets to normalised tensors.
 
 Training (spec section 5): bicubic resize, horizontal flip, ImageNet normalisation, random
-erasing. Part masks are resized (nearest) and flipped together with the image through
-torchvision v2's joint transforms, while erasing touches the image only (the masks describe the
-body, not what hides it). Every training item gets ``part_masks`` (4, H, W) and ``mask_valid``,
+erasing; the BoT/SBS recipes add pad + random crop, AutoAugment, colour jitter and random patch.
+Part masks are resized (nearest), cropped and flipped together with the image through
+torchvision v2's joint transforms (and follow AutoAugment's geometric operations), while erasing,
+colour and patches touch the image only (the masks describe the body, not what hides it). A
+clip's frames share every random parameter. Every training item gets ``part_masks`` (4, H, W) and ``mask_valid``,
 zeros and False when it has no masks, so batches always collate (the zeros are a free
 expanded view; ``collate_reid`` does not copy them).
 """
@@ -11,6 +13,7 @@ expanded view; ``collate_reid`` does not copy them).
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,19 +77,25 @@ def build_train_transform(
     std: Sequence[float] = IMAGENET_DEFAULT_STD,
     clip_length: int = 4,
     clip_stride: int = 8,
+    autoaugment_prob: float = 0.0,
+    color_jitter_prob: float = 0.0,
+    random_patch_prob: float = 0.0,
 ) -> Callable[[Batch], Batch]:
     """Training transform for ``set_transform``: ``pixel_values``, ``part_masks``, ``mask_valid``.
 
     Images give ``pixel_values`` (3, H, W), ``part_masks`` (4, H, W) and a scalar ``mask_valid``;
     tracklets (a ``frames`` column) give a clip of ``clip_length`` frames chosen by
     ``sample_train_clip`` as (T, 3, H, W), (T, 4, H, W) and (T,). ``pad_crop`` > 0 adds a
-    random crop after zero padding (the CIFAR recipe). Other columns pass through.
+    random crop after zero padding (the CIFAR and BoT recipes). ``autoaugment_prob``: torchvision's
+    AutoAugment ImageNet policy with that probability (SBS: 0.1); ``color_jitter_prob``: colour jitter
+    (fast-reid's strengths); ``random_patch_prob``: ``paste_random_patches``. Other columns pass through.
     """
     augment = _ClipAugment(
         _joint_geometry(height, width, pad_crop, flip_prob),
         _photometric(mean, std, erasing_prob, erasing_scale, erasing_ratio),
         height,
         width,
+        AppearanceAugment(autoaugment_prob, color_jitter_prob),
     )
 
     def transform(batch: Batch) -> Batch:
@@ -104,6 +113,8 @@ def build_train_transform(
             pixel_values.append(pixels if is_video else pixels[0])
             part_masks.append(mask_tensor_out if is_video else mask_tensor_out[0])
             mask_valid.append(valid if is_video else valid[0])
+        if random_patch_prob > 0:
+            pixel_values = paste_random_patches(pixel_values, random_patch_prob)
         output.update(pixel_values=pixel_values, part_masks=part_masks, mask_valid=mask_valid)
         return output
 
@@ -151,15 +162,24 @@ class _ClipAugment:
     """One clip's augmentation: geometry on the PIL frames and masks with one set of parameters, then
     photometry on the pixels; a clip without masks gets a zero-stride view of zeros."""
 
-    def __init__(self, joint: v2.Compose, photometric: v2.Compose, height: int, width: int) -> None:
+    def __init__(
+        self,
+        joint: v2.Compose,
+        photometric: v2.Compose,
+        height: int,
+        width: int,
+        appearance: AppearanceAugment,
+    ) -> None:
         self.joint, self.photometric, self.height, self.width = joint, photometric, height, width
+        self.appearance = appearance
 
     def __call__(
         self, frames: list[Image.Image], masks: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # frames: T PIL images; masks (T, 4, h', w') or None. Geometry runs on the PIL images (PIL's
         # resize is the fastest on CPU) with one set of parameters for the whole clip and its masks.
-        if masks is None:
+        given = masks is not None
+        if not given:
             frames = self.joint(frames)
             # a zero-stride view: free to make, and collate_reid fills such items without copying
             masks = torch.zeros(()).expand(len(frames), NUM_PARTS, self.height, self.width)
@@ -171,7 +191,84 @@ class _ClipAugment:
         else:
             # T x (3, H, W) -> (T, 3, H, W)
             pixels = tv_tensors.Video(torch.stack([F.pil_to_tensor(frame) for frame in frames]))
+        pixels, moved = self.appearance(pixels, masks.as_subclass(torch.Tensor) if given else None)
+        masks = moved if given else masks
         return self.photometric(pixels).as_subclass(torch.Tensor), masks.as_subclass(torch.Tensor).float()
+
+
+class JointAutoAugment(v2.AutoAugment):
+    """torchvision's AutoAugment (Cubuk et al., CVPR 2019; ImageNet policy) on a clip, replaying its geometric
+    operations on the part masks (nearest). torchvision refuses masks in AutoAugment, so this subclass records
+    the operations its ``forward`` applies and re-applies the shears, translations and rotations to the masks."""
+
+    GEOMETRIC = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
+
+    def forward(self, video: torch.Tensor, masks: torch.Tensor | None = None):  # type: ignore[override]
+        self._applied: list[tuple[str, float]] = []
+        video = super().forward(video)
+        for transform_id, magnitude in self._applied if masks is not None else ():
+            if transform_id in self.GEOMETRIC:
+                masks = super()._apply_image_or_video_transform(
+                    masks,
+                    transform_id,
+                    magnitude,
+                    interpolation=v2.InterpolationMode.NEAREST,
+                    fill=self._fill,
+                )
+        return video, masks
+
+    def _apply_image_or_video_transform(self, image, transform_id, magnitude, interpolation, fill):
+        self._applied.append((transform_id, magnitude))
+        return super()._apply_image_or_video_transform(image, transform_id, magnitude, interpolation, fill)
+
+
+class AppearanceAugment:
+    """AutoAugment (with probability ``autoaugment_prob``) then colour jitter (``color_jitter_prob``; fast-reid's
+    brightness/contrast 0.15, saturation/hue 0.1) on a uint8 clip (T, 3, H, W), one draw for all its frames.
+    Draws no random number when both are 0, so the paper's pipeline is unchanged."""
+
+    def __init__(self, autoaugment_prob: float = 0.0, color_jitter_prob: float = 0.0) -> None:
+        self.autoaugment_prob, self.color_jitter_prob = autoaugment_prob, color_jitter_prob
+        self.autoaugment = JointAutoAugment(v2.AutoAugmentPolicy.IMAGENET)
+        self.color_jitter = v2.ColorJitter(brightness=0.15, contrast=0.15, saturation=0.1, hue=0.1)
+
+    def __call__(
+        self, pixels: torch.Tensor, masks: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.autoaugment_prob > 0 and torch.rand(()) < self.autoaugment_prob:
+            pixels, masks = self.autoaugment(pixels, masks)
+        if self.color_jitter_prob > 0 and torch.rand(()) < self.color_jitter_prob:
+            pixels = self.color_jitter(pixels)
+        return pixels, masks
+
+
+def paste_random_patches(
+    pixel_values: list[torch.Tensor], prob: float, area: tuple[float, float] = (0.01, 0.5)
+) -> list[torch.Tensor]:
+    """Random patch (Zhou et al., "Omni-Scale Feature Learning for Person Re-Identification", ICCV 2019): with
+    probability ``prob``, a patch of another item of the batch is pasted at a random place of an item (of every
+    frame of a clip alike). Zhou et al. draw patches from a pool of recently seen images; here the pool is the
+    batch, so the augmentation keeps no state between batches and a resumed run replays it exactly."""
+    if len(pixel_values) < 2:
+        return pixel_values
+    result = list(pixel_values)
+    height, width = pixel_values[0].shape[-2:]
+    for index in range(len(result)):
+        if not torch.rand(()) < prob:
+            continue
+        source = int(torch.randint(len(result) - 1, ()))
+        source += source >= index  # another item
+        fraction = area[0] + float(torch.rand(())) * (area[1] - area[0])
+        aspect = math.exp(float(torch.empty(()).uniform_(math.log(0.3), math.log(3.3))))
+        h = max(1, min(height, round(math.sqrt(fraction * height * width * aspect))))
+        w = max(1, min(width, round(math.sqrt(fraction * height * width / aspect))))
+        top, left = int(torch.randint(height - h + 1, ())), int(torch.randint(width - w + 1, ()))
+        from_top, from_left = int(torch.randint(height - h + 1, ())), int(torch.randint(width - w + 1, ()))
+        patched = result[index].clone()
+        patch = pixel_values[source][..., from_top : from_top + h, from_left : from_left + w]
+        patched[..., top : top + h, left : left + w] = patch
+        result[index] = patched
+    return result
 
 
 def build_eval_transform(

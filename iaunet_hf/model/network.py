@@ -28,10 +28,11 @@ from .backbones import (
     resnet_layout,
 )
 from .comparison_blocks import ComparisonBlock
-from .head import IAUnetOutput, make_identity_classifier
+from .head import IAUnetOutput, make_embedding_reduction, make_identity_classifier
 from .iau_block import IAUBlock
 from .input_checks import check_pixel_values
 from .options import IAUnetOptions, check_global_pool
+from .pooling import GlobalPool
 from .weight_init import init_module_weights
 
 __all__ = ["IAUnet", "IAUnetOutput", "make_identity_classifier"]
@@ -83,13 +84,15 @@ class IAUnet(nn.Module):
         self.feature_info = self.layout.feature_info()
         self.iau = nn.ModuleDict(self._make_blocks(**dd))
         in_channels = self.layout.stage_channels[-1]
+        # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
+        self.pooling = GlobalPool(options.pooling, options.gem_p, options.gem_learnable_p, **dd)
         if options.head == "pcb":
             self.pcb = PCBHead(in_channels, **dd)
-            # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
             self.num_features, self.head_hidden_size = in_channels, self.pcb.out_features
         else:
-            self.num_features = self.head_hidden_size = in_channels
-            self.bnneck = nn.BatchNorm1d(in_channels, **dd)
+            self.reduction = make_embedding_reduction(in_channels, options.embedding_dim, **dd)
+            self.num_features, self.head_hidden_size = in_channels, options.embedding_dim or in_channels
+            self.bnneck = nn.BatchNorm1d(self.head_hidden_size, **dd)
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()
@@ -112,7 +115,7 @@ class IAUnet(nn.Module):
 
     def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
         return make_identity_classifier(
-            self.head_hidden_size, num_classes, self.head, device=device, dtype=dtype
+            self.head_hidden_size, num_classes, self.head, device, dtype, **self.options.classifier_settings()
         )
 
     def init_weights(self) -> None:
@@ -188,10 +191,9 @@ class IAUnet(nn.Module):
         return x, stage_outputs, part_logits, relations
 
     def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """Global average pool over space, then over time for clips: (B, D) from (B, D, h, w) or (B, T, D, h, w)."""
-        pooled = feature_map.mean(dim=(-2, -1))  # (B, D) or (B, T, D)
-        # (B, D) -> (B, 1, D), (B, T, D) stays: no branch on the rank (torch.fx), and an empty batch works too
-        return pooled.unsqueeze(-2).flatten(1, -2).mean(dim=1)
+        """The options' pooling over space, then the mean over time for clips: (B, D) from (B, D, h, w) or
+        (B, T, D, h, w) (``iaunet_hf.model.pooling``; average by default)."""
+        return self.pooling(feature_map)
 
     def _head(
         self, feature_map: torch.Tensor, classifier: nn.Module | None = None
@@ -210,7 +212,7 @@ class IAUnet(nn.Module):
             global_feature = embedding = self.pcb(feature_map)
         else:
             global_feature = self.pool(feature_map)
-            embedding = self.bnneck(global_feature)
+            embedding = self.bnneck(self.reduction(global_feature))
         if self.drop_rate > 0:
             dropped = F.dropout(embedding, p=self.drop_rate, training=self.training)
         else:
@@ -310,6 +312,6 @@ class IAUnet(nn.Module):
             if self.head == "pcb":
                 self.pcb = nn.Identity()
             else:
-                self.bnneck = nn.Identity()
+                self.bnneck = self.reduction = nn.Identity()
             self.reset_classifier(0, "")
         return take_indices
