@@ -20,8 +20,8 @@ import torch
 from .checkpoints import CHECKPOINTS_DIR, read_run_config, resolve_resume
 from .config import CheckpointConfig, TrainingConfig
 from .optimization import apply_weight_decay
-from .schedules import apply_schedule_settings
 from .recipes import apply_overrides, config_from_dict, fit_workers_to_machine, read_recipe, resolve_key
+from .schedules import apply_schedule_settings
 
 # Dotted prefixes of the fields a resume cannot change; a prefix ending in "." covers a whole section.
 UNSAFE_ON_RESUME = (

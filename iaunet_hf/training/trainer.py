@@ -8,7 +8,6 @@ transformers format. Other tasks subclass it (``classification.ClassificationTra
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -30,8 +29,8 @@ from .imagenet_init import has_part_attention
 from .model_folder import save_model_folder
 from .recipes import save_config
 from .run_log import LossMeter, RunLog, flat_hparams
-from .summary import RunFacts, TrainingResult, record_epoch, training_summary
 from .step_hooks import StepHooks
+from .summary import RunFacts, TrainingResult, record_epoch, training_summary
 from .trainer_setup import MODEL_DIR, TrainerSetup
 
 BEST_MODEL_DIR = "best_model"

@@ -61,12 +61,15 @@ def _reference_weighted(x, labels, kind):
     return torch.stack(terms).mean() if terms else x.sum() * 0
 
 
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a @ b) / (a.norm() * b.norm())
+
+
 def _reference_circle(x, labels, m, gamma):
     terms = []
     for i in range(len(labels)):
-        cos = lambda j: (x[i] @ x[j]) / (x[i].norm() * x[j].norm())  # noqa: E731
-        pos = [cos(j) for j in range(len(labels)) if j != i and labels[j] == labels[i]]
-        neg = [cos(j) for j in range(len(labels)) if labels[j] != labels[i]]
+        pos = [_cosine(x[i], x[j]) for j in range(len(labels)) if j != i and labels[j] == labels[i]]
+        neg = [_cosine(x[i], x[j]) for j in range(len(labels)) if labels[j] != labels[i]]
         if not (pos and neg):
             continue
         sum_p = sum(torch.exp(-gamma * torch.clamp(1 + m - s.detach(), min=0) * (s - 1 + m)) for s in pos)
