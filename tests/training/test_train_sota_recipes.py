@@ -3,8 +3,13 @@ cosine schedules, parameter groups, backbone freeze, center loss, augmentations)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
+import subprocess
+import sys
+import typing
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +17,7 @@ from safetensors.torch import load_file
 
 from iaunet_hf.model import IAUnetOptions
 from iaunet_hf.timm_models import ARCHITECTURE_OPTIONS
-from iaunet_hf.training import Trainer, available_recipes, load_config
+from iaunet_hf.training import Trainer, TrainingConfig, available_recipes, load_config
 from iaunet_hf.training.optimization import parameter_groups
 from iaunet_hf.training.schedules import WarmupDecayLR
 
@@ -171,3 +176,30 @@ def test_schedule_groups_and_freeze_follow_their_definitions(make_config, tiny_r
     with pytest.raises(ValueError, match="freeze_backbone_iterations is 8; expected fewer than the run's 8"):
         Trainer(make_config(tmp_path / "long", **{**RESUMABLE, "train.freeze_backbone_iterations": 8,
                                                   "train.epochs": 4}), tiny_reid)  # fmt: skip
+
+
+def test_help_and_docs_list_every_option():
+    completed = subprocess.run(
+        [sys.executable, "-m", "iaunet_hf.train", "--help"], capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
+    help_text = " ".join(completed.stdout.split())
+    docs = (Path(__file__).parents[2] / "docs" / "training.md").read_text(encoding="utf-8")
+    head = (
+        "pooling",
+        "gem_p",
+        "gem_learnable_p",
+        "embedding_dim",
+        "classifier",
+        "classifier_scale",
+        "classifier_margin",
+    )
+    for keyword in IAUnetOptions.keywords():
+        assert keyword in help_text
+    for keyword in head:
+        assert f"`model.{keyword}`" in docs or f"`{keyword}`" in docs, keyword
+    for section, cls in typing.get_type_hints(TrainingConfig).items():
+        if dataclasses.is_dataclass(cls):
+            for field in (f.name for f in dataclasses.fields(cls) if f.name != "options"):
+                assert f" {field}," in help_text or f" {field};" in help_text, f"{section}.{field}"
+                assert f"`{field}`" in docs or f"`{section}.{field}`" in docs, f"{section}.{field}"
