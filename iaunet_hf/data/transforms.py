@@ -249,7 +249,7 @@ def paste_random_patches(
     probability ``prob``, a patch of another item of the batch is pasted at a random place of an item (of every
     frame of a clip alike). Zhou et al. draw patches from a pool of recently seen images; here the pool is the
     batch, so the augmentation keeps no state between batches and a resumed run replays it exactly."""
-    if len(pixel_values) < 2:
+    if len(pixel_values) < 2 or prob <= 0:
         return pixel_values
     result = list(pixel_values)
     height, width = pixel_values[0].shape[-2:]
