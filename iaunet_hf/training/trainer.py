@@ -1,9 +1,9 @@
 """The reID training loop on ``accelerate``: one code path for CPU, one or many GPUs, many nodes, fp32/bf16/fp16.
 
 ``Trainer`` builds what a recipe describes through overridable ``build_*`` hooks (as fast-reid's
-``DefaultTrainer``) and runs it: P x K batches -> IAUnet -> CE + triplet + part loss -> optimizer, the learning
-rate stepped once per epoch, evaluation and checkpoints every few epochs, the final model saved in the
-transformers format. Other tasks subclass it (``classification.ClassificationTrainer``).
+``DefaultTrainer``) and runs it: P x K batches -> IAUnet -> the recipe's losses -> optimizer, the learning rate
+stepped per epoch or per step (``step_hooks``), evaluation and checkpoints every few epochs, the final model saved
+in the transformers format. Other tasks subclass it (``classification.ClassificationTrainer``).
 """
 
 from __future__ import annotations
