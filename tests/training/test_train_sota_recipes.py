@@ -4,6 +4,7 @@ cosine schedules, parameter groups, backbone freeze, center loss, augmentations)
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import shutil
 import subprocess
@@ -203,3 +204,29 @@ def test_help_and_docs_list_every_option():
             for field in (f.name for f in dataclasses.fields(cls) if f.name != "options"):
                 assert f" {field}," in help_text or f" {field};" in help_text, f"{section}.{field}"
                 assert f"`{field}`" in docs or f"`{section}.{field}`" in docs, f"{section}.{field}"
+
+
+def test_the_comparison_tool_scales_each_recipe_to_the_study(tmp_path):
+    path = Path(__file__).parents[2] / "scripts" / "ablation_study.py"
+    spec = importlib.util.spec_from_file_location("ablation_study", path)
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    # SBS: 60 epochs of ~202 steps -> a 6-epoch study of 4 steps: the same fractions of the run
+    assert study.scaled_schedule("sbs_market1501", 6, 4) == {
+        "scheduler.milestones": [4, 9],
+        "scheduler.delay_epochs": 3,
+        "scheduler.warmup_iterations": 4,
+        "train.freeze_backbone_iterations": 2,
+    }
+    variants = study.parse_variants(
+        [["paper", "market1501"], ["sbs_gem4", "sbs_market1501", "model.gem_p=4"]]
+    )
+    assert variants == {"paper": ("market1501", {}), "sbs_gem4": ("sbs_market1501", {"model.gem_p": 4})}
+    settings = dict(study.PRESETS["cpu"])
+    for name, variant in study.COMPARISONS["recipes"].items():
+        config = load_config(variant[0], study.overrides_for(variant, 0, tmp_path, tmp_path / name, settings))
+        assert (config.data.dataset, config.model.architecture, config.train.epochs) == (
+            "synthetic",
+            "iaunet_resnet18",
+            settings["epochs"],
+        )
