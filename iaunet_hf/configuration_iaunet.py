@@ -29,7 +29,13 @@ class IAUnetConfig(PreTrainedConfig):
     Args:
         depth (`int`, defaults to 50): ResNet depth of the backbone, 18, 34, 50, 101 or 152.
         backbone (`str`, defaults to `"resnet"`): `"resnet"`, or `"googlenet"` (GoogLeNet with BN, paper
-            Table XI's Inception; `depth` is then unused).
+            Table XI's Inception; `depth` is then unused), or with `use_timm_backbone=True` the name of any timm
+            CNN (`"convnext_tiny.fb_in1k"`, `"resnest50d"`, `"osnet_x1_0"`, ...), as transformers' timm-backed
+            configs take it.
+        use_timm_backbone (`bool`, defaults to `False`): `backbone` names a timm model, split into stages by
+            its `feature_info`.
+        ibn (`str`, defaults to `None`): `"a"` for IBN-Net's IBN-a ResNet (InstanceNorm in half the channels of
+            the first norm of every block in layers 1-3).
         head (`str`, defaults to `"bnneck"`): the BN-neck head, or `"pcb"` (PCB's six stripes with a classifier
             each, paper Table XII).
         iau_stages (`list[int]`, defaults to `[2, 3]`): stages (1-4) followed by an IAU block; `[]` is the
@@ -133,6 +139,8 @@ class IAUnetConfig(PreTrainedConfig):
     @property
     def timm_architecture(self) -> str:
         """The registered timm name whose defaults this config starts from (the rest goes in ``model_args``)."""
+        if self.use_timm_backbone:
+            return "iaunet"
         if self.backbone == "googlenet":
             return "iaunet_googlenet"
         if self.head == "pcb":
@@ -147,7 +155,11 @@ class IAUnetConfig(PreTrainedConfig):
         """Serialise, adding the keys timm's ``local-dir:``/``hf-hub:`` loader reads from the same config.json."""
         output = super().to_dict()
         model_args = {k: list(v) if isinstance(v, tuple) else v for k, v in self.network_kwargs().items()}
-        if self.backbone == "googlenet" or self.timm_architecture.startswith(f"iaunet_resnet{self.depth}"):
+        if (
+            self.use_timm_backbone
+            or self.backbone == "googlenet"
+            or self.timm_architecture.startswith(f"iaunet_resnet{self.depth}")
+        ):
             model_args.pop("depth")  # implied by the architecture name (or unused)
         num_classes = self.timm_num_classes()
         pretrained_cfg = reid_pretrained_cfg((self.num_channels, *self.image_size), num_classes=num_classes)

@@ -32,12 +32,11 @@ from timm.models import (
 )
 
 from .model import IAUnet, IAUnetOptions
+from .model.options import BACKBONES
 from .weights_file import check_safetensors_file, checkpoint_source, compare_state_dicts
 
 # Prefixes under which the transformers classes hold the network (IAUnetForReID, IAUnetModel).
 _TRANSFORMERS_PREFIXES = ("iaunet.network.", "network.")
-# The ImageNet heads a plain torchvision/timm classifier file carries (GoogLeNet adds two auxiliary ones).
-_IMAGENET_HEAD_PREFIXES = ("fc.", "aux1.", "aux2.")
 # The BN neck's prefix; a converted reID backbone (scripts/convert_checkpoint.py --with-neck) may carry it.
 _NECK_PREFIX = "bnneck."
 TORCHVISION_GOOGLENET_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
@@ -47,13 +46,16 @@ logger = logging.getLogger(__name__)
 def _backbone_prefixes(model: IAUnet) -> tuple[str, ...]:
     """Parameter-name prefixes of the model's ImageNet backbone (its stem and stage modules)."""
     layout = model.layout
-    return tuple(f"{name}." for name in (*layout.stem, *(n for names in layout.stages for n in names)))
+    post_pool = (model.post_pool,) if model.post_pool else ()
+    return tuple(
+        f"{name}." for name in (*layout.stem, *(n for names in layout.stages for n in names), *post_pool)
+    )
 
 
 def _is_imagenet_backbone(keys, model: IAUnet) -> bool:
     """True for a plain ImageNet classifier of the model's backbone, recognised by its key set."""
     keys = set(keys)
-    prefixes = (*_backbone_prefixes(model), *_IMAGENET_HEAD_PREFIXES)
+    prefixes = (*_backbone_prefixes(model), *model.imagenet_head_prefixes)
     return bool(keys) and all(key.startswith(prefixes) for key in keys)
 
 
@@ -77,7 +79,7 @@ def _backbone_state(mapped: dict[str, torch.Tensor], model: IAUnet, source: str)
     names those parts: a warning for a converted reID checkpoint, which one expects to be a reID model.
     """
     own = model.state_dict()
-    loaded = {k: v for k, v in mapped.items() if not k.startswith(_IMAGENET_HEAD_PREFIXES)}
+    loaded = {k: v for k, v in mapped.items() if not k.startswith(model.imagenet_head_prefixes)}
     with_neck = any(key.startswith(_NECK_PREFIX) for key in loaded)
     prefixes = (*_backbone_prefixes(model), *((_NECK_PREFIX,) if with_neck else ()))
     expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith(prefixes)}
@@ -177,7 +179,22 @@ def _truncated(variant: str, error: SafetensorError) -> ValueError:
     )
 
 
+def backbone_pretrained_cfg(
+    backbone: str, input_size: tuple[int, int, int] = DEFAULT_INPUT_SIZE
+) -> dict[str, Any]:
+    """The pretrained cfg of an ``iaunet`` on timm backbone ``backbone``: the backbone's own weights (Hub id, URL
+    or file, classifier name, statistics) with the reID input size; timm's loader reads it."""
+    cfg = resolve_pretrained_cfg(backbone).to_dict()
+    keep = ("url", "hf_hub_id", "hf_hub_filename", "file", "state_dict", "num_classes", "classifier",
+            "first_conv", "mean", "std", "license", "tag")  # fmt: skip
+    return reid_pretrained_cfg(input_size, **{k: cfg[k] for k in keep if cfg.get(k) is not None})
+
+
 def _create_iaunet(variant: str, pretrained: bool = False, **kwargs: Any) -> IAUnet:
+    if variant == "iaunet" and kwargs.get("pretrained_cfg") is None:  # not a saved iaunet: the backbone's cfg
+        kwargs["pretrained_cfg"] = backbone_pretrained_cfg(
+            kwargs.get("backbone", ARCHITECTURE_OPTIONS[variant]["backbone"])
+        )
     if pretrained:
         _check_local_weights(kwargs.get("pretrained_cfg"))
     try:
@@ -199,8 +216,9 @@ def load_pretrained_backbone(
     """Load the pretrained weights of ``architecture`` (ImageNet, or ``pretrained_cfg_overlay``'s file) into a
     network built elsewhere (the transformers model's), through timm's own loader and ``checkpoint_filter_fn``:
     the same weights, checks and messages as ``timm.create_model(architecture, pretrained=True)``."""
+    own = backbone_pretrained_cfg(network.options.backbone) if network.options.use_timm_backbone else None
     pretrained_cfg = resolve_pretrained_cfg(
-        architecture, pretrained_cfg_overlay=pretrained_cfg_overlay
+        architecture, pretrained_cfg=own, pretrained_cfg_overlay=pretrained_cfg_overlay
     ).to_dict()
     _check_local_weights(pretrained_cfg)
     network.pretrained_cfg = pretrained_cfg  # what the filter reads (the checkpoint's name, its classes)
@@ -228,6 +246,8 @@ ARCHITECTURE_OPTIONS: dict[str, dict[str, Any]] = {
     "iaunet_resnet152": dict(depth=152),
     "iaunet_googlenet": dict(backbone="googlenet"),
     "iaunet_resnet50_pcb": dict(depth=50, head="pcb"),
+    # any timm CNN: timm.create_model("iaunet", backbone="convnext_tiny.fb_in1k", pretrained=True)
+    "iaunet": dict(backbone="resnet50.tv_in1k", use_timm_backbone=True),
 }
 
 
@@ -237,6 +257,8 @@ def architecture_options(architecture: str, **kwargs: Any) -> IAUnetOptions:
         raise ValueError(
             f"{architecture!r} is not an IAUnet architecture; expected one of {list(ARCHITECTURE_OPTIONS)}"
         )
+    if kwargs.get("backbone") not in (None, *BACKBONES) and "use_timm_backbone" not in kwargs:
+        kwargs["use_timm_backbone"] = True  # a recipe's --model.backbone convnext_tiny: the timm backbone
     return IAUnetOptions.from_kwargs(**{**ARCHITECTURE_OPTIONS[architecture], **kwargs})
 
 
@@ -249,6 +271,7 @@ default_cfgs = generate_default_cfgs(
         "iaunet_resnet101.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet101.tv_in1k"),
         "iaunet_resnet152.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet152.tv_in1k"),
         "iaunet_resnet50_pcb.tv_in1k": reid_pretrained_cfg(hf_hub_id="timm/resnet50.tv_in1k"),
+        "iaunet": reid_pretrained_cfg(),  # the weights are the backbone's own (backbone_pretrained_cfg)
         # torchvision's own ImageNet GoogLeNet (timm publishes none); a .pth read with weights_only=True
         "iaunet_googlenet.tv_in1k": reid_pretrained_cfg(
             url=TORCHVISION_GOOGLENET_URL, first_conv="conv1.conv"
@@ -297,6 +320,14 @@ def iaunet_resnet152(pretrained: bool = False, **kwargs: Any) -> IAUnet:
 def iaunet_googlenet(pretrained: bool = False, **kwargs: Any) -> IAUnet:
     """IAUnet on GoogLeNet with BN (paper Table XI's Inception): IAU after inception3b and inception4e."""
     return _create_iaunet("iaunet_googlenet", pretrained, **kwargs)
+
+
+@register_model
+def iaunet(pretrained: bool = False, **kwargs: Any) -> IAUnet:
+    """IAUnet on any timm CNN (``backbone="convnext_tiny.fb_in1k"``): the backbone's stages, IAU blocks after
+    stages 2 and 3 (``iau_stages=()``: the plain reID baseline), BN neck; ``pretrained`` loads the backbone's own
+    ImageNet weights through timm's loader (the IAU blocks start as the identity)."""
+    return _create_iaunet("iaunet", pretrained, **kwargs)
 
 
 @register_model

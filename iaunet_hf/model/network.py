@@ -9,6 +9,7 @@ is one validated ``IAUnetOptions``; the network only reads it.
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 import torch
@@ -27,6 +28,7 @@ from .backbones import (
     googlenet_layout,
     resnet_layout,
 )
+from .backbones.timm_backbone import build_timm_backbone
 from .comparison_blocks import ComparisonBlock
 from .head import IAUnetOutput, make_embedding_reduction, make_identity_classifier
 from .iau_block import IAUBlock
@@ -36,6 +38,13 @@ from .pooling import GlobalPool
 from .weight_init import init_module_weights
 
 __all__ = ["IAUnet", "IAUnetOutput", "make_identity_classifier"]
+# The ImageNet heads a plain torchvision/timm ResNet or GoogLeNet file carries (GoogLeNet adds two auxiliary ones).
+IMAGENET_HEAD_PREFIXES = ("fc.", "aux1.", "aux2.")
+
+
+def block_key(stage_end: str) -> str:
+    """Key of the block after the stage ending in module ``stage_end`` (``blocks.4`` -> ``blocks_4``)."""
+    return stage_end.replace(".", "_")
 
 
 class IAUnet(nn.Module):
@@ -71,18 +80,15 @@ class IAUnet(nn.Module):
         self.head = options.head
         self.drop_rate = drop_rate
         self.global_pool = global_pool
-        if options.backbone == "googlenet":
-            modules = build_googlenet(options.in_chans, options.last_stride, **dd)
-            self.layout = googlenet_layout(options.last_stride)
-        else:
-            modules = build_resnet(
-                options.depth, options.in_chans, options.last_stride, options.base_channels, **dd
-            )
-            self.layout = resnet_layout(options.depth, options.last_stride, options.base_channels)
+        modules = self._build_backbone(options, **dd)
         for name, module in modules.items():
             self.add_module(name, module)
         self.feature_info = self.layout.feature_info()
         self.iau = nn.ModuleDict(self._make_blocks(**dd))
+        # transformers' gradient_checkpointing_enable() and timm's set_grad_checkpointing switch this (and the
+        # ResNet stages' own): a timm backbone's stages are checkpointed by the network
+        self.gradient_checkpointing = False
+        self._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
         in_channels = self.layout.stage_channels[-1]
         # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
         self.pooling = GlobalPool(options.pooling, options.gem_p, options.gem_learnable_p, **dd)
@@ -97,6 +103,34 @@ class IAUnet(nn.Module):
         self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()
 
+    def _build_backbone(self, options: IAUnetOptions, device=None, dtype=None) -> dict[str, nn.Module]:
+        """The backbone's modules under their ImageNet names; sets the layout that runs them and, for a timm
+        backbone, the ImageNet head's key prefixes and the post-pool feature layer (OSNet's ``fc``)."""
+        self.imagenet_head_prefixes, self.post_pool = IMAGENET_HEAD_PREFIXES, None
+        if options.use_timm_backbone:
+            backbone = build_timm_backbone(
+                options.backbone, options.in_chans, options.last_stride, device=device, dtype=dtype
+            )
+            self.layout, self.imagenet_head_prefixes = backbone.layout, backbone.head_prefixes
+            self.post_pool = backbone.post_pool
+            return backbone.modules
+        if options.backbone == "googlenet":
+            self.layout = googlenet_layout(options.last_stride)
+            return build_googlenet(options.in_chans, options.last_stride, device=device, dtype=dtype)
+        self.layout = resnet_layout(options.depth, options.last_stride, options.base_channels)
+        return build_resnet(
+            options.depth,
+            options.in_chans,
+            options.last_stride,
+            options.base_channels,
+            device=device,
+            dtype=dtype,
+        )
+
+    def _unit(self, path: str) -> nn.Module:
+        """A backbone module by its (possibly dotted, e.g. ``blocks.3``) ImageNet name."""
+        return self.get_submodule(path)
+
     def _make_blocks(self, device=None, dtype=None) -> dict[str, nn.Module]:
         """An IAU (or comparison) block after the last module of each chosen stage, under that module's name."""
         iau = self.options.iau
@@ -105,12 +139,13 @@ class IAUnet(nn.Module):
         for index, (names, channels) in enumerate(stages, start=1):
             if index not in self.options.iau_stages:
                 continue
+            key = block_key(names[-1])
             if iau.is_comparison:
-                blocks[names[-1]] = ComparisonBlock(channels, iau.modules, device=device, dtype=dtype)
+                blocks[key] = ComparisonBlock(channels, iau.modules, device=device, dtype=dtype)
             else:
-                blocks[names[-1]] = IAUBlock(channels, iau, device=device, dtype=dtype)
+                blocks[key] = IAUBlock(channels, iau, device=device, dtype=dtype)
             # the tap is the stage output after its block (torch.fx names it by the block that makes it)
-            self.feature_info[index]["module"] = f"iau.{names[-1]}"
+            self.feature_info[index]["module"] = f"iau.{key}"
         return blocks
 
     def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
@@ -120,19 +155,33 @@ class IAUnet(nn.Module):
 
     def init_weights(self) -> None:
         """Apply the spec's initialisation to every module (ImageNet weights, if any, are loaded afterwards)."""
+        # a timm backbone keeps timm's own initialisation (its layer scales, zero-init residuals, ...)
+        timm_modules = set()
+        if self.options.use_timm_backbone:
+            for name in {path.split(".")[0] for path in (*self.layout.stem, *sum(self.layout.stages, ()))}:
+                timm_modules.update(self.get_submodule(name).modules())
         for module in self.modules():
-            init_module_weights(module)
+            if module not in timm_modules:
+                init_module_weights(module)
 
     # --- timm model interface -------------------------------------------------------------------------------
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
+        if self.options.use_timm_backbone:  # a group per stage, by the layout's module names
+
+            def names(units) -> str:
+                return "|".join(re.escape(unit) for unit in units)
+
+            stages = [(rf"^({names(units)})\.", (index,)) for index, units in enumerate(self.layout.stages)]
+            return dict(stem=rf"^({names(self.layout.stem)})\.", blocks=stages)
         if self.options.backbone == "googlenet":
             return dict(stem=r"^conv1", blocks=[(r"^conv[23]", (0,)), (r"^inception(\d)", None)])
         return dict(stem=r"^conv1|bn1", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage."""
+        """timm's switch; sets what transformers' ``gradient_checkpointing_enable()`` sets on each stage (and, for
+        a timm backbone, whose stages are timm's modules, on the network, which then checkpoints each stage)."""
         for module in self.modules():
             if isinstance(module, GradientCheckpointingLayer):
                 module.gradient_checkpointing = enable
@@ -141,7 +190,7 @@ class IAUnet(nn.Module):
     @property
     @torch.jit.unused
     def grad_checkpointing(self) -> bool:
-        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules() if m is not self)
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
 
     @torch.jit.ignore
     def get_classifier(self, name_only: bool = False):
@@ -176,19 +225,26 @@ class IAUnet(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[dict[str, torch.Tensor]]]:
         """Stem and stages on (B*T, C, H, W); returns the map, the stem and stage outputs, part logits, relations."""
         for name in self.layout.stem:
-            x = getattr(self, name)(x)
+            x = self._unit(name)(x)
         stage_outputs, part_logits, relations = [x], [], []
         for names in self.layout.stages[:last_stage]:
-            for name in names:
-                x = getattr(self, name)(x)
-            if names[-1] in self.iau:
-                x, logits, relation = self.iau[names[-1]](x, num_frames, return_relations)
+            if self.gradient_checkpointing and self.training and self.options.use_timm_backbone:
+                x = self._gradient_checkpointing_func(self._run_units, names, x)
+            else:
+                x = self._run_units(names, x)
+            if block_key(names[-1]) in self.iau:
+                x, logits, relation = self.iau[block_key(names[-1])](x, num_frames, return_relations)
                 if logits is not None:
                     part_logits.append(logits)
                 if return_relations:
                     relations.append(relation)
             stage_outputs.append(x)
         return x, stage_outputs, part_logits, relations
+
+    def _run_units(self, names: tuple[str, ...], x: torch.Tensor) -> torch.Tensor:
+        for name in names:
+            x = self._unit(name)(x)
+        return x
 
     def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
         """The options' pooling over space, then the mean over time for clips: (B, D) from (B, D, h, w) or
@@ -212,6 +268,8 @@ class IAUnet(nn.Module):
             global_feature = embedding = self.pcb(feature_map)
         else:
             global_feature = self.pool(feature_map)
+            if self.post_pool is not None:  # the backbone's own feature layer after pooling (OSNet's fc)
+                global_feature = self._unit(self.post_pool)(global_feature)
             embedding = self.bnneck(self.reduction(global_feature))
         if self.drop_rate > 0:
             dropped = F.dropout(embedding, p=self.drop_rate, training=self.training)
@@ -301,9 +359,9 @@ class IAUnet(nn.Module):
         take_indices, max_index = feature_take_indices(5, indices)
         for names in self.layout.stages[max_index:]:
             for name in names:
-                setattr(self, name, nn.Sequential())
-            if names[-1] in self.iau:
-                del self.iau[names[-1]]
+                self.set_submodule(name, nn.Sequential())
+            if block_key(names[-1]) in self.iau:
+                del self.iau[block_key(names[-1])]
         if max_index < 4:
             self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
         if prune_head or max_index < 4:

@@ -16,6 +16,7 @@ from typing import Any
 
 from .backbones import RESNET_LAYOUTS, PCBHead, googlenet_layout, resnet_layout
 from .backbones.resnet import IMAGENET_BASE_CHANNELS
+from .backbones.timm_backbone import timm_backbone_channels
 from .margin_classifiers import check_classifier
 from .pooling import POOLINGS
 
@@ -129,8 +130,12 @@ class IAUnetOptions:
     """Everything that fixes an IAUnet's architecture and checkpoint keys (the classifier's size is ``num_classes``,
     and timm's ``global_pool`` only switches the pooling off)."""
 
-    depth: int = 50  # ResNet depth (unused for GoogLeNet)
-    backbone: str = "resnet"  # or "googlenet" (Table XI)
+    depth: int = 50  # ResNet depth (unused for other backbones)
+    backbone: str = "resnet"  # or "googlenet" (Table XI), or with use_timm_backbone any timm CNN's name
+    use_timm_backbone: bool = (
+        False  # transformers' field of timm-backed configs: ``backbone`` is a timm model
+    )
+    ibn: str | None = None  # "a": IBN-Net's IBN-a in ResNet layers 1-3 (InstanceNorm in half the first norms)
     head: str = "bnneck"  # or "pcb" (Table XII)
     iau_stages: tuple[int, ...] = (2, 3)  # stages (1-4) followed by an IAU block; () is the baseline
     iau: IAUBlockOptions = field(default_factory=IAUBlockOptions)
@@ -150,12 +155,13 @@ class IAUnetOptions:
     def __post_init__(self) -> None:
         self._check_head()
         object.__setattr__(self, "iau_stages", tuple(int(stage) for stage in self.iau_stages))
-        _one_of("backbone", self.backbone, BACKBONES)
+        self._check_backbone()
         _one_of("head", self.head, HEADS)
         if self.backbone == "resnet" and self.depth not in RESNET_LAYOUTS:
             raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {self.depth}")
         if self.base_channels < 1 or (
-            self.backbone != "resnet" and self.base_channels != IMAGENET_BASE_CHANNELS
+            (self.backbone != "resnet" or self.use_timm_backbone)
+            and self.base_channels != IMAGENET_BASE_CHANNELS
         ):
             raise ValueError(
                 f"base_channels must be >= 1 and applies to the ResNet backbone only (GoogLeNet has "
@@ -189,6 +195,24 @@ class IAUnetOptions:
     def classifier_settings(self) -> dict[str, Any]:
         """The keywords of ``make_identity_classifier`` that these options fix (kind, scale, margin)."""
         return dict(kind=self.classifier, scale=self.classifier_scale, margin=self.classifier_margin)
+
+    def _check_backbone(self) -> None:
+        if self.use_timm_backbone:
+            if not isinstance(self.backbone, str) or not self.backbone:
+                raise ValueError(
+                    f"backbone must be a timm model name with use_timm_backbone=True, got {self.backbone!r}"
+                )
+        elif self.backbone not in BACKBONES:
+            raise ValueError(
+                f"backbone must be one of {BACKBONES}, or any timm CNN's name with use_timm_backbone=True (the "
+                f"'iaunet' timm architecture sets it), got {self.backbone!r}"
+            )
+        if self.ibn not in (None, "a"):
+            raise ValueError(f"ibn must be None or 'a' (IBN-Net's IBN-a), got {self.ibn!r}")
+        if self.ibn is not None and (self.use_timm_backbone or self.backbone != "resnet"):
+            raise ValueError(
+                f"ibn={self.ibn!r} applies to the ResNet backbone only, got backbone={self.backbone!r}"
+            )
 
     # --- flat keywords (timm.create_model, IAUnet, config.json) ----------------------------------------------
     @classmethod
@@ -253,6 +277,8 @@ class IAUnetOptions:
             return PCBHead.embedding_size()
         if self.embedding_dim:
             return self.embedding_dim
+        if self.use_timm_backbone:
+            return timm_backbone_channels(self.backbone, self.in_chans)
         if self.backbone == "googlenet":
             return googlenet_layout().stage_channels[-1]
         return resnet_layout(self.depth, base_channels=self.base_channels).stage_channels[-1]

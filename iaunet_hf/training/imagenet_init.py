@@ -29,7 +29,7 @@ def hub_weights_unavailable(architecture: str, error: BaseException) -> str:
     return (
         f"model.pretrained is true, so {architecture} starts from the ImageNet weights of the Hub repository "
         f"{hub_id}, which could not be loaded ({type(error).__name__}: {first_line}). Either pass "
-        "--model.pretrained_file PATH (local ImageNet ResNet weights, .safetensors or .pth), or start from random "
+        "--model.pretrained_file PATH (local ImageNet weights of the backbone, .safetensors or .pth), or start from random "
         f"weights with --model.pretrained false, or put a copy of {hub_id} in the Hugging Face cache while online "
         f"(hf download {hub_id}; HF_HUB_OFFLINE=1 then uses the cached copy)"
     )
@@ -53,4 +53,6 @@ def load_imagenet_backbone(network: torch.nn.Module, model_cfg: ModelConfig) -> 
     except OSError as error:  # huggingface_hub's errors (offline, not cached, HTTP) are OSErrors
         if overlay is not None or not model_cfg.pretrained:
             raise
-        raise ValueError(hub_weights_unavailable(model_cfg.architecture, error)) from error
+        options = network.options
+        weights_of = options.backbone if options.use_timm_backbone else model_cfg.architecture
+        raise ValueError(hub_weights_unavailable(weights_of, error)) from error

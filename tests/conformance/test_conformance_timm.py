@@ -1,4 +1,5 @@
-"""timm's own tests/test_models.py (from the installed timm's sdist) on every registered iaunet_* model."""
+"""timm's own tests/test_models.py (from the installed timm's sdist) on every model the package registers (the
+iaunet* models, among them the generic ``iaunet``, and the OSNet backbones)."""
 
 import re
 
@@ -34,12 +35,12 @@ REQUIRED = (
 @pytest.mark.conformance
 def test_timm_test_models_passes_on_every_iaunet_model(tmp_path):
     target = prepare_timm_suite(tmp_path)
-    selection = "iaunet and not (" + " or ".join(DESELECTED) + ")"
+    selection = "(iaunet or osnet) and not (" + " or ".join(DESELECTED) + ")"
     report = run_suite(tmp_path, target, "-k", selection, env=TIMM_CI_ENV)
     print(f"timm test_models.py on iaunet_*: {report.summary()}")
     assert not report.failed, f"{report.summary()}: {report.failed}\n{report.output}"
     assert not report.skipped, f"unexpected skips: {report.skipped}"
-    for model_name in timm.list_models("iaunet_*"):
+    for model_name in timm.list_models(["iaunet*", "osnet*"]):
         for test in REQUIRED:
             # ids read test[1-name] or, for the cfg tests, test[1-name.tag]
             case = re.compile(rf"::{test}\[(\d+-)?{model_name}(\.\w+)?\]$")
