@@ -17,18 +17,12 @@ import torch
 from safetensors.torch import load_file
 
 from iaunet_hf.model import IAUnetOptions
-from iaunet_hf.timm_models import ARCHITECTURE_OPTIONS
 from iaunet_hf.training import Trainer, TrainingConfig, available_recipes, load_config
 from iaunet_hf.training.optimization import parameter_groups
 from iaunet_hf.training.schedules import WarmupDecayLR
 
 FAMILIES = ("bot", "agw", "sbs", "sbs_iau", "sbs_ibn", "sbs_resnest")
 DATASETS = ("market1501", "dukemtmc_reid", "msmt17")
-# what the lead's backbone work (IBN-a, timm backbones) adds; those recipes build once it is there
-NEEDS_BACKBONES = {
-    "sbs_ibn": "ibn" in IAUnetOptions.keywords(),
-    "sbs_resnest": "iaunet" in ARCHITECTURE_OPTIONS,
-}
 TINY = {
     "data.dataset": "synthetic",
     "model.pretrained": False,
@@ -47,13 +41,15 @@ NARROW = {"model.base_channels": 8}  # a ResNet at 1/8 width: the components, no
 
 
 def tiny(name: str, output_dir, **more) -> dict:
-    config = load_config(name) if NEEDS_BACKBONES.get(name.rsplit("_", 1)[0], True) else None
+    config = load_config(name)
     overrides = {**TINY, "checkpoint.output_dir": str(output_dir), **more}
-    if config is not None and config.model.architecture == "iaunet_resnet50":
+    if config.model.architecture == "iaunet_resnet50":
         overrides.update({"model.architecture": "iaunet_resnet18", **NARROW})
-    if config is not None and config.train.freeze_backbone_iterations:
+    if config.model.options.get("backbone") == "resnest50d":  # the smallest ResNeSt of the same design
+        overrides["model.backbone"] = "resnest14d"
+    if config.train.freeze_backbone_iterations:
         overrides["train.freeze_backbone_iterations"] = 1
-    if config is not None and config.scheduler.delay_epochs:
+    if config.scheduler.delay_epochs:
         overrides["scheduler.delay_epochs"] = 1
     return overrides
 
@@ -64,8 +60,6 @@ def test_every_recipe_exists_for_every_dataset_and_states_its_target():
         for dataset in DATASETS:
             name = f"{family}_{dataset}"
             assert name in names
-            if not all(NEEDS_BACKBONES.values()) and family in NEEDS_BACKBONES:
-                continue
             config = load_config(name)
             assert config.data.dataset == dataset and set(config.card["paper"]) == {"mAP", "rank-1"}
             assert "fast-reid model zoo" in config.card["paper_table"]
@@ -89,8 +83,6 @@ def test_every_recipe_exists_for_every_dataset_and_states_its_target():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_the_recipe_trains_a_step_on_the_synthetic_set(family, tiny_reid, tmp_path):
-    if not NEEDS_BACKBONES.get(family, True):
-        pytest.skip(f"{family} needs the IBN-a / timm backbones of the model (issue 21)")
     name = f"{family}_market1501"
     trainer = Trainer(load_config(name, tiny(name, tmp_path / "run")), tiny_reid)
     network = trainer.accelerator.unwrap_model(trainer.model).iaunet.network
