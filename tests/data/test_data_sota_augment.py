@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from iaunet_hf.data import build_train_transform
-from iaunet_hf.data.transforms import AppearanceAugment, JointAutoAugment, paste_random_patches
+from iaunet_hf.data.augmentations import AppearanceAugment, JointAutoAugment, paste_random_patches
 
 
 def test_autoaugment_geometry_moves_the_masks_exactly_as_the_image():
