@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from transformers import PreTrainedConfig
@@ -61,8 +62,14 @@ class IAUnetConfig(PreTrainedConfig):
         image_size (`list[int]`, defaults to `[256, 128]`): training input height and width.
         label_smoothing (`float`, defaults to 0.1), triplet_margin (`float`, defaults to 0.3),
         triplet_distance (`str`, defaults to `"cosine"`), triplet_weight (`float`, defaults to 1.0),
-        part_loss_weight (`float`, defaults to 0.5): the reID loss of `IAUnetForReID` (spec §3), defaults from
-            `iaunet_hf.losses.ReIDLossConfig`.
+        part_loss_weight (`float`, defaults to 0.5), and the other fields of `iaunet_hf.losses.ReIDLossConfig`
+            (`cross_entropy_weight`, `triplet_mining`, `triplet_soft_margin`, `circle_weight`, `circle_margin`,
+            `circle_scale`, `center_weight`, `center_lr`): the reID loss of `IAUnetForReID` (spec §3), defaults
+            from `ReIDLossConfig`.
+        pooling (`str`, defaults to `"avg"`), gem_p (`float`, 3.0), gem_learnable_p (`bool`, False),
+        embedding_dim (`int`, 0), classifier (`str`, `"linear"`), classifier_scale (`float`, 64.0),
+        classifier_margin (`float`, 0.35): the BN-neck head (`IAUnetOptions`): average/max/GeM/avg+max pooling,
+            an optional reduction to `embedding_dim`, and a linear or margin (cosface/arcface/circle) classifier.
         problem_type (`str`, defaults to `None`): transformers' field. `None` (the default): `IAUnetForReID` with
             `labels` returns the reID loss above. `"single_label_classification"` (cross-entropy),
             `"multi_label_classification"` (BCE with logits) or `"regression"` (MSE): the plain loss
@@ -80,11 +87,6 @@ class IAUnetConfig(PreTrainedConfig):
         self,
         *,
         image_size: list[int] | tuple[int, int] = (256, 128),
-        label_smoothing: float = ReIDLossConfig.label_smoothing,
-        triplet_margin: float = ReIDLossConfig.triplet_margin,
-        triplet_distance: str = ReIDLossConfig.triplet_distance,
-        triplet_weight: float = ReIDLossConfig.triplet_weight,
-        part_loss_weight: float = ReIDLossConfig.part_loss_weight,
         **kwargs: Any,
     ) -> None:
         """The architecture keys (``depth``, ``iau_stages``, ...) are those of ``IAUnetOptions``, read from
@@ -98,11 +100,8 @@ class IAUnetConfig(PreTrainedConfig):
         keys = (*IAUnetOptions.config_keys().values(), *IAUnetOptions.former_keywords())
         given = {key: kwargs.pop(key) for key in keys if key in kwargs}
         self.image_size = [int(side) for side in image_size]
-        self.label_smoothing = label_smoothing
-        self.triplet_margin = triplet_margin
-        self.triplet_distance = triplet_distance
-        self.triplet_weight = triplet_weight
-        self.part_loss_weight = part_loss_weight
+        for loss_field in dataclasses.fields(ReIDLossConfig):  # every loss setting, its default from there
+            setattr(self, loss_field.name, kwargs.pop(loss_field.name, loss_field.default))
         try:
             options = IAUnetOptions.from_config_keys(given)
             self.loss_config()
@@ -135,13 +134,7 @@ class IAUnetConfig(PreTrainedConfig):
 
     def loss_config(self) -> ReIDLossConfig:
         """The reID loss settings this config holds."""
-        return ReIDLossConfig(
-            label_smoothing=self.label_smoothing,
-            triplet_margin=self.triplet_margin,
-            triplet_distance=self.triplet_distance,
-            triplet_weight=self.triplet_weight,
-            part_loss_weight=self.part_loss_weight,
-        )
+        return ReIDLossConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ReIDLossConfig)})
 
     @property
     def timm_architecture(self) -> str:

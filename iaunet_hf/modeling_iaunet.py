@@ -164,7 +164,9 @@ class IAUnetForReID(IAUnetPreTrainedModel):
         super().__init__(config)
         self.iaunet = IAUnetModel(config)
         # one linear layer, or one per stripe for PCB (the network's own classifier rule)
-        self.classifier = make_identity_classifier(config.hidden_size, config.num_labels, config.head)
+        self.classifier = make_identity_classifier(
+            config.hidden_size, config.num_labels, config.head, **config.options.classifier_settings()
+        )
         self.loss_fn = ReIDLoss(config.loss_config())
         self.post_init()
 
@@ -204,12 +206,17 @@ class IAUnetForReID(IAUnetPreTrainedModel):
                 mask_valid,
             )
         elif labels is not None:
-            losses = self.loss_fn(out.logits, out.embedding, labels, out.part_logits, part_masks, mask_valid)
+            # a margin classifier (CosFace, ArcFace, circle) puts its margin on the target logit for the loss only
+            margin_logits = getattr(self.classifier, "margin_logits", None)
+            logits = out.logits if margin_logits is None else margin_logits(out.logits, labels)
+            losses = self.loss_fn(logits, out.embedding, labels, out.part_logits, part_masks, mask_valid)
         if labels is not None and self.config.problem_type is None:
             loss = losses.loss
             components = {"cross_entropy": losses.cross_entropy, "triplet": losses.triplet}
             if losses.part is not None:
                 components["part"] = losses.part
+            if losses.circle is not None:
+                components["circle"] = losses.circle
         output = IAUnetReIDOutput(
             loss=loss,
             logits=out.logits,

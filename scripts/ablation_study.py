@@ -1,17 +1,24 @@
-"""Does IAU help? Baseline, STIAU, CIAU and IAU trained on the synthetic "context" task over several seeds.
+"""Fair comparisons over seeds: IAU variants on the synthetic "context" task, or any list of recipes/overrides.
 
 In the context mode of the synthetic set every single part colour is shared by several identities and only the
 combination (hair, upper body, lower body, shoes) identifies a person, so relating body parts is exactly what
 the task needs. Each seed draws its own data set and trains every variant on it with the same seed (a paired
-design); the script prints mean ± std of mAP and rank-1 per variant and the paired difference to the baseline
-(mean ± std, wins, paired t-test). Final-epoch metrics only: no epoch is picked on the test split.
+design); the script prints mean ± std of mAP and rank-1 per variant and the paired difference to the first
+variant (mean ± std, wins, paired t-test). Final-epoch metrics only: no epoch is picked on the test split.
 
-    python scripts/ablation_study.py                      # the preset that fits the machine (cpu or gpu)
+    python scripts/ablation_study.py                      # baseline, STIAU, CIAU, IAU; the preset that fits
     python scripts/ablation_study.py --preset cpu --seeds 5 --epochs 8 --output-dir runs/ablation
+    python scripts/ablation_study.py --compare recipes    # paper vs BoT vs SBS vs SBS+IAU
+    python scripts/ablation_study.py --variant paper market1501 --variant sbs sbs_market1501 \
+        --variant sbs_gem4 sbs_market1501 model.gem_p=4   # any recipes, each with KEY=VALUE overrides
 
-Training goes through the package's own API (``iaunet_hf.training``: the ``synthetic`` recipe with overrides).
-Finished runs are kept in ``<output-dir>/runs.jsonl`` and skipped when the script is started again, so an
-interrupted study resumes where it stopped and ``--summary-only`` reprints the table.
+A variant is a recipe (shipped name or YAML file) with overrides; the study's own settings (the seed's synthetic
+set, input size, batch, epochs, architecture of the preset) go over it. A recipe's schedule is scaled to the
+study's length: milestones and delay epochs by study epochs / recipe epochs, warm-up and freeze steps by the
+study's steps / the recipe's steps (the recipe's epochs x 202, Market-1501's steps per epoch at batch 64).
+Training goes through the package's own API (``iaunet_hf.training``). Finished runs are kept in
+``<output-dir>/runs.jsonl`` and skipped when the script is started again, so an interrupted study resumes where
+it stopped and ``--summary-only`` reprints the table.
 """
 
 from __future__ import annotations
@@ -23,16 +30,30 @@ import statistics
 import time
 from pathlib import Path
 
-# Each variant is a set of overrides of the recipe's model section (iau_modules order is the paper's CIAU-STIAU).
-VARIANTS: dict[str, dict[str, object]] = {
-    "baseline": {"iau_stages": []},
-    "STIAU": {"iau_stages": [2, 3], "iau_modules": ["stiau"]},
-    "CIAU": {"iau_stages": [2, 3], "iau_modules": ["ciau"]},
-    "IAU": {"iau_stages": [2, 3], "iau_modules": ["ciau", "stiau"]},
+# A variant is (recipe, overrides); the first one is the reference of the paired statistics. The default study:
+# the synthetic recipe with the IAU sub-modules switched (iau_modules order is the paper's CIAU-STIAU).
+Variant = tuple[str, dict[str, object]]
+VARIANTS: dict[str, Variant] = {
+    "baseline": ("synthetic", {"model.iau_stages": []}),
+    "STIAU": ("synthetic", {"model.iau_stages": [2, 3], "model.iau_modules": ["stiau"]}),
+    "CIAU": ("synthetic", {"model.iau_stages": [2, 3], "model.iau_modules": ["ciau"]}),
+    "IAU": ("synthetic", {"model.iau_stages": [2, 3], "model.iau_modules": ["ciau", "stiau"]}),
 }
+COMPARISONS: dict[str, dict[str, Variant]] = {
+    "iau": VARIANTS,
+    # the paper's recipe against the strong baselines and SBS with IAU blocks (docs/training.md)
+    "recipes": {
+        "paper": ("market1501", {}),
+        "BoT": ("bot_market1501", {}),
+        "SBS": ("sbs_market1501", {}),
+        "SBS+IAU": ("sbs_iau_market1501", {}),
+    },
+}
+DEFAULT_SPECS = {name: [recipe, overrides] for name, (recipe, overrides) in VARIANTS.items()}
+RECIPE_STEPS_PER_EPOCH = 202  # Market-1501: 12,936 training images / 64 a batch
 PRESET_FIELDS = (
     "seeds", "epochs", "num_train_ids", "num_test_ids", "num_cameras", "images_per_camera",
-    "height", "width", "batch_size", "architecture",
+    "height", "width", "batch_size", "architecture", "mixed_precision",
 )  # fmt: skip
 PRESETS: dict[str, dict[str, object]] = {
     name: dict(zip(PRESET_FIELDS, values, strict=True))
@@ -40,8 +61,8 @@ PRESETS: dict[str, dict[str, object]] = {
         # cpu: about 16 minutes on two otherwise idle CPU cores (43-49 s a run): ResNet-18 at 128x64, 32
         # training identities. gpu: the full settings for one accelerator: more identities and images, the
         # paper's input size, longer runs.
-        "cpu": (5, 10, 32, 32, 4, 3, 128, 64, 32, "iaunet_resnet18"),
-        "gpu": (10, 40, 128, 64, 4, 6, 256, 128, 64, "iaunet_resnet18"),
+        "cpu": (5, 10, 32, 32, 4, 3, 128, 64, 32, "iaunet_resnet18", "bf16"),
+        "gpu": (10, 40, 128, 64, 4, 6, 256, 128, 64, "iaunet_resnet18", "bf16"),
     }.items()
 }
 METRICS = ("mAP", "rank-1")
@@ -69,10 +90,40 @@ def write_data(root: Path, seed: int, settings: dict) -> Path:
     return folder
 
 
-def overrides_for(variant: str, seed: int, data_dir: Path, run_dir: Path, settings: dict) -> dict[str, str]:
-    """``--key value`` overrides of the synthetic recipe for one run (values as the CLI would pass them)."""
+def scaled_schedule(recipe: str, epochs: int, steps_per_epoch: int) -> dict[str, object]:
+    """The recipe's milestones, delay, warm-up and freeze scaled to a study run of ``epochs`` epochs."""
+    from iaunet_hf.training import read_recipe
+
+    raw = read_recipe(recipe)
+    scheduler, train = raw.get("scheduler") or {}, raw.get("train") or {}
+    recipe_epochs = int(train.get("epochs", epochs))
+    ratio = epochs / recipe_epochs
+    steps_ratio = epochs * steps_per_epoch / (recipe_epochs * RECIPE_STEPS_PER_EPOCH)
+    milestones = [
+        max(1, round(m * ratio)) for m in scheduler.get("milestones", [round(0.75 * recipe_epochs)])
+    ]
+    values: dict[str, object] = {"scheduler.milestones": sorted(set(milestones))}
+    if scheduler.get("delay_epochs"):
+        values["scheduler.delay_epochs"] = min(epochs - 1, round(scheduler["delay_epochs"] * ratio))
+    for key, section, name in (("scheduler.warmup_iterations", scheduler, "warmup_iterations"),
+                               ("train.freeze_backbone_iterations", train, "freeze_backbone_iterations")):  # fmt: skip
+        if section.get(name):
+            values[key] = max(1, round(section[name] * steps_ratio))
+    return values
+
+
+def overrides_for(
+    variant: Variant, seed: int, data_dir: Path, run_dir: Path, settings: dict
+) -> dict[str, str]:
+    """``--key value`` overrides of the variant's recipe for one run (values as the CLI would pass them)."""
+    recipe, variant_overrides = variant
     epochs = int(settings["epochs"])
+    images = settings["num_train_ids"] * settings["num_cameras"] * settings["images_per_camera"]
     values: dict[str, object] = {
+        "data.dataset": "synthetic",
+        "data.num_workers": 0,
+        "train.mixed_precision": settings["mixed_precision"],
+        **scaled_schedule(recipe, epochs, max(1, images // int(settings["batch_size"]))),
         "model.architecture": settings["architecture"],
         "model.pretrained": False,
         "data.data_dir": str(data_dir),
@@ -82,13 +133,12 @@ def overrides_for(variant: str, seed: int, data_dir: Path, run_dir: Path, settin
         "data.batch_size": settings["batch_size"],
         "train.seed": seed,
         "train.epochs": epochs,
-        "scheduler.milestones": [max(1, round(0.75 * epochs))],
         "eval.every_epochs": 0,  # only the final evaluation: nothing is selected on the test split
         "eval.rerank": False,
         "checkpoint.output_dir": str(run_dir),
         "checkpoint.every_epochs": epochs,
     }
-    values.update({f"model.{key}": value for key, value in VARIANTS[variant].items()})
+    values.update(variant_overrides)
     return {key: json.dumps(value) if not isinstance(value, str) else value for key, value in values.items()}
 
 
@@ -106,15 +156,15 @@ def final_metrics(result) -> dict[str, float]:
     raise ValueError(f"{result.model_dir}: the results document has no entry without re-ranking")
 
 
-def train_one(variant: str, seed: int, root: Path, settings: dict) -> dict:
+def train_one(name: str, variant: Variant, seed: int, root: Path, settings: dict) -> dict:
     from iaunet_hf.training import Trainer, load_config
 
     data_dir = write_data(root, seed, settings)
-    run_dir = root / "runs" / f"{variant}_seed{seed}"
-    config = load_config("synthetic", overrides_for(variant, seed, data_dir, run_dir, settings))
+    run_dir = root / "runs" / f"{name}_seed{seed}"
+    config = load_config(variant[0], overrides_for(variant, seed, data_dir, run_dir, settings))
     start = time.perf_counter()
     result = Trainer(config).train()
-    return dict(variant=variant, seed=seed, seconds=time.perf_counter() - start, **final_metrics(result))
+    return dict(variant=name, seed=seed, seconds=time.perf_counter() - start, **final_metrics(result))
 
 
 def read_runs(path: Path) -> list[dict]:
@@ -132,12 +182,13 @@ def paired_t_pvalue(differences: list[float]) -> float:
     return float(stats.ttest_1samp(differences, 0.0).pvalue)
 
 
-def summarise(runs: list[dict]) -> dict:
-    """Per-variant mean/std and the paired differences to the baseline over the seeds all variants finished."""
+def summarise(runs: list[dict], variants: dict[str, Variant] = VARIANTS) -> dict:
+    """Per-variant mean/std and the paired differences to the first variant over the seeds all finished."""
     by_key = {(run["variant"], run["seed"]): run for run in runs}
-    seeds = sorted({seed for _, seed in by_key if all((v, seed) in by_key for v in VARIANTS)})
-    summary: dict = {"seeds": seeds, "variants": {}}
-    for variant in VARIANTS:
+    seeds = sorted({seed for _, seed in by_key if all((v, seed) in by_key for v in variants)})
+    reference = next(iter(variants))
+    summary: dict = {"seeds": seeds, "reference": reference, "variants": {}}
+    for variant in variants:
         row: dict = {}
         for metric in METRICS:
             values = [by_key[(variant, seed)][metric] for seed in seeds]
@@ -146,8 +197,8 @@ def summarise(runs: list[dict]) -> dict:
                 std=statistics.stdev(values) if len(values) > 1 else math.nan,
                 values=values,
             )
-            if variant != "baseline":
-                differences = [v - by_key[("baseline", seed)][metric] for v, seed in zip(values, seeds)]
+            if variant != reference:
+                differences = [v - by_key[(reference, seed)][metric] for v, seed in zip(values, seeds)]
                 row[metric]["paired"] = dict(
                     mean=statistics.fmean(differences) if differences else math.nan,
                     std=statistics.stdev(differences) if len(differences) > 1 else math.nan,
@@ -161,6 +212,34 @@ def summarise(runs: list[dict]) -> dict:
     return summary
 
 
+def describe_variants(variants: dict[str, Variant]) -> str:
+    """One line per variant: its recipe and overrides."""
+    return "\n".join(
+        f"- {name}: recipe {recipe}" + "".join(f", {key}={value}" for key, value in overrides.items())
+        for name, (recipe, overrides) in variants.items()
+    )
+
+
+def parse_variants(specs: list[list[str]]) -> dict[str, Variant]:
+    """``--variant NAME RECIPE [KEY=VALUE ...]`` (values read as YAML, as the command line does) -> variants."""
+    import yaml
+
+    variants: dict[str, Variant] = {}
+    for spec in specs:
+        if len(spec) < 2 or spec[0] in variants:
+            raise SystemExit(
+                f"--variant {' '.join(spec)}: expected a new NAME, a RECIPE and KEY=VALUE overrides"
+            )
+        overrides = {}
+        for item in spec[2:]:
+            key, _, value = item.partition("=")
+            if not key or not value:
+                raise SystemExit(f"--variant {spec[0]}: override {item!r} is not KEY=VALUE")
+            overrides[key] = yaml.safe_load(value)
+        variants[spec[0]] = (spec[1], overrides)
+    return variants
+
+
 def format_summary(summary: dict, settings: dict, machine: str) -> str:
     seeds = summary["seeds"]
     lines = [
@@ -168,8 +247,8 @@ def format_summary(summary: dict, settings: dict, machine: str) -> str:
         f"{settings['epochs']} epochs, {settings['num_train_ids']} train / {settings['num_test_ids']} test "
         f"identities, {len(seeds)} seeds ({', '.join(map(str, seeds))}); {machine}",
         "",
-        "| variant | mAP (mean ± std) | rank-1 (mean ± std) | ΔmAP vs baseline (paired) | Δrank-1 vs baseline "
-        "(paired) | s/run |",
+        f"| variant | mAP (mean ± std) | rank-1 (mean ± std) | ΔmAP vs {summary['reference']} (paired) | "
+        f"Δrank-1 vs {summary['reference']} (paired) | s/run |",
         "|---|---|---|---|---|---|",
     ]
 
@@ -207,6 +286,15 @@ def main() -> None:
     parser.add_argument(
         "--output-dir", default="runs/ablation_study", help="data, runs and runs.jsonl go here"
     )
+    parser.add_argument(
+        "--compare", choices=sorted(COMPARISONS), default="iau",
+        help="iau: baseline/STIAU/CIAU/IAU on the synthetic recipe; recipes: paper vs BoT vs SBS vs SBS+IAU",
+    )  # fmt: skip
+    parser.add_argument(
+        "--variant", nargs="+", action="append", default=[], metavar="NAME RECIPE [KEY=VALUE]",
+        help="a variant (repeatable; replaces --compare): a name, a recipe name or YAML file and overrides such "
+        "as model.iau_stages=[2,3]; the first variant is the reference of the paired statistics",
+    )  # fmt: skip
     parser.add_argument("--json", help="also write the summary to this JSON file")
     parser.add_argument("--summary-only", action="store_true", help="print the table of the finished runs")
     args = parser.parse_args()
@@ -225,14 +313,23 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     runs_path = root / "runs.jsonl"
     run_settings = {key: value for key, value in settings.items() if key != "seeds"}
-    runs = [run for run in read_runs(runs_path) if run.get("settings") == run_settings]
+    variants = parse_variants(args.variant) if args.variant else COMPARISONS[args.compare]
+    specs = {name: [recipe, overrides] for name, (recipe, overrides) in variants.items()}
+    runs = [
+        run
+        for run in read_runs(runs_path)
+        # runs recorded before variants had specs are the default study's
+        if run.get("settings") == run_settings
+        and run.get("spec", DEFAULT_SPECS.get(run["variant"])) == specs.get(run["variant"])
+    ]
     if not args.summary_only:
         done = {(run["variant"], run["seed"]) for run in runs}
         for seed in range(int(settings["seeds"])):  # seed-major: every finished seed is a complete pair
-            for variant in VARIANTS:
+            for variant, spec in variants.items():
                 if (variant, seed) in done:
                     continue
-                run = dict(train_one(variant, seed, root, settings), settings=run_settings)
+                run = dict(train_one(variant, spec, seed, root, settings), settings=run_settings,
+                           spec=specs[variant])  # fmt: skip
                 runs.append(run)
                 with runs_path.open("a") as handle:
                     handle.write(json.dumps(run) + "\n")
@@ -241,13 +338,14 @@ def main() -> None:
                     f"({run['seconds']:.0f} s)",
                     flush=True,
                 )
-    summary = summarise(runs)
+    summary = summarise(runs, variants)
     from iaunet_hf.hardware import describe_hardware
 
     machine = describe_hardware("cuda" if torch.cuda.is_available() else None)
-    print(format_summary(summary, settings, machine))
+    print(format_summary(summary, settings, machine) + "\n\n" + describe_variants(variants))
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(summary, settings=settings, hardware=machine), indent=2))
+        document = dict(summary, settings=settings, hardware=machine, variants=specs)
+        Path(args.json).write_text(json.dumps(document, indent=2))
 
 
 if __name__ == "__main__":

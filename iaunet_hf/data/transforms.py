@@ -1,9 +1,11 @@
 """Input pipelines applied with ``Dataset.set_transform``: images or tracklets to normalised tensors.
 
 Training (spec section 5): bicubic resize, horizontal flip, ImageNet normalisation, random
-erasing. Part masks are resized (nearest) and flipped together with the image through
-torchvision v2's joint transforms, while erasing touches the image only (the masks describe the
-body, not what hides it). Every training item gets ``part_masks`` (4, H, W) and ``mask_valid``,
+erasing; the BoT/SBS recipes add pad + random crop, AutoAugment, colour jitter and random patch.
+Part masks are resized (nearest), cropped and flipped together with the image through
+torchvision v2's joint transforms (and follow AutoAugment's geometric operations), while erasing,
+colour and patches touch the image only (the masks describe the body, not what hides it). A
+clip's frames share every random parameter. Every training item gets ``part_masks`` (4, H, W) and ``mask_valid``,
 zeros and False when it has no masks, so batches always collate (the zeros are a free
 expanded view; ``collate_reid`` does not copy them).
 """
@@ -22,6 +24,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from .augmentations import AppearanceAugment, paste_random_patches
 from .clip_sampling import sample_train_clip
 from .image_files import rgb_image
 from .part_masks import NUM_PARTS, masks_from_image
@@ -74,19 +77,25 @@ def build_train_transform(
     std: Sequence[float] = IMAGENET_DEFAULT_STD,
     clip_length: int = 4,
     clip_stride: int = 8,
+    autoaugment_prob: float = 0.0,
+    color_jitter_prob: float = 0.0,
+    random_patch_prob: float = 0.0,
 ) -> Callable[[Batch], Batch]:
     """Training transform for ``set_transform``: ``pixel_values``, ``part_masks``, ``mask_valid``.
 
     Images give ``pixel_values`` (3, H, W), ``part_masks`` (4, H, W) and a scalar ``mask_valid``;
     tracklets (a ``frames`` column) give a clip of ``clip_length`` frames chosen by
     ``sample_train_clip`` as (T, 3, H, W), (T, 4, H, W) and (T,). ``pad_crop`` > 0 adds a
-    random crop after zero padding (the CIFAR recipe). Other columns pass through.
+    random crop after zero padding (the CIFAR and BoT recipes). ``autoaugment_prob``: torchvision's
+    AutoAugment ImageNet policy with that probability (SBS: 0.1); ``color_jitter_prob``: colour jitter
+    (fast-reid's strengths); ``random_patch_prob``: ``paste_random_patches``. Other columns pass through.
     """
     augment = _ClipAugment(
         _joint_geometry(height, width, pad_crop, flip_prob),
         _photometric(mean, std, erasing_prob, erasing_scale, erasing_ratio),
         height,
         width,
+        AppearanceAugment(autoaugment_prob, color_jitter_prob),
     )
 
     def transform(batch: Batch) -> Batch:
@@ -104,6 +113,8 @@ def build_train_transform(
             pixel_values.append(pixels if is_video else pixels[0])
             part_masks.append(mask_tensor_out if is_video else mask_tensor_out[0])
             mask_valid.append(valid if is_video else valid[0])
+        if random_patch_prob > 0:
+            pixel_values = paste_random_patches(pixel_values, random_patch_prob)
         output.update(pixel_values=pixel_values, part_masks=part_masks, mask_valid=mask_valid)
         return output
 
@@ -151,15 +162,24 @@ class _ClipAugment:
     """One clip's augmentation: geometry on the PIL frames and masks with one set of parameters, then
     photometry on the pixels; a clip without masks gets a zero-stride view of zeros."""
 
-    def __init__(self, joint: v2.Compose, photometric: v2.Compose, height: int, width: int) -> None:
+    def __init__(
+        self,
+        joint: v2.Compose,
+        photometric: v2.Compose,
+        height: int,
+        width: int,
+        appearance: AppearanceAugment,
+    ) -> None:
         self.joint, self.photometric, self.height, self.width = joint, photometric, height, width
+        self.appearance = appearance
 
     def __call__(
         self, frames: list[Image.Image], masks: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # frames: T PIL images; masks (T, 4, h', w') or None. Geometry runs on the PIL images (PIL's
         # resize is the fastest on CPU) with one set of parameters for the whole clip and its masks.
-        if masks is None:
+        given = masks is not None
+        if not given:
             frames = self.joint(frames)
             # a zero-stride view: free to make, and collate_reid fills such items without copying
             masks = torch.zeros(()).expand(len(frames), NUM_PARTS, self.height, self.width)
@@ -171,6 +191,8 @@ class _ClipAugment:
         else:
             # T x (3, H, W) -> (T, 3, H, W)
             pixels = tv_tensors.Video(torch.stack([F.pil_to_tensor(frame) for frame in frames]))
+        pixels, moved = self.appearance(pixels, masks.as_subclass(torch.Tensor) if given else None)
+        masks = moved if given else masks
         return self.photometric(pixels).as_subclass(torch.Tensor), masks.as_subclass(torch.Tensor).float()
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .backbones import StripeClassifier
+from .margin_classifiers import CosineClassifier
 
 
 @dataclass
@@ -30,13 +31,32 @@ class IAUnetOutput:
 
 
 def make_identity_classifier(
-    num_features: int, num_classes: int, head: str = "bnneck", device=None, dtype=None
+    num_features: int,
+    num_classes: int,
+    head: str = "bnneck",
+    device=None,
+    dtype=None,
+    *,
+    kind: str = "linear",
+    scale: float = 64.0,
+    margin: float = 0.35,
 ) -> nn.Module:
-    """The identity classifier on the embedding: one linear layer, or one per PCB stripe; Identity for 0 classes."""
+    """The identity classifier on the embedding: one linear layer (or a cosine classifier with a margin, ``kind``),
+    or one per PCB stripe; Identity for 0 classes."""
     if num_classes <= 0:
         return nn.Identity()
     if head == "pcb":
         return StripeClassifier(num_classes, device=device, dtype=dtype)
+    if kind != "linear":
+        return CosineClassifier(num_features, num_classes, kind, scale, margin, device=device, dtype=dtype)
     classifier = nn.Linear(num_features, num_classes, device=device, dtype=dtype)
     classifier.is_classifier = True
     return classifier
+
+
+def make_embedding_reduction(in_features: int, embedding_dim: int, device=None, dtype=None) -> nn.Module:
+    """The optional reduction of the pooled feature to ``embedding_dim`` before the BN neck (fast-reid's
+    bottleneck): a bias-free linear layer, which on a pooled vector is the 1x1 convolution; Identity for 0."""
+    if embedding_dim <= 0:
+        return nn.Identity()
+    return nn.Linear(in_features, embedding_dim, bias=False, device=device, dtype=dtype)

@@ -9,6 +9,7 @@ is one validated ``IAUnetOptions``; the network only reads it.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import torch
@@ -22,10 +23,11 @@ from .attention_ops import is_tracing
 from .backbones import PCBHead, StripeClassifier
 from .backbones.build import block_key, build_backbone, group_matcher
 from .comparison_blocks import ComparisonBlock
-from .head import IAUnetOutput, make_identity_classifier
+from .head import IAUnetOutput, make_embedding_reduction, make_identity_classifier
 from .iau_block import IAUBlock
 from .input_checks import check_pixel_values
 from .options import IAUnetOptions, check_global_pool
+from .pooling import GlobalPool
 from .weight_init import init_module_weights
 
 __all__ = ["IAUnet", "IAUnetOutput", "make_identity_classifier"]
@@ -78,15 +80,21 @@ class IAUnet(nn.Module):
         self.gradient_checkpointing = False
         self._gradient_checkpointing_func = partial(checkpoint, use_reentrant=False)
         in_channels = self.layout.stage_channels[-1]
-        # the BN neck's input: the pooled map, or the backbone's post-pool feature layer (OSNet's 512-d fc)
-        pooled_size = options.embedding_size if self.post_pool and options.head != "pcb" else in_channels
+        # the pooled feature: the last map's channels, or the backbone's post-pool feature layer (OSNet's 512-d fc)
+        pooled_size = in_channels
+        if self.post_pool and options.head != "pcb":
+            pooled_size = dataclasses.replace(
+                options, embedding_dim=IAUnetOptions().embedding_dim
+            ).embedding_size
+        # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
+        self.pooling = GlobalPool(options.pooling, options.gem_p, options.gem_learnable_p, **dd)
         if options.head == "pcb":
             self.pcb = PCBHead(in_channels, **dd)
-            # timm's meaning: num_features is the last map's channels, head_hidden_size the embedding's size
             self.num_features, self.head_hidden_size = in_channels, self.pcb.out_features
         else:
-            self.num_features, self.head_hidden_size = in_channels, pooled_size
-            self.bnneck = nn.BatchNorm1d(pooled_size, **dd)
+            self.reduction = make_embedding_reduction(pooled_size, options.embedding_dim, **dd)
+            self.num_features, self.head_hidden_size = in_channels, options.embedding_dim or pooled_size
+            self.bnneck = nn.BatchNorm1d(self.head_hidden_size, **dd)
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes, **dd)
         self.init_weights()
@@ -114,7 +122,7 @@ class IAUnet(nn.Module):
 
     def _make_classifier(self, num_classes: int, device=None, dtype=None) -> nn.Module:
         return make_identity_classifier(
-            self.head_hidden_size, num_classes, self.head, device=device, dtype=dtype
+            self.head_hidden_size, num_classes, self.head, device, dtype, **self.options.classifier_settings()
         )
 
     def init_weights(self) -> None:
@@ -202,10 +210,9 @@ class IAUnet(nn.Module):
         return x
 
     def pool(self, feature_map: torch.Tensor) -> torch.Tensor:
-        """Global average pool over space, then over time for clips: (B, D) from (B, D, h, w) or (B, T, D, h, w)."""
-        pooled = feature_map.mean(dim=(-2, -1))  # (B, D) or (B, T, D)
-        # (B, D) -> (B, 1, D), (B, T, D) stays: no branch on the rank (torch.fx), and an empty batch works too
-        return pooled.unsqueeze(-2).flatten(1, -2).mean(dim=1)
+        """The options' pooling over space, then the mean over time for clips: (B, D) from (B, D, h, w) or
+        (B, T, D, h, w) (``iaunet_hf.model.pooling``; average by default)."""
+        return self.pooling(feature_map)
 
     def _head(
         self, feature_map: torch.Tensor, classifier: nn.Module | None = None
@@ -226,7 +233,7 @@ class IAUnet(nn.Module):
             global_feature = self.pool(feature_map)
             if self.post_pool is not None:  # the backbone's own feature layer after pooling (OSNet's fc)
                 global_feature = self._unit(self.post_pool)(global_feature)
-            embedding = self.bnneck(global_feature)
+            embedding = self.bnneck(self.reduction(global_feature))
         if self.drop_rate > 0:
             dropped = F.dropout(embedding, p=self.drop_rate, training=self.training)
         else:
@@ -326,6 +333,6 @@ class IAUnet(nn.Module):
             if self.head == "pcb":
                 self.pcb = nn.Identity()
             else:
-                self.bnneck = nn.Identity()
+                self.bnneck = self.reduction = nn.Identity()
             self.reset_classifier(0, "")
         return take_indices

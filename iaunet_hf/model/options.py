@@ -17,6 +17,8 @@ from typing import Any
 from .backbones import RESNET_LAYOUTS, PCBHead, googlenet_layout, resnet_layout
 from .backbones.resnet import IMAGENET_BASE_CHANNELS
 from .backbones.timm_backbone import timm_backbone_channels
+from .margin_classifiers import check_classifier
+from .pooling import POOLINGS
 
 IAU_MODULE_NAMES = ("ciau", "stiau")
 COMPARISON_MODULE_NAMES = ("nl", "se", "sia", "cia")
@@ -125,7 +127,8 @@ class IAUBlockOptions:
 
 @dataclass(frozen=True)
 class IAUnetOptions:
-    """Everything that fixes an IAUnet's architecture and checkpoint keys (not the classifier or the pooling)."""
+    """Everything that fixes an IAUnet's architecture and checkpoint keys (the classifier's size is ``num_classes``,
+    and timm's ``global_pool`` only switches the pooling off)."""
 
     depth: int = 50  # ResNet depth (unused for other backbones)
     backbone: str = "resnet"  # or "googlenet" (Table XI), or with use_timm_backbone any timm CNN's name
@@ -140,8 +143,17 @@ class IAUnetOptions:
     last_stride: int = 1  # stride of the last stage
     in_chans: int = field(default=3, metadata={"config_key": "num_channels"})
     base_channels: int = IMAGENET_BASE_CHANNELS  # ResNet stem width; narrow values for tests
+    # --- the BN-neck head (iaunet_hf.model.pooling, head, margin_classifiers); defaults are the paper's head ---
+    pooling: str = "avg"  # "avg", "max", "gem" or "avgmax", over space, then the mean over frames
+    gem_p: float = 3.0  # GeM's exponent (fast-reid's default)
+    gem_learnable_p: bool = False  # train GeM's p (a parameter ``pooling.p``)
+    embedding_dim: int = 0  # > 0: a linear reduction of the pooled feature to this size before the BN neck
+    classifier: str = "linear"  # or a margin classifier: "cosface", "arcface", "circle"
+    classifier_scale: float = 64.0  # s of the margin classifiers
+    classifier_margin: float = 0.35  # m of the margin classifiers
 
     def __post_init__(self) -> None:
+        self._check_head()
         object.__setattr__(self, "iau_stages", tuple(int(stage) for stage in self.iau_stages))
         self._check_backbone()
         _one_of("head", self.head, HEADS)
@@ -164,6 +176,25 @@ class IAUnetOptions:
             raise ValueError(f"last_stride must be 1 or 2, got {self.last_stride}")
         if self.num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
+
+    def _check_head(self) -> None:
+        _one_of("pooling", self.pooling, POOLINGS)
+        if not self.gem_p >= 1.0:
+            raise ValueError(f"gem_p must be >= 1 (1 is the average pooling), got {self.gem_p}")
+        if self.embedding_dim < 0:
+            raise ValueError(f"embedding_dim must be >= 0 (0: no reduction), got {self.embedding_dim}")
+        check_classifier(self.classifier, self.classifier_scale, self.classifier_margin)
+        changed = (self.pooling, self.embedding_dim, self.classifier) != ("avg", 0, "linear")
+        if self.head == "pcb" and changed:
+            raise ValueError(
+                "pooling, embedding_dim and classifier configure the BN-neck head; PCB (head='pcb') has its own "
+                f"stripe pooling and classifiers, got pooling={self.pooling!r}, embedding_dim={self.embedding_dim}, "
+                f"classifier={self.classifier!r}"
+            )
+
+    def classifier_settings(self) -> dict[str, Any]:
+        """The keywords of ``make_identity_classifier`` that these options fix (kind, scale, margin)."""
+        return dict(kind=self.classifier, scale=self.classifier_scale, margin=self.classifier_margin)
 
     def _check_backbone(self) -> None:
         if self.use_timm_backbone:
@@ -244,6 +275,8 @@ class IAUnetOptions:
         """Size of the retrieval embedding: the backbone's last channels, or PCB's 6 x 256 stripe features."""
         if self.head == "pcb":
             return PCBHead.embedding_size()
+        if self.embedding_dim:
+            return self.embedding_dim
         if self.use_timm_backbone:
             return timm_backbone_channels(self.backbone, self.in_chans)
         if self.backbone == "googlenet":

@@ -7,6 +7,9 @@ import math
 import torch
 from torch import nn
 
+from .margin_classifiers import CosineClassifier
+from .pooling import GlobalPool
+
 
 def mark_zero_init(norm: nn.Module) -> nn.Module:
     """Flag a residual-branch norm whose gamma and beta start at zero, so the block starts as the identity."""
@@ -45,6 +48,10 @@ def init_module_weights(module: nn.Module, init=nn.init) -> None:
     elif isinstance(module, nn.InstanceNorm2d) and module.affine:  # IBN-a's instance-normalised half
         init.ones_(module.weight)
         init.zeros_(module.bias)
+    elif isinstance(module, CosineClassifier):
+        module.reset_parameters(init)
+    elif isinstance(module, GlobalPool) and module.learnable_p:
+        init.constant_(module.p, module.gem_p)
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         if getattr(module, "zero_init_residual", False):
             init.zeros_(module.weight)

@@ -14,20 +14,36 @@ options given on the command line are compared with the run's, then applied or r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import typing
 from collections.abc import Sequence
 
 import yaml
 
+from ..model import IAUnetOptions
 from ..overrides import override_pairs
 from .advice import stop_advice
 from .classification import trainer_for
+from .config import TrainingConfig
 from .divergence import NonFiniteLossError
 from .recipes import available_recipes, load_config
 from .resume import resumed_config
 
 USAGE_ERROR = 2
 DEFAULT_RECIPE = "market1501"
+
+
+def field_listing() -> str:
+    """Every ``--section.field`` of a recipe, section by section (``model`` with every architecture keyword)."""
+    hints, sections = typing.get_type_hints(TrainingConfig), []
+    for name, cls in hints.items():
+        if dataclasses.is_dataclass(cls):
+            fields = [f.name for f in dataclasses.fields(cls) if f.name != "options"]
+            if name == "model":
+                fields += [*IAUnetOptions.keywords(), "drop_rate", "global_pool"]
+            sections.append(f"{name}: {', '.join(fields)}")
+    return "; ".join(sections)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"recipes: {', '.join(available_recipes())}. Common overrides: --data-dir PATH, --output-dir PATH, "
             "--mixed-precision {no,bf16,fp16}, --epochs N, --optimizer.lr X, --model.iau_stages '[2]', "
-            "--model.pretrained_file FILE; see --print-config for every field (FIELD spelled as in the docs and recipes)."
+            "--model.pretrained_file FILE; see --print-config for every field (FIELD spelled as in the docs and recipes). "
+            f"Every --section.field: {field_listing()}; data also takes the dataset builder's options."
         ),
     )
     parser.add_argument(

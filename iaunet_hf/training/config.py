@@ -19,10 +19,11 @@ from ..model import IAUnetOptions
 from ..model.options import check_global_pool
 from ..precision import PRECISIONS
 from ..timm_models import ARCHITECTURE_OPTIONS, architecture_options
+from .optimization import OPTIMIZERS
+from .schedules import SCHEDULES
 
 RECIPE_VERSION = 1
 TASKS = ("reid", "classification")
-OPTIMIZERS = ("adam", "sgd")
 NON_FINITE_ACTIONS = ("stop", "skip")
 
 
@@ -57,6 +58,10 @@ class DataConfig:
     clip_length: int = 4  # video: frames per training clip
     clip_stride: int = 8  # video: frame stride of the training clip
     random_erasing: float = 0.5
+    padding: int = 0  # > 0: zero-pad by this many pixels, then random-crop back (BoT: 10)
+    autoaugment: float = 0.0  # probability of torchvision's AutoAugment ImageNet policy (SBS: 0.1)
+    color_jitter: float = 0.0  # probability of colour jitter (brightness, contrast, saturation 0.15, hue 0.1)
+    random_patch: float = 0.0  # probability of pasting a patch of another image of the batch (Zhou et al.)
     use_part_masks: bool = True
     num_workers: int = 0
     eval_batch_size: int = 128
@@ -74,18 +79,31 @@ class DataConfig:
 
 @dataclass
 class OptimizerConfig:
-    name: str = "adam"
+    """Adam, AdamW or SGD with momentum; per-group settings as fast-reid's (``optimization.parameter_groups``)."""
+
+    name: str = "adam"  # "adam", "adamw" or "sgd"
     lr: float = 3.5e-4
     weight_decay: float = 5e-4
     momentum: float = 0.9  # SGD only
+    bias_lr_factor: float = 1.0  # biases train at lr x this
+    head_lr_factor: float = 1.0  # the head (pooling, reduction, BN neck, classifier) trains at lr x this
+    weight_decay_norm: float | None = None  # norm layers' weight decay (null: weight_decay)
+    weight_decay_bias: float | None = None  # biases' weight decay (null: weight_decay)
 
 
 @dataclass
 class SchedulerConfig:
-    """Step decay, stepped once at the end of every epoch: x``gamma`` at each milestone epoch."""
+    """Step decay x``gamma`` at each milestone epoch, stepped once per epoch (the paper's); with a warm-up, a cosine
+    or ``per_iteration``, the schedule is evaluated after every optimizer step (``schedules.WarmupDecayLR``)."""
 
     milestones: list[int] = field(default_factory=lambda: [20, 40])
     gamma: float = 0.1
+    name: str = "multistep"  # or "cosine"
+    warmup_iterations: int = 0  # linear warm-up over this many optimizer steps
+    warmup_factor: float = 0.1  # the warm-up starts at lr x this
+    per_iteration: bool = False  # decay at fractional epochs (every step) rather than at whole epochs
+    delay_epochs: int = 0  # cosine: constant lr for this many epochs first (SBS: 30)
+    min_lr: float = 0.0  # cosine: the lr it ends at (SBS: 7e-7)
 
 
 @dataclass
@@ -96,6 +114,9 @@ class TrainConfig:
     mixed_precision: str = "fp32"
     gradient_accumulation_steps: int = 1
     max_grad_norm: float | None = None  # clip the gradient norm when set
+    freeze_backbone_iterations: int = (
+        0  # train only the new layers (head, IAU blocks) for this many steps (SBS)
+    )
     channels_last: bool = False
     compile: bool = False  # torch.compile the model
     sync_batchnorm: bool = False  # multi-GPU: convert BatchNorm to SyncBatchNorm
@@ -161,6 +182,7 @@ class TrainingConfig:
             (self.task in TASKS, "task", self.task, f"one of {TASKS}"),
             (self.optimizer.name in OPTIMIZERS, "optimizer.name", self.optimizer.name, f"one of {OPTIMIZERS}"),
             (self.optimizer.lr > 0, "optimizer.lr", self.optimizer.lr, "a positive learning rate"),
+            *optimization_checks(self.optimizer, self.scheduler, train, data),
             (train.mixed_precision in PRECISIONS, "train.mixed_precision", train.mixed_precision,
              f"one of {list(PRECISIONS)} (accelerate's 'no' means 'fp32')"),
             (train.non_finite_loss in NON_FINITE_ACTIONS, "train.non_finite_loss", train.non_finite_loss,
@@ -200,6 +222,39 @@ class TrainingConfig:
             )
         check_model_options(self.model)
         check_data_options(data)
+
+
+def optimization_checks(
+    optimizer: OptimizerConfig, scheduler: SchedulerConfig, train: TrainConfig, data: DataConfig
+) -> list[tuple[bool, str, Any, str]]:
+    """(ok, field, value, expected) of the optimizer, schedule, freeze and augmentation settings."""
+    decays = [
+        ("optimizer.weight_decay_norm", optimizer.weight_decay_norm),
+        ("optimizer.weight_decay_bias", optimizer.weight_decay_bias),
+    ]
+    probabilities = [
+        (f"data.{name}", getattr(data, name))
+        for name in ("random_erasing", "autoaugment", "color_jitter", "random_patch")
+    ]
+    return [
+        (optimizer.weight_decay >= 0, "optimizer.weight_decay", optimizer.weight_decay, ">= 0"),
+        (optimizer.bias_lr_factor > 0, "optimizer.bias_lr_factor", optimizer.bias_lr_factor, "> 0"),
+        (optimizer.head_lr_factor > 0, "optimizer.head_lr_factor", optimizer.head_lr_factor, "> 0"),
+        *[(value is None or value >= 0, name, value, "null or >= 0") for name, value in decays],
+        (scheduler.name in SCHEDULES, "scheduler.name", scheduler.name, f"one of {SCHEDULES}"),
+        (0 < scheduler.gamma <= 1, "scheduler.gamma", scheduler.gamma, "in (0, 1]"),
+        (scheduler.warmup_iterations >= 0, "scheduler.warmup_iterations", scheduler.warmup_iterations, ">= 0"),
+        (0 < scheduler.warmup_factor <= 1, "scheduler.warmup_factor", scheduler.warmup_factor, "in (0, 1]"),
+        (0 <= scheduler.delay_epochs < train.epochs, "scheduler.delay_epochs", scheduler.delay_epochs,
+         f"in [0, train.epochs = {train.epochs})"),
+        (scheduler.min_lr >= 0, "scheduler.min_lr", scheduler.min_lr, ">= 0"),
+        (train.freeze_backbone_iterations >= 0, "train.freeze_backbone_iterations",
+         train.freeze_backbone_iterations, ">= 0 (and fewer than the run's optimizer steps)"),
+        (train.max_grad_norm is None or train.max_grad_norm > 0, "train.max_grad_norm", train.max_grad_norm,
+         "null or > 0"),
+        (data.padding >= 0, "data.padding", data.padding, ">= 0"),
+        *[(0 <= value <= 1, name, value, "a probability in [0, 1]") for name, value in probabilities],
+    ]  # fmt: skip
 
 
 OPEN_SECTIONS = ("model", "data")  # sections whose undeclared keys go to ``options``

@@ -2,7 +2,8 @@
 
 A base recipe (``recipes/<name>.yaml``) is a whole run. An ablation recipe (``recipes/ablations/<name>.yaml``)
 holds ``base: <recipe>``, ``paper_row: "<Table ...>"`` and only the sections it changes, merged key by key over
-the base. Values are typed by YAML, then checked against the dataclass field they land in (a command-line value
+the base. The strong baselines (``recipes/baselines/``: BoT, AGW, SBS, SBS + IAU) are recipes of either shape,
+kept apart so that each dataset's card facts stay those of its paper recipe. Values are typed by YAML, then checked against the dataclass field they land in (a command-line value
 is read as YAML too, except where the field wants a string and YAML would make it something else, e.g. ``no``).
 """
 
@@ -21,20 +22,20 @@ from .config import OPEN_SECTIONS, RECIPE_VERSION, TrainingConfig, builder_optio
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 ABLATIONS_DIR = RECIPES_DIR / "ablations"
+BASELINES_DIR = RECIPES_DIR / "baselines"
+RECIPE_DIRS = (RECIPES_DIR, ABLATIONS_DIR, BASELINES_DIR)
 
 
 def available_recipes() -> list[str]:
-    """Names of the recipes shipped with the package: base recipes, then ablation recipes."""
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")) + sorted(
-        p.stem for p in ABLATIONS_DIR.glob("*.yaml")
-    )
+    """Names of the recipes shipped with the package: base recipes, ablation recipes, then strong baselines."""
+    return [name for folder in RECIPE_DIRS for name in sorted(p.stem for p in folder.glob("*.yaml"))]
 
 
 def find_recipe(name_or_path: str | Path) -> Path:
     """The file of a shipped recipe name (base or ablation) or of a YAML path."""
     path = Path(name_or_path)
     if not path.suffix:
-        for candidate in (RECIPES_DIR / f"{name_or_path}.yaml", ABLATIONS_DIR / f"{name_or_path}.yaml"):
+        for candidate in (folder / f"{name_or_path}.yaml" for folder in RECIPE_DIRS):
             if candidate.is_file():
                 return candidate
         raise ValueError(

@@ -11,9 +11,7 @@ takes effect: the optimizer's hyper-parameters and the scheduler are set from th
 
 from __future__ import annotations
 
-import bisect
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,9 @@ import torch
 
 from .checkpoints import CHECKPOINTS_DIR, read_run_config, resolve_resume
 from .config import CheckpointConfig, TrainingConfig
+from .optimization import apply_weight_decay
 from .recipes import apply_overrides, config_from_dict, fit_workers_to_machine, read_recipe, resolve_key
+from .schedules import apply_schedule_settings
 
 # Dotted prefixes of the fields a resume cannot change; a prefix ending in "." covers a whole section.
 UNSAFE_ON_RESUME = (
@@ -34,6 +34,15 @@ UNSAFE_ON_RESUME = (
     "data.options",
     "data.mask_dir",  # the part masks define the part loss the run trains with
     "train.mixed_precision",
+    # the optimizer's parameter groups, the scheduler's kind and the center loss's prepared centers are state
+    "optimizer.bias_lr_factor",
+    "optimizer.head_lr_factor",
+    "optimizer.weight_decay_norm",
+    "optimizer.weight_decay_bias",
+    "scheduler.name",
+    "scheduler.warmup_iterations",
+    "scheduler.per_iteration",
+    "loss.center_weight",
 )
 # Path fields compared as the folders they name (absolute, symlinks resolved), not as typed.
 PATH_FIELDS = ("data.data_dir", "data.cache_dir", "data.mask_dir")
@@ -95,24 +104,14 @@ def check_resume_changes(changes: dict[str, tuple[Any, Any]], checkpoint: Any) -
 
 
 def apply_optimizer_settings(optimizer: torch.optim.Optimizer, scheduler: Any, config: Any) -> None:
-    """Set lr, weight decay, momentum and the step schedule from ``config`` on a loaded optimizer/scheduler.
+    """Set lr, weight decay, momentum and the schedule from ``config`` on a loaded optimizer/scheduler.
 
     ``load_state`` restores the checkpoint's hyper-parameters; a resume with ``--optimizer.lr`` must train with
-    the new one. The lr becomes ``lr x gamma ** (milestones passed)`` at the scheduler's current epoch.
+    the new one. Each group's lr becomes ``lr x its lr_factor x the schedule's factor`` at the scheduler's current
+    step (``schedules.apply_schedule_settings``), its weight decay that of its kind (``optimization``).
     """
-    opt, schedule = config.optimizer, config.scheduler
-    scheduler = getattr(scheduler, "scheduler", scheduler)  # accelerate's AcceleratedScheduler wraps it
-    scheduler.milestones = Counter(schedule.milestones)
-    scheduler.gamma = schedule.gamma
-    scheduler.base_lrs = [opt.lr for _ in optimizer.param_groups]
-    decays = bisect.bisect_right(sorted(schedule.milestones), scheduler.last_epoch)
-    for group in optimizer.param_groups:
-        group["initial_lr"] = opt.lr
-        group["lr"] = opt.lr * schedule.gamma**decays
-        group["weight_decay"] = opt.weight_decay
-        if "momentum" in group:
-            group["momentum"] = opt.momentum
-    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+    apply_schedule_settings(optimizer, scheduler, config)
+    apply_weight_decay(optimizer, config.optimizer)
 
 
 # --- the configuration of a resumed run --------------------------------------------------------------------

@@ -1,14 +1,13 @@
 """The reID training loop on ``accelerate``: one code path for CPU, one or many GPUs, many nodes, fp32/bf16/fp16.
 
 ``Trainer`` builds what a recipe describes through overridable ``build_*`` hooks (as fast-reid's
-``DefaultTrainer``) and runs it: P x K batches -> IAUnet -> CE + triplet + part loss -> optimizer, the learning
-rate stepped once per epoch, evaluation and checkpoints every few epochs, the final model saved in the
-transformers format. Other tasks subclass it (``classification.ClassificationTrainer``).
+``DefaultTrainer``) and runs it: P x K batches -> IAUnet -> the recipe's losses -> optimizer, the learning rate
+stepped per epoch or per step (``step_hooks``), evaluation and checkpoints every few epochs, the final model saved
+in the transformers format. Other tasks subclass it (``classification.ClassificationTrainer``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -30,6 +29,7 @@ from .imagenet_init import has_part_attention
 from .model_folder import save_model_folder
 from .recipes import save_config
 from .run_log import LossMeter, RunLog, flat_hparams
+from .step_hooks import StepHooks
 from .summary import RunFacts, TrainingResult, record_epoch, training_summary
 from .trainer_setup import MODEL_DIR, TrainerSetup
 
@@ -37,7 +37,7 @@ BEST_MODEL_DIR = "best_model"
 __all__ = ["BEST_MODEL_DIR", "MODEL_DIR", "NonFiniteLossError", "Trainer", "TrainingResult"]
 
 
-class Trainer(TrainerSetup):
+class Trainer(TrainerSetup, StepHooks):
     """Builds everything a recipe describes (accelerator, data, model, optimizer) and runs it with ``train()``.
 
     ``dataset_dict`` may be given directly (tests, the demo); otherwise ``build_datasets`` loads it with
@@ -83,9 +83,7 @@ class Trainer(TrainerSetup):
         self.part_masks_used = masks_given and has_part_attention(model)  # e.g. not for CIAU only
         self.warn_missing_part_masks(model, self.train_dataset)
         optimizer = self.build_optimizer(model)
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=config.scheduler.milestones, gamma=config.scheduler.gamma
-        )
+        scheduler = self.build_step_hooks(model, optimizer, len(self.batch_sampler), self.num_classes)
         self.model, self.optimizer, self.train_loader, self.scheduler = self.accelerator.prepare(
             model, optimizer, loader, scheduler
         )
@@ -118,22 +116,25 @@ class Trainer(TrainerSetup):
         """
         accelerator, train = self.accelerator, self.config.train
         with accelerator.accumulate(self.model):
-            outputs = self.model(**self.model_inputs(batch))
+            self.freeze.before_forward(self.progress.global_step, self.model.training)
+            loss, components = self.step_loss(self.model(**self.model_inputs(batch)), batch["label"])
             # The one per-step host sync, as GradScaler's inf check: every process must take the same branch.
-            if not bool(accelerator.gather(torch.isfinite(outputs.loss.detach()).reshape(1)).all()):
+            if not bool(accelerator.gather(torch.isfinite(loss.detach()).reshape(1)).all()):
                 self.optimizer.zero_grad()
                 if train.non_finite_loss == "skip":
                     return None
                 raise NonFiniteLossError(
-                    f"non-finite loss ({outputs.loss.item()}) at step {self.progress.global_step + 1}",
+                    f"non-finite loss ({loss.item()}) at step {self.progress.global_step + 1}",
                     self.last_good_checkpoint(),
                 )
-            accelerator.backward(outputs.loss)
+            accelerator.backward(loss)
+            self.before_optimizer_step()
             if accelerator.sync_gradients and train.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(self.model.parameters(), train.max_grad_norm)
             self.optimizer.step()
+            self.after_optimizer_step()
             self.optimizer.zero_grad()
-        return {"loss": outputs.loss, **(outputs.loss_components or {})}
+        return {"loss": loss, **components}
 
     def train_one_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the batches; returns the epoch's mean losses and throughput."""
@@ -158,6 +159,7 @@ class Trainer(TrainerSetup):
             num_images += batch["pixel_values"].shape[0] * accelerator.num_processes
             if accelerator.sync_gradients:
                 self.progress.global_step += 1
+                self.advance_schedule(end_of_epoch=False)
                 if self.progress.global_step % train.log_every == 0:
                     images_per_second = num_images / max(time.perf_counter() - start, 1e-9)
                     row = {f"train/{k}": v for k, v in interval.mean(accelerator).items()}
@@ -204,7 +206,7 @@ class Trainer(TrainerSetup):
         history, start = [], time.perf_counter()
         for epoch in range(self.progress.epochs_done, config.train.epochs):
             summary = self.train_one_epoch(epoch)
-            self.scheduler.step()  # the recipe's schedule counts epochs
+            self.advance_schedule(end_of_epoch=True)
             self.progress.epochs_done = epoch_number = epoch + 1
             record_epoch(self.progress.epoch_segments, epoch_number, self.run_facts.epoch_facts())
             last_epoch = epoch_number == config.train.epochs
@@ -308,11 +310,3 @@ class Trainer(TrainerSetup):
         return save_model_folder(
             self.accelerator, model, Path(folder), summary, entries, (data.height, data.width)
         )
-
-    def loss_settings(self, part_loss: bool | None = None) -> dict[str, Any]:
-        """The loss fields as this run uses them: no part loss without part masks (``part_loss``: whether the
-        part loss trains; default: as this run found, ``part_masks_used``)."""
-        settings = dataclasses.asdict(self.config.loss)
-        if not (self.part_masks_used if part_loss is None else part_loss):
-            settings["part_loss_weight"] = 0.0
-        return settings

@@ -4,6 +4,7 @@ check that runs before any of them writes a file. Subclasses override single hoo
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from .checkpoints import (
 from .config import model_options
 from .evaluation import flat_metrics
 from .imagenet_init import has_part_attention, load_imagenet_backbone
+from .optimization import build_optimizer
 from .resume import apply_optimizer_settings, check_resume_changes, config_changes
 from .run_log import tensorboard_available
 from .summary import TrainingResult
@@ -56,6 +58,7 @@ class TrainerSetup:
     label_column: str
     eval_splits: tuple[str, ...]
     pad_crop: int
+    part_masks_used: bool
     resume_from: Path | None
     resume_changes: dict[str, tuple[Any, Any]]
     progress: TrainingProgress
@@ -209,7 +212,9 @@ class TrainerSetup:
         train = lazy_frame_decoding(train)
         train.set_transform(
             build_train_transform(data.height, data.width, erasing_prob=data.random_erasing,
-                                  clip_length=data.clip_length, clip_stride=data.clip_stride, pad_crop=self.pad_crop)
+                                  clip_length=data.clip_length, clip_stride=data.clip_stride,
+                                  pad_crop=data.padding or self.pad_crop, autoaugment_prob=data.autoaugment,
+                                  color_jitter_prob=data.color_jitter, random_patch_prob=data.random_patch)
         )  # fmt: skip
         return train, labels
 
@@ -274,9 +279,13 @@ class TrainerSetup:
         return model
 
     def build_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
-        opt = self.config.optimizer
-        if opt.name == "sgd":
-            return torch.optim.SGD(
-                model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay
-            )
-        return torch.optim.Adam(model.parameters(), lr=opt.lr, weight_decay=opt.weight_decay)
+        """The recipe's optimizer over the model's parameters, grouped as ``optimization.parameter_groups`` says."""
+        return build_optimizer(model, self.config.optimizer)
+
+    def loss_settings(self, part_loss: bool | None = None) -> dict[str, Any]:
+        """The loss fields as this run uses them: no part loss without part masks (``part_loss``: whether the
+        part loss trains; default: as this run found, ``part_masks_used``)."""
+        settings = dataclasses.asdict(self.config.loss)
+        if not (self.part_masks_used if part_loss is None else part_loss):
+            settings["part_loss_weight"] = 0.0
+        return settings

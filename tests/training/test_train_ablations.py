@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from iaunet_hf.data import load_reid_dataset
-from iaunet_hf.training import Trainer, available_recipes, load_config
+from iaunet_hf.training import Trainer, load_config
+from iaunet_hf.training.recipes import ABLATIONS_DIR
 
 ROWS = [
     name
-    for name in available_recipes()
+    for name in sorted(p.stem for p in ABLATIONS_DIR.glob("*.yaml"))
     if (config := load_config(name)).base in ("market1501", "mars")
     and config.paper_row.startswith(("Table VII:", "Table VIII:", "Table X:"))
     and config.model.architecture in ("iaunet_resnet50", "iaunet_resnet50_video")

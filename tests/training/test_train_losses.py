@@ -112,13 +112,17 @@ def test_loss_config_is_the_one_set_of_defaults():
     from iaunet_hf import IAUnetConfig
 
     defaults = ReIDLossConfig()
-    assert defaults.to_dict() == dict(
+    paper = dict(
         label_smoothing=0.1,
         triplet_margin=0.3,
         triplet_distance="cosine",
         triplet_weight=1.0,
         part_loss_weight=0.5,
     )
+    # the strong baselines' terms (issue 22) are off or neutral by default: the loss is the paper's
+    neutral = dict(cross_entropy_weight=1.0, triplet_mining="hard", triplet_soft_margin=False,
+                   circle_weight=0.0, center_weight=0.0)  # fmt: skip
+    assert {key: defaults.to_dict()[key] for key in (*paper, *neutral)} == {**paper, **neutral}
     assert ReIDLoss().config == defaults
     assert IAUnetConfig().loss_config() == defaults
     assert ReIDLoss(ReIDLossConfig(triplet_weight=0.0)).triplet_weight == 0.0
