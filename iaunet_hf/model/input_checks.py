@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+from .attention_ops import is_tracing
 
 
 def check_pixel_values(x: torch.Tensor, in_chans: int) -> None:
@@ -27,3 +31,13 @@ def check_pixel_values(x: torch.Tensor, in_chans: int) -> None:
         raise ValueError(f"IAUnet needs H and W divisible by 16, got {height}x{width}")
     if x.dim() == 5 and x.shape[1] == 0:
         raise ValueError(f"IAUnet got a clip of 0 frames (shape {tuple(x.shape)}); expected T >= 1 frames")
+
+
+def flatten_clips(x: torch.Tensor, check: Callable[[torch.Tensor], None]) -> tuple[torch.Tensor, int]:
+    """Check ``x`` (eagerly, never under tracing), then (B[, T], C, H, W) -> (B*T, C, H, W) and T.
+
+    Written without Python control flow on shapes so that torch.fx can trace it.
+    """
+    if not is_tracing():
+        check(x)
+    return x.flatten(0, -4), x.shape[1:-3].numel()

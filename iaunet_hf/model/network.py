@@ -14,18 +14,17 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from timm.models._features import feature_take_indices
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers.modeling_layers import GradientCheckpointingLayer
 
-from .attention_ops import is_tracing
 from .backbones import PCBHead, StripeClassifier
 from .backbones.build import block_key, build_backbone, group_matcher
 from .comparison_blocks import ComparisonBlock
+from .feature_taps import prune_after, take_intermediates
 from .head import IAUnetOutput, make_embedding_reduction, make_identity_classifier
 from .iau_block import IAUBlock
-from .input_checks import check_pixel_values
+from .input_checks import check_pixel_values, flatten_clips
 from .options import IAUnetOptions, check_global_pool
 from .pooling import GlobalPool
 from .weight_init import init_module_weights
@@ -175,13 +174,7 @@ class IAUnet(nn.Module):
         check_pixel_values(x, self.in_chans)
 
     def _flatten_clips(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Validate (eagerly), then (B[, T], C, H, W) -> (B*T, C, H, W) and T, without branching on the rank.
-
-        Written without Python control flow on shapes so that torch.fx can trace it (checks are skipped there).
-        """
-        if not is_tracing():
-            self.check_input(x)
-        return x.flatten(0, -4), x.shape[1:-3].numel()
+        return flatten_clips(x, self.check_input)
 
     def _run_stages(
         self, x: torch.Tensor, num_frames: int, return_relations: bool = False, last_stage: int = 4
@@ -305,34 +298,11 @@ class IAUnet(nn.Module):
         intermediates_only: bool = False,
     ):
         """timm's intermediate-feature API: stem and stage outputs (after their IAU blocks), (B*T, C, h, w)."""
-        if output_fmt != "NCHW":
-            raise ValueError(f"IAUnet intermediates are NCHW only, got output_fmt={output_fmt!r}")
-        take_indices, max_index = feature_take_indices(5, indices)
-        flat, num_frames = self._flatten_clips(x)
-        final, taps, _, _ = self._run_stages(flat, num_frames, last_stage=max_index if stop_early else 4)
-        intermediates = [taps[index] for index in take_indices]
-        if intermediates_only:
-            return intermediates
-        return final, intermediates
+        final, intermediates = take_intermediates(self, x, indices, stop_early, output_fmt)
+        return intermediates if intermediates_only else (final, intermediates)
 
     def prune_intermediate_layers(
         self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
     ) -> list[int]:
         """Drop stages (and their IAU blocks) past the last requested tap, as timm's features_only expects."""
-        take_indices, max_index = feature_take_indices(5, indices)
-        for names in self.layout.stages[max_index:]:
-            for name in names:
-                self.set_submodule(name, nn.Sequential())
-            if block_key(names[-1]) in self.iau:
-                del self.iau[block_key(names[-1])]
-        if max_index < 4:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or max_index < 4:
-            # timm's contract: the pruned head (here the BN neck or PCB, and the classifier) is gone, and forward
-            # returns the last kept feature map
-            if self.head == "pcb":
-                self.pcb = nn.Identity()
-            else:
-                self.bnneck = self.reduction = nn.Identity()
-            self.reset_classifier(0, "")
-        return take_indices
+        return prune_after(self, indices, prune_head)

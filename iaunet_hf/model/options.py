@@ -17,28 +17,32 @@ from typing import Any
 from .backbones import RESNET_LAYOUTS, PCBHead, googlenet_layout, resnet_layout
 from .backbones.resnet import IMAGENET_BASE_CHANNELS
 from .backbones.timm_backbone import timm_backbone_channels
+from .block_options import (
+    CHANNEL_AFFINITIES,
+    COMPARISON_MODULE_NAMES,
+    IAU_ARRANGEMENTS,
+    IAU_MODULE_NAMES,
+    PART_AFFINITIES,
+    PART_DIVISIONS,
+    STIAU_CONTEXTS,
+    IAUBlockOptions,
+    check_comparison_modules,
+    is_comparison,
+    one_of,
+)
 from .margin_classifiers import check_classifier
 from .pooling import POOLINGS
 
-IAU_MODULE_NAMES = ("ciau", "stiau")
-COMPARISON_MODULE_NAMES = ("nl", "se", "sia", "cia")
-IAU_ARRANGEMENTS = ("sequential", "parallel")
-# The context a STIAU part node gathers: every part of every frame, the parts of its own frame, or its own part in
-# the other frames. ("Relations" are only the maps the blocks return.)
-STIAU_CONTEXTS = ("both", "spatial", "temporal")
-PART_DIVISIONS = ("attention", "patches")
-# How a relation map's entries are scored (paper Table IX): CIAU's Gram "dot" or "l2", STIAU's "subnet" or "l2".
-CHANNEL_AFFINITIES = ("dot", "l2")
-PART_AFFINITIES = ("subnet", "l2")
 # "avg": average over space and time; "": timm's idiom for no pooling (forward returns the last feature map).
 GLOBAL_POOLS = ("avg", "")
 BACKBONES = ("resnet", "googlenet")
 HEADS = ("bnneck", "pcb")
-
-
-def _one_of(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+# the block's options and choices are defined in block_options.py and re-exported here
+__all__ = [
+    "BACKBONES", "CHANNEL_AFFINITIES", "COMPARISON_MODULE_NAMES", "GLOBAL_POOLS", "HEADS", "IAU_ARRANGEMENTS",
+    "IAU_MODULE_NAMES", "PART_AFFINITIES", "PART_DIVISIONS", "STIAU_CONTEXTS", "IAUBlockOptions", "IAUnetOptions",
+    "check_comparison_modules", "check_global_pool", "is_comparison",
+]  # fmt: skip
 
 
 def check_global_pool(global_pool: str) -> None:
@@ -48,81 +52,6 @@ def check_global_pool(global_pool: str) -> None:
             f"global_pool must be one of {GLOBAL_POOLS} (average over space and time, or '' for the unpooled "
             f"feature map), got {global_pool!r}"
         )
-
-
-def check_comparison_modules(modules: tuple[str, ...] | list[str]) -> None:
-    """Raise a ValueError unless ``modules`` is an ordered, repeat-free choice of comparison blocks."""
-    modules = tuple(modules)
-    unknown = [name for name in modules if name not in COMPARISON_MODULE_NAMES]
-    if not modules or unknown or len(set(modules)) != len(modules):
-        raise ValueError(
-            f"comparison modules must be a non-empty ordered subset of {COMPARISON_MODULE_NAMES} without "
-            f"repeats, got {modules!r}"
-        )
-    if "nl" in modules and "sia" in modules:
-        raise ValueError(f"'nl' and 'sia' both relate positions; use one of them, got {modules!r}")
-
-
-def is_comparison(modules: tuple[str, ...]) -> bool:
-    """True when the block after a stage is one of the paper's comparison blocks rather than an IAU block."""
-    return bool(modules) and all(name in COMPARISON_MODULE_NAMES for name in modules)
-
-
-@dataclass(frozen=True)
-class IAUBlockOptions:
-    """The block placed after each chosen stage: CIAU/STIAU (or comparison blocks) and how they relate."""
-
-    modules: tuple[str, ...] = field(default=IAU_MODULE_NAMES, metadata={"keyword": "iau_modules"})
-    arrangement: str = field(default="sequential", metadata={"keyword": "iau_arrangement"})
-    # STIAU's node pairs: "both", "spatial" or "temporal" (formerly ``relations``)
-    stiau_context: str = field(default="both", metadata={"formerly": "relations"})
-    num_parts: int = 4  # body parts N
-    part_division: str = "attention"  # learned part attention, or "patches" (a fixed 2x2 grid)
-    # how CIAU's and STIAU's relation entries are scored (Table IX; formerly ``channel_relation``/``part_relation``)
-    channel_affinity: str = field(default="dot", metadata={"formerly": "channel_relation"})
-    part_affinity: str = field(default="subnet", metadata={"formerly": "part_relation"})
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "modules", tuple(self.modules))
-        if is_comparison(self.modules):
-            check_comparison_modules(self.modules)
-            if self.arrangement != "sequential":
-                raise ValueError(
-                    f"iau_arrangement={self.arrangement!r} applies to CIAU and STIAU only; comparison blocks "
-                    f"{self.modules!r} run in sequence"
-                )
-            return
-        self._check_iau()
-
-    def _check_iau(self) -> None:
-        modules = self.modules
-        if any(name in COMPARISON_MODULE_NAMES for name in modules):
-            raise ValueError(
-                f"iau_modules mixes IAU sub-modules {IAU_MODULE_NAMES} and comparison blocks "
-                f"{COMPARISON_MODULE_NAMES}; choose from one of them, got {modules!r}"
-            )
-        unknown = [name for name in modules if name not in IAU_MODULE_NAMES]
-        if not modules or unknown or len(set(modules)) != len(modules):
-            raise ValueError(
-                f"iau_modules must be a non-empty ordered subset of {IAU_MODULE_NAMES} without repeats, got "
-                f"{modules!r}"
-            )
-        _one_of("iau_arrangement", self.arrangement, IAU_ARRANGEMENTS)
-        _one_of("stiau_context", self.stiau_context, STIAU_CONTEXTS)
-        _one_of("part_division", self.part_division, PART_DIVISIONS)
-        _one_of("channel_affinity", self.channel_affinity, CHANNEL_AFFINITIES)
-        _one_of("part_affinity", self.part_affinity, PART_AFFINITIES)
-        if self.num_parts < 1:
-            raise ValueError(f"num_parts must be >= 1, got {self.num_parts}")
-        if self.part_division == "patches" and self.num_parts != 4:
-            raise ValueError(
-                "part_division='patches' splits the map into a 2x2 grid, so num_parts must be 4, got "
-                f"{self.num_parts}"
-            )
-
-    @property
-    def is_comparison(self) -> bool:
-        return is_comparison(self.modules)
 
 
 @dataclass(frozen=True)
@@ -156,7 +85,7 @@ class IAUnetOptions:
         self._check_head()
         object.__setattr__(self, "iau_stages", tuple(int(stage) for stage in self.iau_stages))
         self._check_backbone()
-        _one_of("head", self.head, HEADS)
+        one_of("head", self.head, HEADS)
         if self.backbone == "resnet" and self.depth not in RESNET_LAYOUTS:
             raise ValueError(f"depth must be one of {sorted(RESNET_LAYOUTS)}, got {self.depth}")
         if self.base_channels < 1 or (
@@ -178,7 +107,7 @@ class IAUnetOptions:
             raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
 
     def _check_head(self) -> None:
-        _one_of("pooling", self.pooling, POOLINGS)
+        one_of("pooling", self.pooling, POOLINGS)
         if not self.gem_p >= 1.0:
             raise ValueError(f"gem_p must be >= 1 (1 is the average pooling), got {self.gem_p}")
         if self.embedding_dim < 0:
