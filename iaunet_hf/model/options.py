@@ -61,9 +61,8 @@ class IAUnetOptions:
 
     depth: int = 50  # ResNet depth (unused for other backbones)
     backbone: str = "resnet"  # or "googlenet" (Table XI), or with use_timm_backbone any timm CNN's name
-    use_timm_backbone: bool = (
-        False  # transformers' field of timm-backed configs: ``backbone`` is a timm model
-    )
+    # transformers' field of timm-backed configs: ``backbone`` is a timm model
+    use_timm_backbone: bool = False
     ibn: str | None = None  # "a": IBN-Net's IBN-a in ResNet layers 1-3 (InstanceNorm in half the first norms)
     head: str = "bnneck"  # or "pcb" (Table XII)
     iau_stages: tuple[int, ...] = (2, 3)  # stages (1-4) followed by an IAU block; () is the baseline
