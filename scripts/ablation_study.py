@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 import time
 from pathlib import Path
 
+from ablation_statistics import METRICS, Variant, describe_variants, format_summary, summarise
+
 # A variant is (recipe, overrides); the first one is the reference of the paired statistics. The default study:
 # the synthetic recipe with the IAU sub-modules switched (iau_modules order is the paper's CIAU-STIAU).
-Variant = tuple[str, dict[str, object]]
 VARIANTS: dict[str, Variant] = {
     "baseline": ("synthetic", {"model.iau_stages": []}),
     "STIAU": ("synthetic", {"model.iau_stages": [2, 3], "model.iau_modules": ["stiau"]}),
@@ -65,7 +64,6 @@ PRESETS: dict[str, dict[str, object]] = {
         "gpu": (10, 40, 128, 64, 4, 6, 256, 128, 64, "iaunet_resnet18", "bf16"),
     }.items()
 }
-METRICS = ("mAP", "rank-1")
 
 
 def write_data(root: Path, seed: int, settings: dict) -> Path:
@@ -173,53 +171,6 @@ def read_runs(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def paired_t_pvalue(differences: list[float]) -> float:
-    """Two-sided paired t-test p-value (nan when fewer than two pairs or no spread)."""
-    if len(differences) < 2 or statistics.stdev(differences) == 0:
-        return math.nan
-    from scipy import stats
-
-    return float(stats.ttest_1samp(differences, 0.0).pvalue)
-
-
-def summarise(runs: list[dict], variants: dict[str, Variant] = VARIANTS) -> dict:
-    """Per-variant mean/std and the paired differences to the first variant over the seeds all finished."""
-    by_key = {(run["variant"], run["seed"]): run for run in runs}
-    seeds = sorted({seed for _, seed in by_key if all((v, seed) in by_key for v in variants)})
-    reference = next(iter(variants))
-    summary: dict = {"seeds": seeds, "reference": reference, "variants": {}}
-    for variant in variants:
-        row: dict = {}
-        for metric in METRICS:
-            values = [by_key[(variant, seed)][metric] for seed in seeds]
-            row[metric] = dict(
-                mean=statistics.fmean(values) if values else math.nan,
-                std=statistics.stdev(values) if len(values) > 1 else math.nan,
-                values=values,
-            )
-            if variant != reference:
-                differences = [v - by_key[(reference, seed)][metric] for v, seed in zip(values, seeds)]
-                row[metric]["paired"] = dict(
-                    mean=statistics.fmean(differences) if differences else math.nan,
-                    std=statistics.stdev(differences) if len(differences) > 1 else math.nan,
-                    wins=sum(d > 0 for d in differences),
-                    p_value=paired_t_pvalue(differences),
-                )
-        row["seconds"] = (
-            statistics.fmean(by_key[(variant, s)]["seconds"] for s in seeds) if seeds else math.nan
-        )
-        summary["variants"][variant] = row
-    return summary
-
-
-def describe_variants(variants: dict[str, Variant]) -> str:
-    """One line per variant: its recipe and overrides."""
-    return "\n".join(
-        f"- {name}: recipe {recipe}" + "".join(f", {key}={value}" for key, value in overrides.items())
-        for name, (recipe, overrides) in variants.items()
-    )
-
-
 def parse_variants(specs: list[list[str]]) -> dict[str, Variant]:
     """``--variant NAME RECIPE [KEY=VALUE ...]`` (values read as YAML, as the command line does) -> variants."""
     import yaml
@@ -240,34 +191,7 @@ def parse_variants(specs: list[list[str]]) -> dict[str, Variant]:
     return variants
 
 
-def format_summary(summary: dict, settings: dict, machine: str) -> str:
-    seeds = summary["seeds"]
-    lines = [
-        f"Context task, {settings['architecture']} at {settings['height']}x{settings['width']}, "
-        f"{settings['epochs']} epochs, {settings['num_train_ids']} train / {settings['num_test_ids']} test "
-        f"identities, {len(seeds)} seeds ({', '.join(map(str, seeds))}); {machine}",
-        "",
-        f"| variant | mAP (mean ± std) | rank-1 (mean ± std) | ΔmAP vs {summary['reference']} (paired) | "
-        f"Δrank-1 vs {summary['reference']} (paired) | s/run |",
-        "|---|---|---|---|---|---|",
-    ]
-
-    def paired(cell: dict) -> str:
-        if "paired" not in cell:
-            return "—"
-        p = cell["paired"]
-        return f"{p['mean']:+.2f} ± {p['std']:.2f} (wins {p['wins']}/{len(seeds)}, p={p['p_value']:.3f})"
-
-    for variant, row in summary["variants"].items():
-        mAP, rank1 = row["mAP"], row["rank-1"]
-        lines.append(
-            f"| {variant} | {mAP['mean']:.2f} ± {mAP['std']:.2f} | {rank1['mean']:.2f} ± {rank1['std']:.2f} | "
-            f"{paired(mAP)} | {paired(rank1)} | {row['seconds']:.0f} |"
-        )
-    return "\n".join(lines)
-
-
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -297,6 +221,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--json", help="also write the summary to this JSON file")
     parser.add_argument("--summary-only", action="store_true", help="print the table of the finished runs")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
 
     import torch

@@ -18,7 +18,7 @@ import argparse
 from iaunet_hf.data.loading import DATASET_NAMES
 from iaunet_hf.data.mask_generation import MASK_LAYOUTS, compute_part_masks
 from iaunet_hf.overrides import parse_overrides, typed_data_options
-from iaunet_hf.training.config import builder_option_fields
+from iaunet_hf.training.open_sections import builder_option_fields
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict]:

@@ -21,9 +21,8 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-def push_main(argv: Sequence[str] | None = None) -> int:
-    """`iaunet-push --model DIR --repo-id ORG/NAME [--private] [--dataset-results results.json]`, or
-    `iaunet-push --space ORG/NAME --model ORG/MODEL` (a Gradio Space serving the model)."""
+def build_push_parser() -> argparse.ArgumentParser:
+    """iaunet-push's arguments: a model folder to a model repository, or a Space serving a Hub model."""
     parser = argparse.ArgumentParser(
         prog="iaunet-push",
         description="Check a saved IAUnet folder, render its model card for the target repository and push both "
@@ -48,7 +47,13 @@ def push_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--license", default="apache-2.0", help="license of the weights (card metadata)")
     parser.add_argument("--commit-message", help="commit message (default: describes the checkpoint)")
     parser.add_argument("--endpoint", help="Hub endpoint (default: HF_ENDPOINT or the public Hub)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def push_main(argv: Sequence[str] | None = None) -> int:
+    """`iaunet-push --model DIR --repo-id ORG/NAME [--private] [--dataset-results results.json]`, or
+    `iaunet-push --space ORG/NAME --model ORG/MODEL` (a Gradio Space serving the model)."""
+    args = build_push_parser().parse_args(argv)
     _log_our_progress()
     from transformers.utils import logging as transformers_logging
 

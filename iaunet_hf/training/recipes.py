@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from ..overrides import RecipeLoader, coerce, parse_cli_value
-from .config import OPEN_SECTIONS, RECIPE_VERSION, TrainingConfig, builder_option_fields
+from .config import OPEN_SECTIONS, RECIPE_VERSION, TrainingConfig
+from .open_sections import builder_option_fields
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 ABLATIONS_DIR = RECIPES_DIR / "ablations"

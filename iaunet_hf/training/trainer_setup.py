@@ -30,9 +30,9 @@ from .checkpoints import (
     read_run_config,
     resolve_resume,
 )
-from .config import model_options
 from .evaluation import flat_metrics
 from .imagenet_init import has_part_attention, load_imagenet_backbone
+from .open_sections import model_options
 from .optimization import build_optimizer
 from .resume import apply_optimizer_settings, check_resume_changes, config_changes
 from .run_log import tensorboard_available

@@ -198,8 +198,9 @@ def test_help_and_docs_list_every_option():
                 assert f"`{field}`" in docs or f"`{section}.{field}`" in docs, f"{section}.{field}"
 
 
-def test_the_comparison_tool_scales_each_recipe_to_the_study(tmp_path):
+def test_the_comparison_tool_scales_each_recipe_to_the_study(tmp_path, monkeypatch):
     path = Path(__file__).parents[2] / "scripts" / "ablation_study.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # as when run as a script: its sibling modules import
     spec = importlib.util.spec_from_file_location("ablation_study", path)
     study = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(study)
