@@ -1,26 +1,9 @@
 """Deprecated path of the IAU block: ``iaunet_hf.model.iau_block`` (ops in ``attention_ops``/``weight_init``)."""
 
 from ._deprecation import warn_moved
-from .model.attention_ops import (
-    at_least_float32,
-    autocast_off,
-    channel_aggregation,
-    fused_channel_aggregation,
-    is_tracing,
-    l2_relation_logits,
-    masked_relation_softmax,
-    relation_mask,
-)
+from .model.attention_ops import *
+from .model.block_options import *
 from .model.iau_block import ChannelInteraction, IAUBlock, SpatialTemporalInteraction
-from .model.options import (
-    CHANNEL_AFFINITIES,
-    IAU_ARRANGEMENTS,
-    IAU_MODULE_NAMES,
-    PART_AFFINITIES,
-    PART_DIVISIONS,
-    STIAU_CONTEXTS,
-    IAUBlockOptions,
-)
 from .model.weight_init import init_module_weights, mark_zero_init
 
 # the names these choices had before the options were renamed

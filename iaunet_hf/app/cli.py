@@ -7,20 +7,20 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..inference import add_model_argument
 from .context import AppContext, AppSettings, default_synthetic_dir
 
 MAX_UPLOAD = "200mb"  # Gradio refuses larger uploads before they reach a view (a short video is far smaller)
 
+DESCRIPTION = (
+    "A web app (Gradio) to search a gallery, look at attention, compare two people and track people with an "
+    "IAUnet model. HF_ENDPOINT, HF_HUB_OFFLINE and GRADIO_SERVER_PORT are honoured."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="iaunet-app",
-        description="A web app (Gradio) to search a gallery, look at attention, compare two people and track "
-        "people with an IAUnet model. HF_ENDPOINT, HF_HUB_OFFLINE and GRADIO_SERVER_PORT are honoured.",
-    )
-    parser.add_argument(
-        "--model", required=True, help="save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name"
-    )
+    parser = argparse.ArgumentParser(prog="iaunet-app", description=DESCRIPTION)
+    add_model_argument(parser)
     data = parser.add_mutually_exclusive_group()
     data.add_argument("--dataset", default="synthetic", help="dataset builder name (default: synthetic)")
     data.add_argument(

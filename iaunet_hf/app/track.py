@@ -10,15 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.synthetic_video import render_synthetic_video
-from ..tracking import IAUnetEncoder
-from ..tracking.mot import (
-    clear_and_identity,
-    jittered_detections,
-    make_tracker,
-    run_tracker,
-    summarise_mot,
-    write_gif,
-)
+from ..tracking import IAUnetEncoder, mot
 from .engine import ReidEngine
 from .uploads import Video
 
@@ -50,7 +42,7 @@ def synthetic_sequence(num_frames: int, num_people: int, seed: int) -> MotSequen
     video = render_synthetic_video(num_frames, height, width, num_people, seed=seed, motion="stop-and-turn")
     rng = np.random.default_rng(seed + 1)
     detections = [
-        jittered_detections(video.ground_truth, frame, rng, DETECTION_JITTER, DETECTION_DROP)
+        mot.jittered_detections(video.ground_truth, frame, rng, DETECTION_JITTER, DETECTION_DROP)
         for frame in range(1, num_frames + 1)
     ]
     return MotSequence(Video(video.frames, video.frame_rate), detections, video.ground_truth)
@@ -86,12 +78,14 @@ def track_sequence(engine: ReidEngine, sequence: MotSequence, output_dir: Path) 
     num_frames = len(sequence.video.frames)
     runs = []
     for name in TRACKER_PAIR:
-        tracker = make_tracker(name, encoder, sequence.video.frame_rate)
-        tracks = run_tracker(tracker, sequence.video, sequence.detections)
+        tracker = mot.make_tracker(name, encoder, sequence.video.frame_rate)
+        tracks = mot.run_tracker(tracker, sequence.video, sequence.detections)
         gif = output_dir / f"{name.split()[0].replace('+', '_')}{'' if '+' in name else '_motion_only'}.gif"
-        write_gif(gif, sequence.video, tracks, frame_ms=round(1000 / sequence.video.frame_rate))
+        mot.write_gif(gif, sequence.video, tracks, frame_ms=round(1000 / sequence.video.frame_rate))
         idf1 = None
         if sequence.ground_truth is not None:
-            idf1 = summarise_mot([clear_and_identity(sequence.ground_truth, tracks, num_frames)])["IDF1"]
+            idf1 = mot.summarise_mot([mot.clear_and_identity(sequence.ground_truth, tracks, num_frames)])[
+                "IDF1"
+            ]
         runs.append(TrackRun(name, gif, idf1, len(np.unique(tracks[:, 1])) if len(tracks) else 0))
     return runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..inference import add_model_argument
 from ..precision import PRECISIONS
 
 
@@ -22,9 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_model_and_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     """The model, the datasets and the evaluation protocol."""
-    parser.add_argument(
-        "--model", required=True, help="save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name"
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--dataset",
         required=True,

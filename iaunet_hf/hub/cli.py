@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ..inference import add_model_argument
 from .push import push_model_folder
 from .space import push_space
 
@@ -28,9 +29,8 @@ def build_push_parser() -> argparse.ArgumentParser:
         description="Check a saved IAUnet folder, render its model card for the target repository and push both "
         "to the Hub in one commit. HF_TOKEN and HF_ENDPOINT are honoured.",
     )
-    parser.add_argument(
-        "--model",
-        required=True,
+    add_model_argument(
+        parser,
         help="folder written by save_pretrained (+ the image processor); with --space, the model's Hub id",
     )
     target = parser.add_mutually_exclusive_group(required=True)

@@ -6,7 +6,7 @@ model is read, preprocessed and embedded one way everywhere. It imports only the
 
 from .embedding import EmbeddingModel, embed, model_input_config
 from .exports import open_export
-from .loading import load_embedding_model, load_model_and_processor, load_reid_model
+from .loading import add_model_argument, load_embedding_model, load_model_and_processor, load_reid_model
 from .model_folder import (
     CONFIG_FILE,
     EVAL_SPLIT_FILE,
@@ -24,6 +24,7 @@ from .runtimes import OnnxRuntime, OpenVINORuntime, ProgramRuntime, TorchRuntime
 from .sidecar import INPUT_NAME, OUTPUT_NAME, SIDECAR_NAME, read_sidecar, sidecar_path, write_sidecar
 
 __all__ = [
+    "add_model_argument",
     "CONFIG_FILE",
     "INPUT_NAME",
     "MODEL_FILES",

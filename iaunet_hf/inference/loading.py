@@ -6,6 +6,7 @@ Evaluation, export and the tracker encoder all load through here, so loading is 
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,15 @@ from .preprocessing import load_image_processor
 
 if TYPE_CHECKING:
     from ..configuration_iaunet import IAUnetConfig
+
+
+# What ``load_reid_model`` accepts, as every command's --model help says it.
+MODEL_SOURCES = "save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name"
+
+
+def add_model_argument(parser: argparse.ArgumentParser, help: str = MODEL_SOURCES) -> None:
+    """The required ``--model`` option of a command that loads a model through ``load_reid_model``."""
+    parser.add_argument("--model", required=True, help=help)
 
 
 def load_reid_model(spec: str) -> nn.Module:

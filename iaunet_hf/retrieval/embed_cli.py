@@ -17,23 +17,18 @@ from pathlib import Path
 
 from accelerate import Accelerator
 
+from ..inference import add_model_argument
 from .encoding import embedded_batches, load_encoder
 from .gallery import INDEX_KINDS
 from .parquet_export import write_parquet_shards
 from .sources import Item, dataset_items, folder_items, mot_items
-from .uri import backend_of, open_gallery
+from .uri import add_gallery_argument, backend_of, open_gallery
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iaunet-embed", description=__doc__.splitlines()[0].strip("`"))
-    parser.add_argument(
-        "--model", required=True, help="save_pretrained folder, Hub id, local-dir:/hf-hub: or timm name"
-    )
-    parser.add_argument(
-        "--gallery",
-        required=True,
-        help="gallery URI: FOLDER (LanceDB), memory://FOLDER, FILE.db, http://host:19530",
-    )
+    add_model_argument(parser)
+    add_gallery_argument(parser)
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--dataset", help="a reID dataset name (with --data-dir and --split)")
     what.add_argument("--images", type=Path, help="a folder of images (searched recursively)")

@@ -20,17 +20,13 @@ from .encoding import embedded_batches, load_encoder
 from .filters import parse_where
 from .gallery import SearchHits
 from .sources import IMAGE_SUFFIXES, Item, dataset_items, folder_items, open_image
-from .uri import open_gallery
+from .uri import add_gallery_argument, open_gallery
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iaunet-search", description=__doc__.splitlines()[0].strip("`"))
     parser.add_argument("--model", required=True, help="the model that embedded the gallery")
-    parser.add_argument(
-        "--gallery",
-        required=True,
-        help="gallery URI: FOLDER (LanceDB), memory://FOLDER, FILE.db, http://host:19530",
-    )
+    add_gallery_argument(parser)
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--images", type=Path, nargs="+", help="query image files or folders")
     what.add_argument("--dataset", help="a reID dataset whose --split (default query) gives the queries")

@@ -8,12 +8,20 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from .gallery import Gallery
 from .lance import LanceGallery
 from .memory import MemoryGallery
 from .milvus import MilvusGallery
+
+GALLERY_URIS = "gallery URI: FOLDER (LanceDB), memory://FOLDER, FILE.db, http://host:19530"
+
+
+def add_gallery_argument(parser: argparse.ArgumentParser) -> None:
+    """The required ``--gallery URI`` of the commands that write or read a gallery."""
+    parser.add_argument("--gallery", required=True, help=GALLERY_URIS)
 
 
 def backend_of(uri: str) -> str:

@@ -27,14 +27,9 @@ def build_backbone(options: IAUnetOptions, device=None, dtype=None) -> Backbone:
     if options.backbone == "googlenet":
         modules = build_googlenet(options.in_chans, options.last_stride, device=device, dtype=dtype)
         return Backbone(modules, googlenet_layout(options.last_stride), IMAGENET_HEAD_PREFIXES)
+    dd = dict(device=device, dtype=dtype)
     modules = build_resnet(
-        options.depth,
-        options.in_chans,
-        options.last_stride,
-        options.base_channels,
-        ibn=options.ibn,
-        device=device,
-        dtype=dtype,
+        options.depth, options.in_chans, options.last_stride, options.base_channels, ibn=options.ibn, **dd
     )
     layout = resnet_layout(options.depth, options.last_stride, options.base_channels)
     return Backbone(modules, layout, IMAGENET_HEAD_PREFIXES)
