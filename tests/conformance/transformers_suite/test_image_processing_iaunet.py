@@ -28,3 +28,9 @@ class IAUnetImageProcessingTester(ImageProcessingTester):
 @require_vision
 class IAUnetImageProcessingTest(ImageProcessingTestMixin, unittest.TestCase):
     image_processor_tester_class = IAUnetImageProcessingTester
+    # Upstream's knob for bicubic processors (its SmolVLM/Idefics3 tests raise it to 0.3 for the same reason):
+    # Pillow and torchvision order and round their two bicubic passes differently, so on the mixin's random-noise
+    # images single pixels differ by up to ~20 uint8 levels (0.35 after normalisation, 4200 images measured);
+    # the default 0.1 fails about one batch in eight. Upstream's mean check (5e-3) is kept: it fails a wrong
+    # resample, mean or std (bilinear against bicubic gives a mean difference of 0.05).
+    backend_equivalence_atol = 5e-1
