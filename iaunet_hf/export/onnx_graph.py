@@ -80,3 +80,54 @@ def per_tensor_overrides(model: Any) -> dict[str, list[dict]]:
             if index < len(node.input) and ranks.get(node.input[index], 2) < 2:
                 overrides[node.input[index]] = [{}]  # a per-tensor override with the default settings
     return overrides
+
+
+# exp(-SOFTMAX_FLOOR) = 1.8e-35 is a normal float32 (the smallest is exp(-87.3)); see bound_ciau_softmax
+SOFTMAX_FLOOR = 80.0
+
+
+def bound_ciau_softmax(model: Any) -> Any:
+    """Raise every input of CIAU's softmax to at least its row's max minus ``SOFTMAX_FLOOR``.
+
+    The raw Gram entries reach the thousands (spec §1a), so almost every softmax weight underflows float32's
+    normal range, to a denormal or to 0, and the CPU takes its denormal slow path for each: ONNX Runtime spent
+    about 10x longer in that softmax (and the product after it) than on normal numbers, most of IAUnet's
+    overhead there. Raised to the floor, those weights become exp(-80) / sum <= 1.8e-35, normal and still
+    invisible in float32 (the aggregation's entries carry about 1e-7 relative precision). The new nodes carry
+    the softmax's metadata, so the reduced-precision converters keep them float32 with it.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 18)
+    softmaxes = [
+        node
+        for node in model.graph.node
+        if node.op_type == "Softmax" and node.name in set(ciau_attention_nodes(model))
+    ]
+    if not softmaxes:
+        return model
+    floor_name = "ciau_softmax_floor"
+    model.graph.initializer.append(numpy_helper.from_array(np.array(SOFTMAX_FLOOR, np.float32), floor_name))
+    if opset >= 18:
+        model.graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), "ciau_softmax_axes"))
+    nodes = list(model.graph.node)
+    for softmax in softmaxes:
+        scores, stem = softmax.input[0], softmax.name
+        if opset >= 18:
+            row_max = helper.make_node(
+                "ReduceMax", [scores, "ciau_softmax_axes"], [f"{stem}_row_max"], keepdims=1
+            )
+        else:
+            row_max = helper.make_node("ReduceMax", [scores], [f"{stem}_row_max"], axes=[-1], keepdims=1)
+        lowest = helper.make_node("Sub", [f"{stem}_row_max", floor_name], [f"{stem}_lowest"])
+        bounded = helper.make_node("Max", [scores, f"{stem}_lowest"], [f"{stem}_bounded"])
+        for new, suffix in ((row_max, "row_max"), (lowest, "lowest"), (bounded, "bounded")):
+            new.name = f"{stem}_{suffix}"
+            new.metadata_props.extend(softmax.metadata_props)
+        softmax.input[0] = f"{stem}_bounded"
+        position = nodes.index(softmax)
+        nodes[position:position] = [row_max, lowest, bounded]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model

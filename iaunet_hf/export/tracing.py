@@ -15,6 +15,7 @@ from torch import nn
 
 from ..inference.sidecar import INPUT_NAME, OUTPUT_NAME
 from .inputs import example_input
+from .onnx_graph import bound_ciau_softmax
 
 if TYPE_CHECKING:
     from ..configuration_iaunet import IAUnetConfig
@@ -45,6 +46,10 @@ def trace_onnx(
         verbose=False,
     )
     program.save(str(output))
+    import onnx
+
+    # every ONNX-based target starts from this graph, so each gets CIAU's softmax without denormals
+    onnx.save(bound_ciau_softmax(onnx.load(str(output))), str(output))
     return tuple(traced_input.shape[1:])
 
 

@@ -152,10 +152,13 @@ def test_onnx_fp16_keeps_the_gram_softmax_in_float32(image_model_dir, tmp_path, 
     )
     assert cosine.min() >= tolerance["cosine"]
 
-    # the Gram goes straight from its MatMul into the Softmax, in float32 (no float16 round trip between)
+    # the Gram goes from its MatMul through the denormal floor (Max) into the Softmax, all in float32 (no
+    # float16 round trip between)
     producer = {output: node for node in graph.node for output in node.output}
     softmaxes = [n for n in graph.node if n.op_type == "Softmax" and n.name in fp32_nodes]
-    assert softmaxes and all(producer[n.input[0]].op_type == "MatMul" for n in softmaxes)
+    floors = [producer[n.input[0]] for n in softmaxes]
+    assert softmaxes and all(node.op_type == "Max" and node.name in fp32_nodes for node in floors)
+    assert all(producer[node.input[0]].op_type == "MatMul" for node in floors)
 
     # onnxruntime's converter alone (CIAU nodes blocked, but cast to float16 between them) overflows: NaN/inf.
     # (Converted with nothing blocked, onnxruntime's CPU provider computes MatMul/Softmax in float32 itself,
