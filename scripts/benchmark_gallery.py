@@ -1,18 +1,20 @@
 """Vector galleries at scale: build time, size on disk, peak memory, queries/s and recall@10 per backend, one run.
 
 Synthetic identity-clustered unit embeddings (``--rows`` x ``--dim``, 20 rows per identity, streamed in chunks so
-the benchmark never holds them all) go into each backend (memory = exact torch search, the baseline; LanceDB
-IVF-PQ with exact refinement; Milvus through milvus-lite, IVF-PQ re-scored exactly). Recall@10 is against exact
-search over the same rows, computed in this run. Each backend runs in its own process, so its peak resident
-memory is its own. Then a Market-1501-shaped evaluation (3368 queries, 19732 gallery rows of 751 identities in 6
+the benchmark never holds them all) go into each variant (``VARIANTS``: memory = exact torch search, the
+baseline; LanceDB IVF-HNSW-SQ, the default, and IVF-PQ, both with exact refinement; Milvus through milvus-lite,
+re-scored exactly). Recall@10 is against exact search over the same rows, computed in this run. Each gallery is
+built in one process and searched in a fresh one, so the serving memory (the high-water mark of resident memory
+beyond the process before it opened the gallery) is the search's own. Then a Market-1501-shaped evaluation (3368 queries, 19732 gallery rows of 751 identities in 6
 cameras, synthetic features) plus ``--distractors`` rows is run through each backend with the standard protocol
 (``evaluate_through_gallery``), against the exact all-pairs evaluation of the same features.
 
-    python scripts/benchmark_gallery.py [--rows 1000000] [--dim 512] [--backends memory lancedb milvus]
-        [--distractors 500000] [--workdir DIR] [--output results.json]
+    python scripts/benchmark_gallery.py [--rows 1000000] [--dim 512]
+        [--backends memory lancedb lancedb-ivfpq milvus] [--sweep 50 200] [--distractors 500000]
+        [--workdir DIR] [--output results.json]
 
-Goals (each measured in one run): LanceDB recall@10 >= 0.95 at >= 500 queries/s (batch 256) on 1M x 512-d; peak
-memory <= 1.5 GiB beyond the index files; the Market+500k evaluation within 0.5 mAP of exact. The load average
+Goals (each measured in one run): LanceDB recall@10 >= 0.95 at >= 500 queries/s (batch 256) on 1M x 512-d;
+serving memory <= 1.5 GiB beyond the index files; the Market+500k evaluation within 0.5 mAP of exact. The load average
 before and after is printed: on a shared machine every rate is a lower bound.
 """
 
@@ -26,6 +28,7 @@ import resource
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,17 +45,40 @@ ROWS_PER_IDENTITY = 20
 NOISE = (
     0.8  # per-dimension noise around an identity's centre (unit-variance centres): a realistic cosine spread
 )
-URIS = {"memory": "memory://", "lancedb": "{dir}/lancedb", "milvus": "{dir}/milvus.db"}
-INDEX = {
-    "memory": ("flat", {}),
-    "lancedb": ("ivf_pq", {}),  # num_partitions sqrt(N), num_sub_vectors dim/8 (the backend's defaults)
-    "milvus": ("ivf_pq", {}),
-}
-SEARCH = {
-    "memory": {},
-    "lancedb": {"nprobes": 20, "refine_factor": 10},
-    "milvus": {"nprobe": 20, "refine_factor": 10},
-}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One backend and index configuration: where it lives, the index, and how it is searched and swept."""
+
+    uri: str
+    index: str
+    index_params: dict = field(default_factory=dict)
+    search: dict = field(default_factory=dict)
+    sweep: str | None = None  # the search parameter swept by --sweep (the speed/recall trade)
+    sweep_values: tuple = ()
+    market_search: dict = field(
+        default_factory=dict
+    )  # k=100 for the evaluation: candidates k * refine_factor
+
+
+VARIANTS = {
+    "memory": Variant("memory://{dir}/memory", "flat"),  # saved on close, loaded whole by the serving process
+    # IVF-HNSW-SQ with the backend's partitions (one per 500k rows), all probed; ef >= k * refine_factor
+    "lancedb": Variant(
+        "{dir}/lancedb", "hnsw", {}, {"nprobes": 8, "ef": 100, "refine_factor": 5}, "ef", (50, 200),
+        {"nprobes": 8, "ef": 300, "refine_factor": 2},
+    ),
+    # IVF-PQ: sqrt(N) partitions, dim/8 sub-vectors (the backend's defaults)
+    "lancedb-ivfpq": Variant(
+        "{dir}/lancedb", "ivf_pq", {}, {"nprobes": 20, "refine_factor": 10}, "nprobes", (50, 100),
+        {"nprobes": 20, "refine_factor": 2},
+    ),
+    "milvus": Variant(
+        "{dir}/milvus.db", "ivf_pq", {}, {"nprobe": 20, "refine_factor": 10}, "nprobe", (50, 100),
+        {"nprobe": 20, "refine_factor": 2},
+    ),
+}  # fmt: skip
 
 
 def identity_centres(count: int, dim: int, seed: int) -> np.ndarray:
@@ -98,16 +124,16 @@ def queries_per_second(gallery, queries: np.ndarray, batch: int, params: dict, s
     return done / (time.perf_counter() - start)
 
 
-def measure_backend(
-    backend: str, args: argparse.Namespace, queries: np.ndarray, truth: np.ndarray, queue
-) -> None:
-    """Build, size, speed and recall of one backend (run in a child process: its peak RSS is its own)."""
+def build_backend(backend: str, args: argparse.Namespace, queue) -> None:
+    """Build one backend's gallery and time it, then the Market-shaped evaluation (run in a child process:
+    its peak RSS is its own)."""
     torch.set_num_threads(os.cpu_count() or 1)
     centres = identity_centres(args.rows // ROWS_PER_IDENTITY, args.dim, 0)
+    variant = VARIANTS[backend]
     workdir = Path(args.workdir) / backend
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    gallery = open_gallery(URIS[backend].format(dir=workdir))
+    gallery = open_gallery(variant.uri.format(dir=workdir))
     start = time.perf_counter()
     for index in range(-(-args.rows // CHUNK)):
         vectors, pids = chunk(index, args.rows, args.dim, centres)
@@ -117,24 +143,48 @@ def measure_backend(
     added = time.perf_counter() - start
     if hasattr(gallery, "optimize"):
         gallery.optimize(cleanup_older_than=timedelta(0))  # the size on disk counts the current version only
-    kind, params = INDEX[backend]
-    gallery.create_index(kind, **params)
+    gallery.create_index(variant.index, **variant.index_params)
     built = time.perf_counter() - start
-    recall = recall_at_10(gallery, queries, truth, SEARCH[backend])
+    gallery.close()
     row = {
-        "backend": backend, "rows": args.rows, "dim": args.dim, "index": kind, "search": SEARCH[backend],
-        "add_seconds": round(added, 1), "build_seconds": round(built, 1),
-        "disk_bytes": folder_bytes(workdir), "recall@10": round(recall, 4),
-        "qps_batch1": round(queries_per_second(gallery, queries, 1, SEARCH[backend]), 1),
-        "qps_batch256": round(queries_per_second(gallery, queries, 256, SEARCH[backend]), 1),
+        "backend": backend, "rows": args.rows, "dim": args.dim, "index": variant.index, "search": variant.search,
+        "add_seconds": round(added, 1), "build_seconds": round(built, 1), "disk_bytes": folder_bytes(workdir),
+        "build_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }  # fmt: skip
-    row["probe_sweep"] = probe_sweep(gallery, backend, args.probes, queries, truth)
-    # peak memory of building and searching the gallery, before the evaluation (which holds its own features)
-    row["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    row["peak_rss_children_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    row["market_eval"] = market_evaluation(gallery, args, backend)
+    row["market_eval"] = market_evaluation(args, backend)
+    queue.put(row)
+
+
+def serve_backend(
+    backend: str, args: argparse.Namespace, queries: np.ndarray, truth: np.ndarray, queue
+) -> None:
+    """Open the built gallery in a fresh process and search it: recall, queries/s, the sweep, and the memory
+    serving takes (the high-water mark of resident memory beyond the process before it opened the gallery)."""
+    torch.set_num_threads(os.cpu_count() or 1)
+    variant = VARIANTS[backend]
+    before = resident_bytes()
+    gallery = open_gallery(variant.uri.format(dir=Path(args.workdir) / backend))
+    row = {
+        "recall@10": round(recall_at_10(gallery, queries, truth, variant.search), 4),
+        "qps_batch1": round(queries_per_second(gallery, queries, 1, variant.search), 1),
+        "qps_batch256": round(queries_per_second(gallery, queries, 256, variant.search), 1),
+        "sweep": search_sweep(gallery, variant, args.sweep, queries, truth),
+        "serve_peak_extra_bytes": status_bytes("VmHWM") - before,
+    }
     gallery.close()
     queue.put(row)
+
+
+def resident_bytes() -> int:
+    return status_bytes("VmRSS")
+
+
+def status_bytes(field_name: str) -> int:
+    """A memory figure of this process from /proc/self/status (VmRSS now, VmHWM its high-water mark)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field_name} not found in /proc/self/status")
 
 
 def recall_at_10(gallery, queries: np.ndarray, truth: np.ndarray, params: dict) -> float:
@@ -142,20 +192,20 @@ def recall_at_10(gallery, queries: np.ndarray, truth: np.ndarray, params: dict) 
     return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
 
 
-def probe_sweep(gallery, backend: str, probes: list[int], queries, truth) -> list[dict]:
-    """Recall@10 and queries/s (batch 256) at other numbers of probed IVF partitions: the speed/recall trade."""
-    if not SEARCH[backend]:
+def search_sweep(gallery, variant: Variant, values: list[int] | None, queries, truth) -> list[dict]:
+    """Recall@10 and queries/s (batch 256) at other values of the variant's swept search parameter (probed
+    partitions, or HNSW's ef): the speed/recall trade."""
+    if variant.sweep is None:
         return []
-    name = "nprobes" if backend == "lancedb" else "nprobe"
     rows = []
-    for count in probes:
-        params = {**SEARCH[backend], name: count}
-        rows.append({name: count, "recall@10": round(recall_at_10(gallery, queries, truth, params), 4),
+    for value in variant.sweep_values if values is None else values:
+        params = {**variant.search, variant.sweep: value}
+        rows.append({variant.sweep: value, "recall@10": round(recall_at_10(gallery, queries, truth, params), 4),
                      "qps_batch256": round(queries_per_second(gallery, queries, 256, params), 1)})  # fmt: skip
     return rows
 
 
-def market_evaluation(big_gallery, args: argparse.Namespace, backend: str) -> dict | None:
+def market_evaluation(args: argparse.Namespace, backend: str) -> dict | None:
     """Market-1501-shaped features + ``--distractors`` rows through a fresh gallery of this backend vs exact."""
     if not args.distractors:
         return None
@@ -165,10 +215,11 @@ def market_evaluation(big_gallery, args: argparse.Namespace, backend: str) -> di
     q_pids, q_cams = rng.integers(0, 751, 3368), rng.integers(0, 6, 3368)
     gallery_vectors = centres[g_pids] + NOISE * 1.5 * rng.normal(size=(19732, args.dim)).astype(np.float32)
     query_vectors = centres[q_pids] + NOISE * 1.5 * rng.normal(size=(3368, args.dim)).astype(np.float32)
+    variant = VARIANTS[backend]
     workdir = Path(args.workdir) / f"{backend}_market"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    gallery = open_gallery(URIS[backend].format(dir=workdir))
+    gallery = open_gallery(variant.uri.format(dir=workdir))
     gallery.add(gallery_vectors, {"key": [f"m{i}" for i in range(19732)], "pid": g_pids, "camid": g_cams})
     distractors = identity_centres(args.distractors // ROWS_PER_IDENTITY, args.dim, 99)
     for index in range(-(-args.distractors // CHUNK)):
@@ -177,11 +228,10 @@ def market_evaluation(big_gallery, args: argparse.Namespace, backend: str) -> di
         gallery.add(vectors, {"key": [f"d{i}" for i in range(first, first + len(vectors))]})  # pid, camid -1
     if hasattr(gallery, "optimize"):
         gallery.optimize()
-    gallery.create_index(*INDEX[backend][:1], **INDEX[backend][1])
-    # k=100 neighbours re-scored from 2x candidates: the evaluation fetches every candidate's vector
-    params = {**SEARCH[backend], "refine_factor": 2} if SEARCH[backend] else {}
+    gallery.create_index(variant.index, **variant.index_params)
+    # k=100 neighbours per query, re-scored exactly from k * refine_factor candidates
     result = evaluate_through_gallery(
-        gallery, torch.from_numpy(query_vectors), q_pids, q_cams, k=100, **params
+        gallery, torch.from_numpy(query_vectors), q_pids, q_cams, k=100, **variant.market_search
     )
     gallery.close()
     exact = result["exact"]
@@ -191,19 +241,22 @@ def market_evaluation(big_gallery, args: argparse.Namespace, backend: str) -> di
 
 
 def print_table(rows: list[dict]) -> None:
-    print("| backend | rows x dim | index | build s | disk GiB | peak RSS GiB | recall@10 | q/s b1 | q/s b256 "
-          "| Market+distractors mAP (exact) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| backend | rows x dim | index | build s | disk GiB | build peak RSS GiB | serving memory GiB | recall@10 "
+          "| q/s b1 | q/s b256 | Market+distractors mAP (exact) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         market = row["market_eval"]
         text = f"{market['mAP']} ({market['exact_mAP']})" if market else "-"
         print(f"| {row['backend']} {row['search']} | {row['rows']:,} x {row['dim']} | {row['index']} | "
-              f"{row['build_seconds']} | {row['disk_bytes'] / 2**30:.2f} | {row['peak_rss_bytes'] / 2**30:.2f} | "
-              f"{row['recall@10']} | {row['qps_batch1']} | {row['qps_batch256']} | {text} |")  # fmt: skip
-        for point in row.get("probe_sweep", []):
-            probes = {name: value for name, value in point.items() if name.startswith("nprobe")}
+              f"{row['build_seconds']} | {row['disk_bytes'] / 2**30:.2f} | {row['build_peak_rss_bytes'] / 2**30:.2f} "
+              f"| {row['serve_peak_extra_bytes'] / 2**30:.2f} | {row['recall@10']} | {row['qps_batch1']} | "
+              f"{row['qps_batch256']} | {text} |")  # fmt: skip
+        for point in row.get("sweep", []):
+            swept = {
+                name: value for name, value in point.items() if name not in ("recall@10", "qps_batch256")
+            }
             print(
-                f"| {row['backend']} {probes} | | | | | | {point['recall@10']} | | {point['qps_batch256']} | |"
+                f"| {row['backend']} {swept} | | | | | | | {point['recall@10']} | | {point['qps_batch256']} | |"
             )
 
 
@@ -212,9 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--backends", nargs="+", default=["memory", "lancedb", "milvus"], choices=list(URIS))
     parser.add_argument(
-        "--probes", type=int, nargs="*", default=[50, 100], help="IVF partitions probed, swept"
+        "--backends",
+        nargs="+",
+        default=["memory", "lancedb", "lancedb-ivfpq", "milvus"],
+        choices=list(VARIANTS),
+    )
+    parser.add_argument(
+        "--sweep",
+        type=int,
+        nargs="*",
+        default=None,
+        help="values of each variant's swept search parameter (IVF probes, HNSW ef); default: the variant's own",
     )
     parser.add_argument(
         "--distractors", type=int, default=500_000, help="0 skips the Market-shaped evaluation"
@@ -241,12 +303,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     context = multiprocessing.get_context("spawn")
     rows = []
     for backend in args.backends:
-        queue = context.Queue()
-        child = context.Process(target=measure_backend, args=(backend, args, queries, truth, queue))
-        child.start()
-        rows.append(queue.get())
-        child.join()
-        print(json.dumps(rows[-1]), flush=True)  # each backend's row as soon as it is measured
+        row = {}
+        for target, extra in ((build_backend, ()), (serve_backend, (queries, truth))):
+            queue = context.Queue()
+            child = context.Process(target=target, args=(backend, args, *extra, queue))
+            child.start()
+            row.update(queue.get())
+            child.join()
+        rows.append(row)
+        print(json.dumps(row), flush=True)  # each backend's row as soon as it is measured
     print_table(rows)
     print(f"load average after: {os.getloadavg()}")
     if args.output:

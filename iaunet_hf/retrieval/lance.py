@@ -79,7 +79,7 @@ class LanceGallery(Gallery):
     def _search(self, vectors, k, node, params):
         settings = {**DEFAULT_SEARCH, **params}
         query = self._table.search(vectors if len(vectors) > 1 else vectors[0]).distance_type("cosine")
-        query = query.select(list(COLUMNS)).limit(k)
+        query = query.select([*COLUMNS, "_distance"]).limit(k)  # the score selected, as lance will require
         if node is not None:
             query = query.where(lance_sql(node), prefilter=True)
         if self._indexed:
