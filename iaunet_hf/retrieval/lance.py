@@ -122,7 +122,9 @@ class LanceGallery(Gallery):
             settings.setdefault("num_sub_vectors", max(1, self.dim // 8))
             config = IvfPq(distance_type="cosine", **settings)
         else:
-            settings.setdefault("num_partitions", max(1, self._size() // 100_000))
+            # few large partitions: a query searches every probed partition's graph, and on 1M x 512 rows two
+            # partitions gave recall@10 0.98 at 660 queries/s (batch 256, 2 cores), see docs/retrieval.md
+            settings.setdefault("num_partitions", max(1, self._size() // 500_000))
             config = IvfHnswSq(distance_type="cosine", **settings)
         self._table.create_index(VECTOR_COLUMN, config=config, replace=True)
         self._indexed = True
