@@ -173,12 +173,15 @@ def evaluate_datasets(args: argparse.Namespace, data_options: dict[str, Any]) ->
         extraction = dict(batch_size=args.batch_size, num_workers=args.num_workers,
                           autocast_dtype=check_precision(args.precision))  # fmt: skip
         if args.gallery is not None:
+            search = dict(args.gallery_search)
             evaluation = evaluate_model_through_gallery(
-                model, dataset_dict, args.gallery, args.gallery_k,
+                model, dataset_dict, args.gallery, args.gallery_k, search_params=search,
                 flip=args.flip, image_size=image_size, **extraction,
             )  # fmt: skip
             print(gallery_cost(evaluation))
-            split_files.setdefault(name, {}).update(gallery=args.gallery, gallery_k=args.gallery_k)
+            split_files.setdefault(name, {}).update(
+                gallery=args.gallery, gallery_k=args.gallery_k, gallery_search=search
+            )
         else:
             rerank_options = {"candidate_precision": args.rerank_candidates}
             evaluation = evaluate_model(

@@ -97,8 +97,29 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--gallery-k", type=int, default=100, help="with --gallery: neighbours per query")
     parser.add_argument(
+        "--gallery-search",
+        nargs="+",
+        default=[],
+        type=search_setting,
+        metavar="NAME=VALUE",
+        help="with --gallery: ANN search settings, e.g. ef=4000 refine_factor=10 (an ANN that misses hard "
+        "negatives reads above the exact mAP; see docs/retrieval.md); the gallery's defaults otherwise",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
         help="results file (JSON) to write; without it the results are only printed and no file is written",
     )
+
+
+def search_setting(text: str) -> tuple[str, int | float]:
+    """One ``NAME=VALUE`` ANN search setting of ``--gallery-search`` (a number)."""
+    name, _, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER (e.g. ef=4000), found {text!r}") from None
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER (e.g. ef=4000), found {text!r}")
+    return name, int(number) if number.is_integer() else number

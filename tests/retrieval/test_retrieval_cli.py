@@ -153,7 +153,8 @@ def test_embed_a_split_then_search_with_filters_and_rank_strips(
         assert strip.width > 2 * strip.height  # the query and three neighbours side by side
 
     evaluate = run(EVAL, "--model", model, "--gallery", gallery, "--dataset", "synthetic", "--data-dir", data_dir,
-                   "--cache-dir", cache_dir, "--device", "cpu", "--output", tmp_path / "results.json")  # fmt: skip
+                   "--cache-dir", cache_dir, "--device", "cpu", "--output", tmp_path / "results.json",
+                   "--gallery-search", "refine_factor=3", "nprobes=4")  # fmt: skip
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     # exact search through the filter ranks as the all-pairs evaluation of the same features does
     cost = next(line for line in evaluate.stdout.splitlines() if line.startswith("gallery: mAP"))
@@ -162,6 +163,9 @@ def test_embed_a_split_then_search_with_filters_and_rank_strips(
     assert entry["settings"]["gallery"] == str(gallery) and round(entry["metrics"]["mAP"], 2) == float(
         cost.split()[2]
     )
+    assert entry["settings"]["gallery_search"] == {"refine_factor": 3, "nprobes": 4}
+    refused = run(EVAL, "--model", model, "--gallery", gallery, "--gallery-search", "ef=lots")
+    assert refused.returncode == 2 and "expected NAME=NUMBER (e.g. ef=4000), found 'ef=lots'" in refused.stderr
 
 
 def test_embed_a_mot_video_and_search_a_time_window(model, tmp_path, capsys, one_thread):
