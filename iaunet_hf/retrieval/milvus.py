@@ -144,8 +144,18 @@ class MilvusGallery(Gallery):
             settings.setdefault("efConstruction", 200)
         self._client.release_collection(self.collection)
         self._client.drop_index(self.collection, VECTOR_COLUMN)
-        self._client.create_index(self.collection, self._index_params(kind, settings))
+        index_params = self._index_params(kind, settings)
+        try:
+            self._client.create_index(self.collection, index_params)
+        except Exception as error:  # pymilvus' MilvusException; the client is an optional dependency
+            # a build longer than the server's keepalive window (1M rows in milvus-lite: minutes) gets its
+            # connection dropped; pymilvus then retries the call, which finds the index it started building
+            if "already exists" not in str(error) or self._index_type() != index_params[0].index_type:
+                raise
         self._client.load_collection(self.collection)
+
+    def _index_type(self) -> str:
+        return self._client.describe_index(self.collection, VECTOR_COLUMN)["index_type"]
 
     def _batches(
         self, batch_size: int, node: Node | None, fields: list[str] | None = None
