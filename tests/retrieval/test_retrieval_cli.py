@@ -165,7 +165,9 @@ def test_embed_a_split_then_search_with_filters_and_rank_strips(
     )
     assert entry["settings"]["gallery_search"] == {"refine_factor": 3, "nprobes": 4}
     refused = run(EVAL, "--model", model, "--gallery", gallery, "--gallery-search", "ef=lots")
-    assert refused.returncode == 2 and "expected NAME=NUMBER (e.g. ef=4000), found 'ef=lots'" in refused.stderr
+    assert (
+        refused.returncode == 2 and "expected NAME=NUMBER (e.g. ef=4000), found 'ef=lots'" in refused.stderr
+    )
 
 
 def test_embed_a_mot_video_and_search_a_time_window(model, tmp_path, capsys, one_thread):
