@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from eval_benchmark_tools import resident_bytes, status_bytes
 
 from iaunet_hf.hardware import describe_hardware
 from iaunet_hf.retrieval import open_gallery
@@ -181,18 +182,6 @@ def serve_backend(
     }
     gallery.close()
     queue.put(row)
-
-
-def resident_bytes() -> int:
-    return status_bytes("VmRSS")
-
-
-def status_bytes(field_name: str) -> int:
-    """A memory figure of this process from /proc/self/status (VmRSS now, VmHWM its high-water mark)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field_name}:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field_name} not found in /proc/self/status")
 
 
 def recall_at_10(gallery, queries: np.ndarray, truth: np.ndarray, params: dict) -> float:

@@ -18,6 +18,7 @@ from eval_benchmark_tools import (
     clustered_features,
     market_like_labels,
     resident_bytes,
+    status_bytes,
 )
 
 from iaunet_hf.evaluation import evaluate_reid_features, k_reciprocal_rerank, rerank_steps
@@ -159,19 +160,12 @@ def _dense_rerank_in_fresh_process(path: str, threads: int) -> dict:
     start = time.perf_counter()
     distances = k_reciprocal_rerank(query, gallery, metric="cosine", progress=False)
     seconds = time.perf_counter() - start
-    high_water = _status_bytes("VmHWM")
+    high_water = status_bytes("VmHWM")
     return {
         "seconds": seconds,
         "peak_extra_gib": (high_water - before) / GIB,
         "output_gib": distances.numel() * distances.element_size() / GIB,
     }
-
-
-def _status_bytes(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
 def report_rerank(r: dict) -> None:
