@@ -100,11 +100,8 @@ def bound_ciau_softmax(model: Any) -> Any:
     from onnx import helper, numpy_helper
 
     opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 18)
-    softmaxes = [
-        node
-        for node in model.graph.node
-        if node.op_type == "Softmax" and node.name in set(ciau_attention_nodes(model))
-    ]
+    ciau = set(ciau_attention_nodes(model))
+    softmaxes = [node for node in model.graph.node if node.op_type == "Softmax" and node.name in ciau]
     if not softmaxes:
         return model
     floor_name = "ciau_softmax_floor"
